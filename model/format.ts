@@ -1,0 +1,169 @@
+/**
+ * The model file format (`model.mnpm`), pure bytes in and out:
+ *
+ * | bytes | field |
+ * | --- | --- |
+ * | 8 | magic `MNPMODEL` |
+ * | 4 | format version, u32 LE (currently 1) |
+ * | 4 | header length h, u32 LE |
+ * | h | header, UTF-8 JSON: `sizes`, `activation`, `output`, `preprocessing` |
+ * | pad | zeros up to a multiple of 4 |
+ * | 4·P | parameters, float32 LE, layer by layer: weights (IN, OUT) row-major, then biases |
+ *
+ * P is fixed by `sizes`; the file must be exactly as long as that implies.
+ * `preprocessing` holds what predict must repeat: image `rows` and `cols`,
+ * `normalization` (`mode`, `mean`, `std`), `deskew`, and the number of `classes`.
+ *
+ * @module
+ */
+import { ModelFormatError } from "../pipeline/errors.ts";
+import type { Normalization } from "../pipeline/samples.ts";
+import { type Activation, ACTIVATIONS } from "./activations.ts";
+import { type NetworkSpec, type OutputKind, OUTPUTS, parameterCount } from "./network.ts";
+
+/** The current model file format version. */
+export const MODEL_FORMAT_VERSION = 1;
+const MAGIC = "MNPMODEL";
+
+/** What predict must do to an image before the network sees it. */
+export interface Preprocessing {
+  /** Image height the network expects. */
+  rows: number;
+  /** Image width the network expects. */
+  cols: number;
+  /** Pixel normalization fitted on the training set. */
+  normalization: Normalization;
+  /** Whether images are deskewed after normalizing. */
+  deskew: boolean;
+}
+
+/** A trained model: architecture, preprocessing and float32 parameters. */
+export interface SavedModel {
+  /** The architecture. */
+  spec: NetworkSpec;
+  /** Preprocessing to repeat at predict time. */
+  preprocessing: Preprocessing;
+  /** Every parameter, laid out as {@linkcode parameterCount} describes. */
+  params: Float32Array;
+}
+
+/** Serialises a model. */
+export function encodeModel(model: SavedModel): Uint8Array {
+  const header = new TextEncoder().encode(JSON.stringify({
+    sizes: model.spec.sizes,
+    activation: model.spec.activation,
+    output: model.spec.output,
+    preprocessing: model.preprocessing,
+  }));
+  const paramsAt = (16 + header.length + 3) & ~3;
+  const out = new Uint8Array(paramsAt + model.params.byteLength);
+  out.set(new TextEncoder().encode(MAGIC), 0);
+  const view = new DataView(out.buffer);
+  view.setUint32(8, MODEL_FORMAT_VERSION, true);
+  view.setUint32(12, header.length, true);
+  out.set(header, 16);
+  for (let i = 0; i < model.params.length; i++) {
+    view.setFloat32(paramsAt + 4 * i, model.params[i], true);
+  }
+  return out;
+}
+
+/**
+ * Parses and validates a model file; `source` names it in errors. Throws
+ * {@linkcode ModelFormatError} on a wrong magic or version, a bad header,
+ * shapes that disagree with the length, or non-finite weights.
+ */
+export function decodeModel(bytes: Uint8Array, source: string): SavedModel {
+  const fail = (rule: string, hint = "retrain, or point --model at another run") =>
+    new ModelFormatError(`Cannot load model "${source}" as ${rule}. Hint: ${hint}`);
+  if (bytes.length < 16) {
+    throw fail(`it must hold a 16-byte preamble: it holds ${bytes.length} bytes`);
+  }
+  const magic = new TextDecoder().decode(bytes.subarray(0, 8));
+  if (magic !== MAGIC) {
+    throw fail(`its magic must be ${MAGIC}: current value is ${JSON.stringify(magic)}`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const version = view.getUint32(8, true);
+  if (version !== MODEL_FORMAT_VERSION) {
+    throw fail(
+      `its format version must be ${MODEL_FORMAT_VERSION}: current value is ${version}`,
+      "it was written by another version of mnist-pipeline; retrain with this one",
+    );
+  }
+  const headerLength = view.getUint32(12, true);
+  if (16 + headerLength > bytes.length) {
+    throw fail(
+      `its ${headerLength}-byte header must fit in the file: it holds ${bytes.length} bytes (truncated)`,
+    );
+  }
+  let header: {
+    sizes?: unknown;
+    activation?: unknown;
+    output?: unknown;
+    preprocessing?: Preprocessing;
+  };
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLength)));
+  } catch (error) {
+    throw fail(`its header must be JSON: ${(error as Error).message}`);
+  }
+  const { sizes, activation, output, preprocessing } = header;
+  if (
+    !Array.isArray(sizes) || sizes.length < 2 ||
+    !sizes.every((s) => Number.isInteger(s) && s >= 1)
+  ) {
+    throw fail(
+      `its sizes must be two or more positive integers: current value is ${JSON.stringify(sizes)}`,
+    );
+  }
+  if (!ACTIVATIONS.includes(activation as Activation)) {
+    throw fail(
+      `its activation must be one of ${ACTIVATIONS.join(", ")}: current value is ${
+        JSON.stringify(activation)
+      }`,
+    );
+  }
+  if (!OUTPUTS.includes(output as OutputKind)) {
+    throw fail(
+      `its output must be one of ${OUTPUTS.join(", ")}: current value is ${JSON.stringify(output)}`,
+    );
+  }
+  if (
+    !preprocessing || !Number.isInteger(preprocessing.rows) ||
+    !Number.isInteger(preprocessing.cols) ||
+    preprocessing.rows * preprocessing.cols !== sizes[0] || !preprocessing.normalization ||
+    typeof preprocessing.deskew !== "boolean"
+  ) {
+    throw fail(
+      `its preprocessing must give rows×cols equal to the ${
+        sizes[0]
+      } inputs, a normalization and deskew: ` +
+        `current value is ${JSON.stringify(preprocessing)}`,
+    );
+  }
+  const count = parameterCount(sizes);
+  const paramsAt = (16 + headerLength + 3) & ~3;
+  const expected = paramsAt + 4 * count;
+  if (bytes.length !== expected) {
+    throw fail(
+      `sizes [${
+        sizes.join(", ")
+      }] need ${count} parameters (${expected} bytes in all): the file holds ${bytes.length} bytes` +
+        (bytes.length < expected ? " (truncated)" : ""),
+    );
+  }
+  const params = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    const value = view.getFloat32(paramsAt + 4 * i, true);
+    if (!Number.isFinite(value)) {
+      throw fail(`every weight must be finite: parameter ${i} is ${value}`);
+    }
+    params[i] = value;
+  }
+  return {
+    spec: { sizes, activation: activation as Activation, output: output as OutputKind },
+    preprocessing,
+    params,
+  };
+}

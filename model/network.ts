@@ -1,0 +1,374 @@
+/**
+ * A fully connected network over flat buffers. All weights and biases live in
+ * one buffer with a named view per layer, so an optimiser is one loop; each
+ * forward function sits beside its backward.
+ *
+ * Shapes: a batch `x` is (B, IN) row-major; a layer's weights are (IN, OUT)
+ * row-major, so the inner loop of every product runs over contiguous memory.
+ *
+ * @module
+ */
+import { activate, activateBackward, type Activation, type Floats } from "./activations.ts";
+
+/** How the output layer turns scores into probabilities, and the loss it pairs with. */
+export const OUTPUTS = ["softmax", "sigmoid"] as const;
+
+/**
+ * `softmax`: softmax with cross-entropy. `sigmoid`: independent logistic units
+ * with the per-unit logistic cost, as the textbook's NeuralNetMLP.
+ */
+export type OutputKind = typeof OUTPUTS[number];
+
+/** The architecture of a network: layer sizes from input to output, and its functions. */
+export interface NetworkSpec {
+  /** Units per layer, input first, classes last, e.g. `[784, 50, 10]`. */
+  sizes: number[];
+  /** Activation of every hidden layer. */
+  activation: Activation;
+  /** Output units and their loss. */
+  output: OutputKind;
+}
+
+/** Named views of one dense layer inside a parameter (or gradient) buffer. */
+export interface DenseLayer {
+  /** Input width. */
+  inputs: number;
+  /** Output width. */
+  outputs: number;
+  /** (IN, OUT) row-major. */
+  weights: Floats;
+  /** (OUT). */
+  biases: Floats;
+}
+
+/** A network: its spec, the one parameter buffer, and the layer views into it. */
+export interface Network {
+  /** The architecture. */
+  spec: NetworkSpec;
+  /** Every weight and bias, layer after layer (weights, then biases). */
+  params: Floats;
+  /** Views into {@linkcode Network.params}. */
+  layers: DenseLayer[];
+}
+
+/** Penalties on the weights (never the biases), added once per minibatch. */
+export interface Regularization {
+  /** L1 strength λ₁ in `λ₁/2·Σ|w|`. @default {0} */
+  l1: number;
+  /** L2 strength λ₂ in `λ₂/2·Σw²`. @default {0} */
+  l2: number;
+}
+
+/** Whether a minibatch's loss (and gradient) is the sum over its rows, as the textbook, or the mean. */
+export type Reduction = "sum" | "mean";
+
+/** Counts the parameters of a spec. */
+export function parameterCount(sizes: readonly number[]): number {
+  let total = 0;
+  for (let l = 1; l < sizes.length; l++) total += (sizes[l - 1] + 1) * sizes[l];
+  return total;
+}
+
+/** Cuts a buffer laid out for `sizes` into per-layer weight and bias views. */
+export function layerViews(sizes: readonly number[], buffer: Floats): DenseLayer[] {
+  const layers: DenseLayer[] = [];
+  let offset = 0;
+  for (let l = 1; l < sizes.length; l++) {
+    const inputs = sizes[l - 1];
+    const outputs = sizes[l];
+    const weights = buffer.subarray(offset, offset + inputs * outputs);
+    offset += inputs * outputs;
+    const biases = buffer.subarray(offset, offset + outputs);
+    offset += outputs;
+    layers.push({ inputs, outputs, weights, biases });
+  }
+  return layers;
+}
+
+/** Creates a zeroed network of the given spec, in float32 (training) or float64 (checking). */
+export function createNetwork(
+  spec: NetworkSpec,
+  precision: "float32" | "float64" = "float32",
+): Network {
+  if (spec.sizes.length < 2 || spec.sizes.some((s) => !Number.isInteger(s) || s < 1)) {
+    throw new RangeError(
+      `Cannot create network as sizes must be two or more positive integers: current value is [${spec.sizes}]`,
+    );
+  }
+  const n = parameterCount(spec.sizes);
+  const params = precision === "float32" ? new Float32Array(n) : new Float64Array(n);
+  return { spec, params, layers: layerViews(spec.sizes, params) };
+}
+
+/**
+ * Dense forward: `z = x·W + b`. x is (B, IN), W is (IN, OUT), z is (B, OUT).
+ * Zero inputs are skipped, which pays off on MNIST where most pixels are 0.
+ */
+export function denseForward(x: Floats, layer: DenseLayer, z: Floats, batch: number): void {
+  const { inputs, outputs, weights, biases } = layer;
+  for (let i = 0; i < batch; i++) {
+    const zRow = i * outputs;
+    for (let j = 0; j < outputs; j++) z[zRow + j] = biases[j];
+    const xRow = i * inputs;
+    for (let k = 0; k < inputs; k++) {
+      const xv = x[xRow + k];
+      if (xv === 0) continue;
+      const wRow = k * outputs;
+      for (let j = 0; j < outputs; j++) z[zRow + j] += xv * weights[wRow + j];
+    }
+  }
+}
+
+/**
+ * Dense backward, accumulating into gradients the caller zeroed:
+ * `dW += xᵀ·dz` (IN, OUT), `db += Σ_rows dz` (OUT), and, when `dx` is given,
+ * `dx = dz·Wᵀ` (B, IN).
+ */
+export function denseBackward(
+  x: Floats,
+  dz: Floats,
+  layer: DenseLayer,
+  grad: DenseLayer,
+  dx: Floats | null,
+  batch: number,
+): void {
+  const { inputs, outputs, weights } = layer;
+  const dW = grad.weights;
+  const db = grad.biases;
+  for (let i = 0; i < batch; i++) {
+    const dzRow = i * outputs;
+    for (let j = 0; j < outputs; j++) db[j] += dz[dzRow + j];
+    const xRow = i * inputs;
+    for (let k = 0; k < inputs; k++) {
+      const xv = x[xRow + k];
+      if (xv === 0) continue;
+      const wRow = k * outputs;
+      for (let j = 0; j < outputs; j++) dW[wRow + j] += xv * dz[dzRow + j];
+    }
+    if (dx === null) continue;
+    for (let k = 0; k < inputs; k++) {
+      const wRow = k * outputs;
+      let sum = 0;
+      for (let j = 0; j < outputs; j++) sum += dz[dzRow + j] * weights[wRow + j];
+      dx[xRow + k] = sum;
+    }
+  }
+}
+
+/**
+ * Softmax over each row of z (B, C) into p, stabilised by the row maximum.
+ */
+export function softmaxRows(z: Floats, p: Floats, batch: number, classes: number): void {
+  for (let i = 0; i < batch; i++) {
+    const row = i * classes;
+    let max = -Infinity;
+    for (let c = 0; c < classes; c++) if (z[row + c] > max) max = z[row + c];
+    let sum = 0;
+    for (let c = 0; c < classes; c++) {
+      const e = Math.exp(z[row + c] - max);
+      p[row + c] = e;
+      sum += e;
+    }
+    for (let c = 0; c < classes; c++) p[row + c] /= sum;
+  }
+}
+
+/** `log(1 + e^x)` without overflow. */
+function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
+/**
+ * Output forward and backward together: from the output scores z (B, C) and
+ * one-hot targets y (B, C), writes the output activations to `a`, the loss
+ * gradient `∂L/∂z` (scaled by `scale`) to `dz`, and returns the unscaled summed
+ * loss. Both losses are computed from z, so a saturated unit gives a finite cost.
+ */
+export function outputLoss(
+  kind: OutputKind,
+  z: Floats,
+  y: Floats,
+  a: Floats,
+  dz: Floats,
+  batch: number,
+  classes: number,
+  scale: number,
+): number {
+  const n = batch * classes;
+  let loss = 0;
+  if (kind === "softmax") {
+    for (let i = 0; i < batch; i++) {
+      const row = i * classes;
+      let max = -Infinity;
+      for (let c = 0; c < classes; c++) if (z[row + c] > max) max = z[row + c];
+      let sum = 0;
+      for (let c = 0; c < classes; c++) sum += Math.exp(z[row + c] - max);
+      const logSum = max + Math.log(sum);
+      for (let c = 0; c < classes; c++) {
+        a[row + c] = Math.exp(z[row + c] - logSum);
+        if (y[row + c] !== 0) loss += y[row + c] * (logSum - z[row + c]);
+      }
+    }
+  } else {
+    // −[y·log σ(z) + (1−y)·log(1−σ(z))] = y·softplus(−z) + (1−y)·softplus(z)
+    for (let i = 0; i < n; i++) {
+      a[i] = 1 / (1 + Math.exp(-z[i]));
+      loss += y[i] * softplus(-z[i]) + (1 - y[i]) * softplus(z[i]);
+    }
+  }
+  for (let i = 0; i < n; i++) dz[i] = (a[i] - y[i]) * scale;
+  return loss;
+}
+
+/** Buffers for one batch of up to `capacity` rows, allocated once, reused every step. */
+export interface Workspace {
+  /** Rows the buffers hold. */
+  capacity: number;
+  /** Pre-activations per layer, (B, OUT_l). */
+  z: Floats[];
+  /** Activations per layer, (B, OUT_l); the last holds the output probabilities. */
+  a: Floats[];
+  /** Gradient with respect to z per layer, (B, OUT_l). */
+  dz: Floats[];
+  /** Gradient with respect to a hidden layer's activations, (B, OUT_l). */
+  da: Floats[];
+  /** The data term of the last loss computed, summed over rows (penalties excluded). */
+  dataLoss: number;
+}
+
+/** Allocates the per-layer buffers for batches of up to `capacity` rows. */
+export function createWorkspace(net: Network, capacity: number): Workspace {
+  const make = (n: number) =>
+    net.params instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+  const z: Floats[] = [], a: Floats[] = [], dz: Floats[] = [], da: Floats[] = [];
+  for (const layer of net.layers) {
+    const n = capacity * layer.outputs;
+    z.push(make(n));
+    a.push(make(n));
+    dz.push(make(n));
+    da.push(make(n));
+  }
+  return { capacity, z, a, dz, da, dataLoss: 0 };
+}
+
+function checkCapacity(ws: Workspace, batch: number): void {
+  if (batch > ws.capacity) {
+    throw new RangeError(
+      `Cannot run a batch of ${batch} rows as the workspace holds at most ${ws.capacity}`,
+    );
+  }
+}
+
+/**
+ * Forward pass of x (B, IN); returns the output probabilities (B, C), a view
+ * into the workspace that the next call overwrites.
+ */
+export function forward(net: Network, x: Floats, batch: number, ws: Workspace): Floats {
+  checkCapacity(ws, batch);
+  const { layers, spec } = net;
+  const last = layers.length - 1;
+  let input = x;
+  for (let l = 0; l <= last; l++) {
+    const layer = layers[l];
+    denseForward(input, layer, ws.z[l], batch);
+    const n = batch * layer.outputs;
+    if (l < last) activate(spec.activation, ws.z[l], ws.a[l], n);
+    else if (spec.output === "softmax") softmaxRows(ws.z[l], ws.a[l], batch, layer.outputs);
+    else for (let i = 0; i < n; i++) ws.a[l][i] = 1 / (1 + Math.exp(-ws.z[l][i]));
+    input = ws.a[l];
+  }
+  return ws.a[last].subarray(0, batch * layers[last].outputs);
+}
+
+/** The penalty `λ₁/2·Σ|w| + λ₂/2·Σw²` over every layer's weights. */
+export function regularizationCost(net: Network, reg: Regularization): number {
+  if (reg.l1 === 0 && reg.l2 === 0) return 0;
+  let abs = 0;
+  let squares = 0;
+  for (const { weights } of net.layers) {
+    for (let i = 0; i < weights.length; i++) {
+      abs += Math.abs(weights[i]);
+      squares += weights[i] * weights[i];
+    }
+  }
+  return (reg.l1 / 2) * abs + (reg.l2 / 2) * squares;
+}
+
+/**
+ * Forward and backward for one minibatch. Overwrites `grad` (a buffer laid out
+ * like the parameters) with `∂loss/∂params` and returns the loss: the data term
+ * (summed or averaged over rows, per `reduction`) plus the weight penalties.
+ */
+export function lossAndGradient(
+  net: Network,
+  x: Floats,
+  y: Floats,
+  batch: number,
+  ws: Workspace,
+  grad: Floats,
+  gradLayers: DenseLayer[],
+  reg: Regularization,
+  reduction: Reduction,
+): number {
+  checkCapacity(ws, batch);
+  const { layers, spec } = net;
+  const last = layers.length - 1;
+  let input = x;
+  for (let l = 0; l < last; l++) {
+    denseForward(input, layers[l], ws.z[l], batch);
+    activate(spec.activation, ws.z[l], ws.a[l], batch * layers[l].outputs);
+    input = ws.a[l];
+  }
+  denseForward(input, layers[last], ws.z[last], batch);
+  const scale = reduction === "mean" ? 1 / batch : 1;
+  const dataLoss = outputLoss(
+    spec.output,
+    ws.z[last],
+    y,
+    ws.a[last],
+    ws.dz[last],
+    batch,
+    layers[last].outputs,
+    scale,
+  );
+
+  grad.fill(0);
+  for (let l = last; l >= 0; l--) {
+    const below = l === 0 ? x : ws.a[l - 1];
+    const dBelow = l === 0 ? null : ws.da[l - 1];
+    denseBackward(below, ws.dz[l], layers[l], gradLayers[l], dBelow, batch);
+    if (l > 0) {
+      const n = batch * layers[l - 1].outputs;
+      ws.dz[l - 1].set(ws.da[l - 1].subarray(0, n));
+      activateBackward(spec.activation, ws.z[l - 1], ws.a[l - 1], ws.dz[l - 1], n);
+    }
+  }
+
+  if (reg.l1 !== 0 || reg.l2 !== 0) {
+    const halfL1 = reg.l1 / 2;
+    for (let l = 0; l <= last; l++) {
+      const w = layers[l].weights;
+      const g = gradLayers[l].weights;
+      for (let i = 0; i < w.length; i++) g[i] += reg.l2 * w[i] + halfL1 * Math.sign(w[i]);
+    }
+  }
+  ws.dataLoss = dataLoss;
+  return dataLoss * scale + regularizationCost(net, reg);
+}
+
+/**
+ * Forward pass plus the data loss against one-hot targets y (B, C); returns the
+ * loss summed over rows. The output probabilities stay in the workspace.
+ */
+export function forwardLoss(
+  net: Network,
+  x: Floats,
+  y: Floats,
+  batch: number,
+  ws: Workspace,
+): number {
+  forward(net, x, batch, ws);
+  const last = net.layers.length - 1;
+  const classes = net.layers[last].outputs;
+  return outputLoss(net.spec.output, ws.z[last], y, ws.a[last], ws.dz[last], batch, classes, 1);
+}

@@ -1,0 +1,115 @@
+/**
+ * Normalize: uint8 pixels to float32, by ÷255 (`scale`), by the training
+ * set's mean and deviation (`standardize`), or unchanged (`none`, the textbook's
+ * raw 0..255). Statistics are fitted on the training set only.
+ *
+ * @module
+ */
+import { deviation, mean } from "d3-array";
+import { ConfigError } from "../pipeline/errors.ts";
+import {
+  type Chunk,
+  chunksOf,
+  collectFloat32,
+  countOf,
+  type DataSplits,
+  dataSplitsCodec,
+  type Normalization,
+} from "../pipeline/samples.ts";
+import type { Codec, Stage } from "../pipeline/stage.ts";
+
+/** The normalize modes. */
+export const NORMALIZE_MODES = ["scale", "standardize", "none"] as const;
+
+/** One of {@linkcode NORMALIZE_MODES}. */
+export type NormalizeMode = typeof NORMALIZE_MODES[number];
+
+/** Fits the statistics of `mode` on training pixels (d3-array's mean and deviation). */
+export function fitNormalization(mode: NormalizeMode, trainPixels: Uint8Array): Normalization {
+  if (mode !== "standardize") return { mode, mean: 0, std: 1 };
+  const m = mean(trainPixels) ?? 0;
+  const std = deviation(trainPixels) ?? 0;
+  if (!(std > 0)) {
+    throw new ConfigError(
+      `Cannot standardize as the training pixels' deviation must be above 0: current value is ${std}. ` +
+        `Hint: use --normalize scale`,
+    );
+  }
+  return { mode, mean: m, std };
+}
+
+/** Applies a fitted normalization to one pixel value. */
+export function normalizePixel(value: number, n: Normalization): number {
+  if (n.mode === "scale") return value / 255;
+  if (n.mode === "standardize") return (value - n.mean) / n.std;
+  return value;
+}
+
+/**
+ * Converts uint8 chunks to normalized float32 chunks.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { NormalizeStream } from "./normalize.ts";
+ * const chunk = { images: new Uint8Array([0, 255]), labels: new Uint8Array([1]), rows: 1, cols: 2 };
+ * const [out] = await Array.fromAsync(
+ *   ReadableStream.from([chunk]).pipeThrough(
+ *     new NormalizeStream({ mode: "scale", mean: 0, std: 1 }),
+ *   ),
+ * );
+ * assert.deepEqual([...out.images], [0, 1]);
+ * ```
+ */
+export class NormalizeStream extends TransformStream<Chunk<Uint8Array>, Chunk<Float32Array>> {
+  /** Creates a stream applying `normalization`. */
+  constructor(normalization: Normalization) {
+    const { mode, mean: m, std } = normalization;
+    const scale = mode === "scale" ? 1 / 255 : mode === "standardize" ? 1 / std : 1;
+    const offset = mode === "standardize" ? m : 0;
+    super({
+      transform(chunk, controller) {
+        const out = new Float32Array(chunk.images.length);
+        const pixels = chunk.images;
+        for (let i = 0; i < pixels.length; i++) out[i] = (pixels[i] - offset) * scale;
+        controller.enqueue({
+          images: out,
+          labels: chunk.labels,
+          rows: chunk.rows,
+          cols: chunk.cols,
+        });
+      },
+    });
+  }
+}
+
+/** Runs one chunk through the normalize stream. */
+function normalizeChunk(data: Chunk<Uint8Array>, n: Normalization): Promise<Chunk<Float32Array>> {
+  return collectFloat32(
+    chunksOf(data).pipeThrough(new NormalizeStream(n)),
+    countOf(data),
+    data.rows,
+    data.cols,
+  );
+}
+
+/** The normalize stage. */
+export function normalizeStage(
+  mode: NormalizeMode,
+): Stage<DataSplits<Uint8Array>, DataSplits<Float32Array>> {
+  return {
+    name: "normalize",
+    version: 1,
+    params: { mode },
+    async run(input) {
+      const normalization = fitNormalization(mode, input.train.images);
+      return {
+        train: await normalizeChunk(input.train, normalization),
+        test: await normalizeChunk(input.test, normalization),
+        classes: input.classes,
+        normalization,
+      };
+    },
+    codec: dataSplitsCodec as Codec<DataSplits<Float32Array>>,
+  };
+}

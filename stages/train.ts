@@ -1,0 +1,335 @@
+/**
+ * Train: fits the network on the plan's minibatches, one seeded shuffle per
+ * epoch, recording the cost of every minibatch and per-epoch loss and accuracy
+ * (and validation figures when a validation split is set).
+ *
+ * @module
+ */
+import type { Activation } from "../model/activations.ts";
+import { decodeModel, encodeModel, type Preprocessing, type SavedModel } from "../model/format.ts";
+import { type Init, initialize } from "../model/init.ts";
+import {
+  createNetwork,
+  createWorkspace,
+  forwardLoss,
+  layerViews,
+  lossAndGradient,
+  type Network,
+  type OutputKind,
+  type Reduction,
+  type Regularization,
+  type Workspace,
+} from "../model/network.ts";
+import {
+  createOptimizer,
+  type DecaySchedule,
+  learningRate,
+  type OptimizerKind,
+} from "../model/optimizers.ts";
+import { packBlobs, unpackBlobs } from "../pipeline/binary.ts";
+import { ConfigError, DivergenceError } from "../pipeline/errors.ts";
+import { seededRandom } from "../pipeline/rng.ts";
+import type { Chunk, DataSplits } from "../pipeline/samples.ts";
+import type { Codec, Reporter, Stage } from "../pipeline/stage.ts";
+import { type BatchPlan, epochOrder } from "./minibatch.ts";
+
+/** Everything that shapes training; all of it goes into the cache key. */
+export interface TrainOptions {
+  /** Hidden layer sizes, e.g. `[100]`; empty for a linear softmax model. */
+  hidden: number[];
+  /** Hidden activation. */
+  activation: Activation;
+  /** Output units and loss. */
+  output: OutputKind;
+  /** Weight initialisation. */
+  init: Init;
+  /** Update rule. */
+  optimizer: OptimizerKind;
+  /** Learning rate η. */
+  eta: number;
+  /** Momentum (sgd, nesterov). */
+  momentum: number;
+  /** Learning-rate decay constant. */
+  decay: number;
+  /** How the decay applies per epoch. */
+  decaySchedule: DecaySchedule;
+  /** L1 and L2 strengths. */
+  l1: number;
+  /** L2 strength. */
+  l2: number;
+  /** Sum (textbook) or mean of the per-row loss in a minibatch. */
+  reduction: Reduction;
+  /** Epochs to run at most. */
+  epochs: number;
+  /** Stop after this many epochs without a better validation loss (0: never). */
+  patience: number;
+  /** Seed of the initialisation. */
+  seed: number;
+  /** Whether the samples were deskewed (recorded in the model for predict). */
+  deskew: boolean;
+}
+
+/** One epoch of training history. */
+export interface EpochRecord {
+  /** 1-based epoch number. */
+  epoch: number;
+  /** Mean per-row data loss over the epoch's minibatches, measured before each update. */
+  trainLoss: number;
+  /** Accuracy over the epoch's minibatches, measured before each update. */
+  trainAccuracy: number;
+  /** Mean per-row data loss on the validation rows after the epoch. */
+  validationLoss?: number;
+  /** Accuracy on the validation rows after the epoch. */
+  validationAccuracy?: number;
+  /** Learning rate used in the epoch. */
+  eta: number;
+  /** Wall seconds of the epoch. */
+  seconds: number;
+}
+
+/** What the train stage produces. */
+export interface TrainResult {
+  /** The trained model (the best epoch's weights when early stopping ran). */
+  model: SavedModel;
+  /** One record per epoch run. */
+  history: EpochRecord[];
+  /** The cost of every minibatch, in order (data term plus penalties). */
+  costs: number[];
+  /** The epoch whose weights were kept (1-based). */
+  bestEpoch: number;
+}
+
+/** The number of classes in labels y, and the one-hot rows they need. */
+function fillOneHot(
+  labels: Uint8Array,
+  rows: Uint32Array | null,
+  start: number,
+  batch: number,
+  classes: number,
+  y: Float32Array,
+) {
+  y.fill(0, 0, batch * classes);
+  for (let i = 0; i < batch; i++) {
+    const row = rows ? rows[start + i] : start + i;
+    y[i * classes + labels[row]] = 1;
+  }
+}
+
+function gatherImages(
+  images: Float32Array,
+  rows: Uint32Array | null,
+  start: number,
+  batch: number,
+  width: number,
+  x: Float32Array,
+) {
+  for (let i = 0; i < batch; i++) {
+    const row = rows ? rows[start + i] : start + i;
+    x.set(images.subarray(row * width, (row + 1) * width), i * width);
+  }
+}
+
+/** Counts rows whose largest output matches the label. */
+function countCorrect(
+  probabilities: Float32Array | Float64Array,
+  labels: Uint8Array,
+  rows: Uint32Array | null,
+  start: number,
+  batch: number,
+  classes: number,
+): number {
+  let correct = 0;
+  for (let i = 0; i < batch; i++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) {
+      if (probabilities[i * classes + c] > probabilities[i * classes + best]) best = c;
+    }
+    if (best === labels[rows ? rows[start + i] : start + i]) correct++;
+  }
+  return correct;
+}
+
+/** Mean per-row loss and accuracy of the network on chosen rows (all rows when `rows` is null). */
+export function measure(
+  net: Network,
+  data: Chunk<Float32Array>,
+  rows: Uint32Array | null,
+  ws: Workspace,
+  x: Float32Array,
+  y: Float32Array,
+): { loss: number; accuracy: number } {
+  const width = data.rows * data.cols;
+  const classes = net.spec.sizes[net.spec.sizes.length - 1];
+  const total = rows ? rows.length : data.labels.length;
+  let loss = 0, correct = 0;
+  for (let start = 0; start < total; start += ws.capacity) {
+    const batch = Math.min(ws.capacity, total - start);
+    gatherImages(data.images, rows, start, batch, width, x);
+    fillOneHot(data.labels, rows, start, batch, classes, y);
+    loss += forwardLoss(net, x, y, batch, ws);
+    correct += countCorrect(ws.a[ws.a.length - 1], data.labels, rows, start, batch, classes);
+  }
+  return { loss: loss / total, accuracy: correct / total };
+}
+
+/** Trains a network on `data` following `plan`; pure but for progress lines sent to `reporter`. */
+export function trainNetwork(
+  data: DataSplits<Float32Array>,
+  plan: BatchPlan,
+  options: TrainOptions,
+  reporter: Reporter,
+): TrainResult {
+  const { train, classes } = data;
+  const width = train.rows * train.cols;
+  const spec = {
+    sizes: [width, ...options.hidden, classes],
+    activation: options.activation,
+    output: options.output,
+  };
+  const net = createNetwork(spec, "float32");
+  initialize(net, options.init, seededRandom(options.seed, "init"));
+  const grad = new Float32Array(net.params.length);
+  const gradLayers = layerViews(spec.sizes, grad);
+  const optimizer = createOptimizer(
+    { kind: options.optimizer, momentum: options.momentum },
+    net.params.length,
+  );
+  let capacity = 1;
+  for (let b = 0; b + 1 < plan.starts.length; b++) {
+    capacity = Math.max(capacity, plan.starts[b + 1] - plan.starts[b]);
+  }
+  const ws = createWorkspace(net, capacity);
+  const x = new Float32Array(capacity * width);
+  const y = new Float32Array(capacity * classes);
+  const reg: Regularization = { l1: options.l1, l2: options.l2 };
+  const validating = plan.validationIndices.length > 0;
+  if (options.patience > 0 && !validating) {
+    throw new ConfigError(
+      `Cannot stop early with --patience ${options.patience} as it needs a validation split: ` +
+        `current value of --validation is 0. Hint: add --validation 0.1`,
+    );
+  }
+
+  const history: EpochRecord[] = [];
+  const costs: number[] = [];
+  let best = { loss: Infinity, epoch: 0, params: null as Float32Array | null };
+  const every = options.epochs <= 100 ? 1 : 10;
+  for (let epoch = 0; epoch < options.epochs; epoch++) {
+    const started = performance.now();
+    const eta = learningRate(options.eta, options.decay, epoch, options.decaySchedule);
+    const order = epochOrder(plan, epoch);
+    let lossSum = 0, correct = 0;
+    for (let b = 0; b + 1 < plan.starts.length; b++) {
+      const start = plan.starts[b];
+      const batch = plan.starts[b + 1] - start;
+      gatherImages(train.images, order, start, batch, width, x);
+      fillOneHot(train.labels, order, start, batch, classes, y);
+      const cost = lossAndGradient(net, x, y, batch, ws, grad, gradLayers, reg, options.reduction);
+      if (!Number.isFinite(cost)) {
+        throw new DivergenceError(
+          `Cannot keep training as the loss must stay finite: it is ${cost} at epoch ${
+            epoch + 1
+          }, ` +
+            `minibatch ${b + 1}. Hint: use a smaller learning rate, e.g. --eta ${eta / 10}`,
+        );
+      }
+      costs.push(cost);
+      lossSum += ws.dataLoss;
+      correct += countCorrect(ws.a[ws.a.length - 1], train.labels, order, start, batch, classes);
+      optimizer.step(net.params, grad, eta);
+    }
+    const rows = plan.trainIndices.length;
+    const record: EpochRecord = {
+      epoch: epoch + 1,
+      trainLoss: lossSum / rows,
+      trainAccuracy: correct / rows,
+      eta,
+      seconds: 0,
+    };
+    if (validating) {
+      const v = measure(net, train, plan.validationIndices, ws, x, y);
+      record.validationLoss = v.loss;
+      record.validationAccuracy = v.accuracy;
+    }
+    record.seconds = (performance.now() - started) / 1000;
+    history.push(record);
+    if (epoch % every === 0 || epoch + 1 === options.epochs) {
+      reporter.log(describeEpoch(record, options.epochs));
+    }
+    if (validating && options.patience > 0) {
+      if (record.validationLoss! < best.loss) {
+        best = {
+          loss: record.validationLoss!,
+          epoch: epoch + 1,
+          params: net.params.slice() as Float32Array,
+        };
+      } else if (epoch + 1 - best.epoch >= options.patience) {
+        reporter.log(
+          `early stop: no better validation loss for ${options.patience} epochs; keeping epoch ${best.epoch}`,
+        );
+        break;
+      }
+    }
+  }
+  if (best.params) net.params.set(best.params);
+  const preprocessing: Preprocessing = {
+    rows: train.rows,
+    cols: train.cols,
+    normalization: data.normalization ?? { mode: "none", mean: 0, std: 1 },
+    deskew: options.deskew,
+  };
+  return {
+    model: { spec, preprocessing, params: net.params as Float32Array },
+    history,
+    costs,
+    bestEpoch: best.params ? best.epoch : history.length,
+  };
+}
+
+/** One progress line for an epoch. */
+export function describeEpoch(r: EpochRecord, epochs: number): string {
+  const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+  const validation = r.validationLoss === undefined
+    ? ""
+    : `  val loss ${r.validationLoss.toFixed(4)} acc ${pct(r.validationAccuracy!)}`;
+  return `epoch ${String(r.epoch).padStart(String(epochs).length)}/${epochs}  loss ${
+    r.trainLoss.toFixed(4)
+  } acc ${pct(r.trainAccuracy)}${validation}  eta ${r.eta.toPrecision(3)}  ${
+    r.seconds.toFixed(2)
+  }s`;
+}
+
+/** The cache codec of {@linkcode TrainResult}: the model file plus the history as JSON. */
+export const trainResultCodec: Codec<TrainResult> = {
+  encode: (r) =>
+    packBlobs({ history: r.history, bestEpoch: r.bestEpoch }, [
+      encodeModel(r.model),
+      new Float64Array(r.costs),
+    ]),
+  decode(bytes) {
+    const { meta, blobs } = unpackBlobs(bytes);
+    const { history, bestEpoch } = meta as { history: EpochRecord[]; bestEpoch: number };
+    return {
+      model: decodeModel(blobs[0].slice(), "cache entry"),
+      history,
+      bestEpoch,
+      costs: Array.from(new Float64Array(blobs[1].slice().buffer)),
+    };
+  },
+};
+
+/** The train stage; `samples` is the stage whose output it trains on. */
+export function trainStage(
+  options: TrainOptions,
+  samples: Stage<never, DataSplits<Float32Array>>,
+): Stage<BatchPlan, TrainResult> {
+  return {
+    name: "train",
+    version: 1,
+    params: { ...options },
+    uses: [samples],
+    run: (plan, context) =>
+      Promise.resolve(trainNetwork(context.outputOf(samples), plan, options, context.reporter)),
+    codec: trainResultCodec,
+  };
+}
