@@ -7,7 +7,9 @@
 import { parseArgs } from "node:util";
 import { buildConfig, type RawFlags } from "./pipeline/config.ts";
 import { PipelineError } from "./pipeline/errors.ts";
-import { runJob } from "./pipeline/job.ts";
+import { dataDirOf, runJob } from "./pipeline/job.ts";
+import { runGradientChecks } from "./pipeline/gradcheck_task.ts";
+import { predictFiles } from "./pipeline/predict.ts";
 import type { Reporter } from "./pipeline/stage.ts";
 
 const PIPELINE_HELP = `Usage: deno task pipeline [flags]
@@ -139,8 +141,133 @@ async function pipelineCommand(args: string[], io: Console): Promise<number> {
   return 0;
 }
 
+const GRADCHECK_HELP = `Usage: deno task gradcheck [flags]
+
+Compares backprop with central differences in float64 on the first training rows, for every
+hidden activation and output kind, without and with L1/L2 penalties. Prints the relative error
+|g_num - g_bp| / (|g_num| + |g_bp|) and a verdict: ok < 1e-7, warning < 1e-4, else problem
+(exit code 1).
+
+  --data DIR       IDX folder (default: the bundled MNIST)
+  --rows N         training rows to check on (default 5)
+  --hidden N       hidden units (default 10)
+  --epsilon X      finite-difference step (default 1e-5)
+  --seed N         seed of the weights (default 1)
+`;
+
+async function gradcheckCommand(args: string[], io: Console): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      data: { type: "string" },
+      rows: { type: "string", default: "5" },
+      hidden: { type: "string", default: "10" },
+      epsilon: { type: "string", default: "1e-5" },
+      seed: { type: "string", default: "1" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    io.out(GRADCHECK_HELP);
+    return 0;
+  }
+  const config = buildConfig({
+    data: values.data,
+    hidden: values.hidden,
+    seed: values.seed,
+    "batch-size": values.rows,
+    eta: values.epsilon,
+  });
+  const lines = await runGradientChecks({
+    dataDir: dataDirOf(config),
+    rows: (config.batching as { batchSize: number }).batchSize,
+    hidden: config.hidden[0] ?? 10,
+    seed: config.seed,
+    epsilon: config.eta,
+  }, (line) => {
+    const setting = `l1=${line.l1} l2=${line.l2} ${line.reduction}`;
+    io.out(
+      `${line.activation.padEnd(7)} ${line.output.padEnd(7)} ${setting.padEnd(20)} ` +
+        `relative error ${line.relativeError.toExponential(2)}  ${line.verdict}` +
+        (line.skipped > 0 ? `  (${line.skipped} weights at the L1 kink skipped)` : ""),
+    );
+  });
+  return lines.some((line) => line.verdict === "problem") ? 1 : 0;
+}
+
+const PREDICT_HELP = `Usage: deno task predict --model RUN_DIR_OR_FILE [flags] INPUT [INPUT...]
+
+Prints each image's predicted class and class probabilities. An INPUT is an IDX images file
+(raw or .gz) or a PNG of one digit (any size, dark ink on light or light on dark), which is
+cropped, fitted and centred the MNIST way. Every image goes through the model's own
+normalization (and deskew) first.
+
+  --model PATH     a run folder holding model.mnpm, or a model file
+  --labels FILE    IDX labels for the images of all inputs, in order; prints accuracy
+  --json           print { predictions: [{ input, index, predicted, probabilities }], accuracy }
+  --help           this text
+`;
+
+const PREDICT_OPTIONS = {
+  model: { type: "string" },
+  labels: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+async function predictCommand(args: string[], io: Console): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: PREDICT_OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    io.out(PREDICT_HELP);
+    return 0;
+  }
+  if (values.model === undefined) {
+    io.err("error: predict needs --model RUN_DIR_OR_FILE. Run with --help");
+    return 2;
+  }
+  if (positionals.length === 0) {
+    io.err(
+      "error: predict needs at least one INPUT (an IDX images file or a PNG). Run with --help",
+    );
+    return 2;
+  }
+  const result = await predictFiles(values.model, positionals, { labels: values.labels });
+  if (values.json) {
+    io.out(JSON.stringify({
+      predictions: result.predictions.map(({ input, index, predicted, probabilities }) => ({
+        input,
+        index,
+        predicted,
+        probabilities,
+      })),
+      ...(result.accuracy ? { accuracy: result.accuracy.accuracy } : {}),
+    }));
+    return 0;
+  }
+  for (const p of result.predictions) {
+    // A PNG holds one image, so its name alone identifies it; IDX images need their index.
+    const name = p.format === "png" ? p.input : `${p.input}[${p.index}]`;
+    const label = p.label === undefined ? "" : `  label ${p.label}`;
+    const probabilities = p.probabilities.map((v) => v.toFixed(2)).join(" ");
+    io.out(`${name}  predicted ${p.predicted}${label}  p=[${probabilities}]`);
+  }
+  if (result.accuracy) {
+    const { correct, total, accuracy } = result.accuracy;
+    io.out(`accuracy ${(100 * accuracy).toFixed(2)}% (${correct}/${total})`);
+  }
+  return 0;
+}
+
 const COMMANDS: Record<string, (args: string[], io: Console) => Promise<number>> = {
   pipeline: pipelineCommand,
+  gradcheck: gradcheckCommand,
+  predict: predictCommand,
 };
 
 /** Runs a command line and returns its exit code; prints `error: …` for expected failures. */

@@ -234,11 +234,29 @@ async function openMaybeGzip(path: string): Promise<ReadableStream<Uint8Array>> 
     }
     throw error;
   }
-  const magic = new Uint8Array(2);
-  const read = await file.read(magic);
-  await file.seek(0, Deno.SeekMode.Start);
-  const gzip = read === 2 && magic[0] === 0x1f && magic[1] === 0x8b;
-  const bytes = file.readable;
+  // Peek at the first bytes through the stream itself, so pipes (which cannot seek) work too.
+  const reader = file.readable.getReader();
+  let head = new Uint8Array(0);
+  while (head.length < 2) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    const joined = new Uint8Array(head.length + value.length);
+    joined.set(head);
+    joined.set(value, head.length);
+    head = joined;
+  }
+  const bytes = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (head.length > 0) controller.enqueue(head);
+    },
+    async pull(controller) {
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
   return gzip
     ? bytes.pipeThrough(new DecompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>)
     : bytes;
