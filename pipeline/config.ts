@@ -159,8 +159,12 @@ function numberFlag(
       rule.above !== undefined ? `> ${rule.above}` : "",
       rule.below !== undefined ? `< ${rule.below}` : "",
     ].filter(Boolean);
+    const [kind, ...bounds] = parts;
     throw new ConfigError(
-      `Cannot use --${flag} as it must be ${parts.join(" ")}: current value is "${value}"`,
+      `Cannot use --${flag} as it must be ${kind}${
+        bounds.length ? ` ${bounds.join(" and ")}` : ""
+      }: ` +
+        `current value is "${value}"`,
     );
   }
   return n;

@@ -1,0 +1,121 @@
+/**
+ * Fixtures the tests build for themselves: IDX bytes, a small synthetic data
+ * set of learnable "digits", and a quiet console.
+ *
+ * @module
+ */
+import { type Random, seededRandom } from "../pipeline/rng.ts";
+
+/** IDX bytes for unsigned-byte data of the given dimensions. */
+export function idxBytes(dims: number[], data: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(4 + 4 * dims.length + data.length);
+  const view = new DataView(out.buffer);
+  out[2] = 0x08;
+  out[3] = dims.length;
+  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d));
+  out.set(data, 4 + 4 * dims.length);
+  return out;
+}
+
+/** Gzip-compresses bytes with the built-in CompressionStream. */
+export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = ReadableStream.from([bytes]).pipeThrough(
+    new CompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>,
+  );
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+/** A set of uint8 images and labels. */
+export interface RawSet {
+  /** (n, rows·cols). */
+  images: Uint8Array;
+  /** (n). */
+  labels: Uint8Array;
+  /** Height. */
+  rows: number;
+  /** Width. */
+  cols: number;
+}
+
+/**
+ * n images of `classes` learnable patterns: class c is a slanted bar through
+ * column 1 + 2c, with seeded jitter and noise.
+ */
+export function syntheticSet(
+  n: number,
+  classes: number,
+  rows: number,
+  cols: number,
+  random: Random,
+): RawSet {
+  const images = new Uint8Array(n * rows * cols);
+  const labels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = i % classes;
+    labels[i] = c;
+    const slant = (random() - 0.5) * 0.6;
+    for (let r = 1; r < rows - 1; r++) {
+      const col = Math.round(1 + 2 * c + slant * (r - rows / 2));
+      if (col >= 0 && col < cols) {
+        images[i * rows * cols + r * cols + col] = 200 + Math.floor(random() * 55);
+      }
+    }
+    for (let k = 0; k < 2; k++) {
+      images[i * rows * cols + Math.floor(random() * rows * cols)] = Math.floor(random() * 60);
+    }
+  }
+  return { images, labels, rows, cols };
+}
+
+/** Writes a four-file IDX data set into `dir`, raw or gzipped. */
+export async function writeDataSet(
+  dir: string,
+  train: RawSet,
+  test: RawSet,
+  options: { gzip?: boolean } = {},
+): Promise<void> {
+  const write = async (name: string, bytes: Uint8Array) => {
+    if (options.gzip) await Deno.writeFile(`${dir}/${name}.gz`, await gzip(bytes));
+    else await Deno.writeFile(`${dir}/${name}`, bytes);
+  };
+  const n = (s: RawSet) => s.labels.length;
+  await write(
+    "train-images-idx3-ubyte",
+    idxBytes([n(train), train.rows, train.cols], train.images),
+  );
+  await write("train-labels-idx1-ubyte", idxBytes([n(train)], train.labels));
+  await write("t10k-images-idx3-ubyte", idxBytes([n(test), test.rows, test.cols], test.images));
+  await write("t10k-labels-idx1-ubyte", idxBytes([n(test)], test.labels));
+}
+
+/** A small synthetic data set in a fresh temp folder; returns the folder. */
+export async function makeDataSet(
+  options: { gzip?: boolean; seed?: number } = {},
+): Promise<string> {
+  const dir = await Deno.makeTempDir({ prefix: "mnp-data-" });
+  const random = seededRandom(options.seed ?? 7, "fixture");
+  await writeDataSet(
+    dir,
+    syntheticSet(120, 4, 10, 10, random),
+    syntheticSet(40, 4, 10, 10, random),
+    options,
+  );
+  return dir;
+}
+
+/** What {@linkcode captureConsole} returns: the lines printed and the console to pass in. */
+export interface CapturedConsole {
+  /** Lines written to `out`. */
+  out: string[];
+  /** Lines written to `err`. */
+  err: string[];
+  /** The console to hand to `main`. */
+  io: { out(line: string): void; err(line: string): void };
+}
+
+/** A console that records what a command prints. */
+export function captureConsole(): CapturedConsole {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (line) => out.push(line), err: (line) => err.push(line) } };
+}
