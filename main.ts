@@ -134,6 +134,13 @@ async function pipelineCommand(args: string[], io: Console): Promise<number> {
   if (config.json) {
     io.out(JSON.stringify(metrics));
   } else {
+    io.out("stage      result               seconds");
+    for (const stage of metrics.stages) {
+      const what = stage.status === "skipped"
+        ? stage.cached ? "cached, not needed" : "not needed"
+        : stage.status;
+      io.out(`${stage.name.padEnd(10)} ${what.padEnd(18)} ${stage.seconds.toFixed(2).padStart(8)}`);
+    }
     io.out(`test accuracy  ${(100 * metrics.testAccuracy).toFixed(2)}%`);
     io.out(`train accuracy ${(100 * metrics.trainAccuracy).toFixed(2)}%`);
     io.out(`run folder     ${runDir}`);

@@ -127,6 +127,7 @@ export const PRESET_VALUES: Record<Preset, Omit<TrainingConfig, "preset" | "data
 
 /** Flag values as strings and booleans, before checking (what `parseArgs` gives). */
 export interface RawFlags {
+  /** A flag's value by its long name, e.g. `flags["batch-size"]`. */
   [flag: string]: string | boolean | undefined;
 }
 

@@ -32,7 +32,15 @@ Deno.test("pipeline runs end to end on a tiny data set, then reads every stage f
   const out = await Deno.makeTempDir();
   const first = await run(["--data", data, "--cache-dir", cache, "--out", `${out}/a`, ...SMALL]);
   assert.equal(first.code, 0, first.err.join("\n"));
-  assert.match(first.out[0], /^test accuracy +\d+\.\d\d%$/);
+  assert.ok(first.out.some((l) => /^test accuracy +\d+\.\d\d%$/.test(l)), first.out.join("\n"));
+  assert.deepEqual(first.out.slice(1, 7).map((l) => l.split(/\s+/).slice(0, 2).join(" ")), [
+    "decode ran",
+    "normalize ran",
+    "deskew ran",
+    "minibatch ran",
+    "train ran",
+    "evaluate ran",
+  ]);
   const metrics = await readJson(`${out}/a/metrics.json`);
   assert.deepEqual(
     metrics.stages.map((s: { name: string; cached: boolean }) => [s.name, s.cached]),
@@ -67,6 +75,11 @@ Deno.test("pipeline runs end to end on a tiny data set, then reads every stage f
   assert.equal(second.code, 0);
   const again = await readJson(`${out}/b/metrics.json`);
   assert.ok(again.stages.every((s: { cached: boolean }) => s.cached));
+  assert.ok(
+    second.out.some((l) => /^decode +cached, not needed +0\.00$/.test(l)),
+    second.out.join("\n"),
+  );
+  assert.ok(second.out.some((l) => /^evaluate +cached +\d+\.\d\d$/.test(l)));
   assert.equal(again.testAccuracy, metrics.testAccuracy);
   assert.deepEqual(withoutTimes(again).history, withoutTimes(metrics).history);
 });
