@@ -7,13 +7,13 @@
  * @module
  */
 import { decodeModel, type Preprocessing, type SavedModel } from "../model/format.ts";
-import { backgroundOf, deskewImage } from "../stages/deskew.ts";
+import { backgroundOf, deskewImages } from "../stages/deskew.ts";
+import { normalizePixels } from "../stages/normalize.ts";
 import { networkOf, predictAll } from "../stages/evaluate.ts";
 import { decodeIdxFile } from "../stages/idx_decode.ts";
 import { InputError } from "./errors.ts";
 import { MODEL_FILE } from "./job.ts";
 import { isPng, luminanceOf, mnistDigit, PNG_MAGIC, readPng } from "./png_digit.ts";
-import type { Normalization } from "./samples.ts";
 
 /** Options of {@linkcode predictFiles}. */
 export interface PredictOptions {
@@ -109,39 +109,14 @@ export async function loadModel(path: string): Promise<{ model: SavedModel; path
   return { model: decodeModel(await Deno.readFile(file), file), path: file };
 }
 
-/**
- * Normalizes raw 0..255 pixels the way the pipeline's `NormalizeStream`
- * does, `(v − offset)·scale`, so predict sees bit-identical inputs.
- */
-export function normalizePixels(pixels: Uint8Array | Float32Array, n: Normalization): Float32Array {
-  const scale = n.mode === "scale" ? 1 / 255 : n.mode === "standardize" ? 1 / n.std : 1;
-  const offset = n.mode === "standardize" ? n.mean : 0;
-  const out = new Float32Array(pixels.length);
-  for (let i = 0; i < pixels.length; i++) out[i] = (pixels[i] - offset) * scale;
-  return out;
-}
-
-/** Applies a model's preprocessing to n raw 0..255 images of its size, returning a new buffer. */
+/** Applies a model's preprocessing to n raw 0..255 images of its size: normalize, then deskew. */
 export function preprocessImages(
   pixels: Uint8Array | Float32Array,
   preprocessing: Preprocessing,
 ): Float32Array {
   const { rows, cols, normalization, deskew } = preprocessing;
   const images = normalizePixels(pixels, normalization);
-  if (!deskew) return images;
-  const size = rows * cols;
-  const background = backgroundOf(normalization);
-  const out = new Float32Array(images.length);
-  for (let i = 0; i < images.length / size; i++) {
-    deskewImage(
-      images.subarray(i * size, (i + 1) * size),
-      rows,
-      cols,
-      background,
-      out.subarray(i * size, (i + 1) * size),
-    );
-  }
-  return out;
+  return deskew ? deskewImages(images, rows, cols, backgroundOf(normalization)) : images;
 }
 
 /**

@@ -111,6 +111,27 @@ export function backgroundOf(normalization: Normalization | undefined): number {
   return normalization?.mode === "standardize" ? -normalization.mean / normalization.std : 0;
 }
 
+/** Deskews n images, (n, rows·cols), into a new buffer. */
+export function deskewImages(
+  images: Float32Array,
+  rows: number,
+  cols: number,
+  background = 0,
+): Float32Array {
+  const size = rows * cols;
+  const out = new Float32Array(images.length);
+  for (let i = 0; i < images.length / size; i++) {
+    deskewImage(
+      images.subarray(i * size, (i + 1) * size),
+      rows,
+      cols,
+      background,
+      out.subarray(i * size, (i + 1) * size),
+    );
+  }
+  return out;
+}
+
 /** Deskews every image of each float32 chunk. */
 export class DeskewStream extends TransformStream<Chunk<Float32Array>, Chunk<Float32Array>> {
   /** Creates a stream whose "no ink" pixel value is `background`. */
@@ -118,18 +139,8 @@ export class DeskewStream extends TransformStream<Chunk<Float32Array>, Chunk<Flo
     super({
       transform(chunk, controller) {
         const { rows, cols } = chunk;
-        const size = rows * cols;
-        const out = new Float32Array(chunk.images.length);
-        for (let i = 0; i < countOf(chunk); i++) {
-          deskewImage(
-            chunk.images.subarray(i * size, (i + 1) * size),
-            rows,
-            cols,
-            background,
-            out.subarray(i * size, (i + 1) * size),
-          );
-        }
-        controller.enqueue({ images: out, labels: chunk.labels, rows, cols });
+        const images = deskewImages(chunk.images, rows, cols, background);
+        controller.enqueue({ images, labels: chunk.labels, rows, cols });
       },
     });
   }

@@ -38,11 +38,16 @@ export function fitNormalization(mode: NormalizeMode, trainPixels: Uint8Array): 
   return { mode, mean: m, std };
 }
 
-/** Applies a fitted normalization to one pixel value. */
-export function normalizePixel(value: number, n: Normalization): number {
-  if (n.mode === "scale") return value / 255;
-  if (n.mode === "standardize") return (value - n.mean) / n.std;
-  return value;
+/**
+ * Applies a fitted normalization to raw 0..255 pixels, `(v − offset)·scale`,
+ * into a new float32 buffer. Predict calls it too, so it sees the same inputs.
+ */
+export function normalizePixels(pixels: Uint8Array | Float32Array, n: Normalization): Float32Array {
+  const scale = n.mode === "scale" ? 1 / 255 : n.mode === "standardize" ? 1 / n.std : 1;
+  const offset = n.mode === "standardize" ? n.mean : 0;
+  const out = new Float32Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) out[i] = (pixels[i] - offset) * scale;
+  return out;
 }
 
 /**
