@@ -128,6 +128,7 @@ async function pipelineCommand(args: string[], io: Console): Promise<number> {
       const state = entry.willRun ? "would run" : entry.cached ? "cached" : "not needed";
       io.out(`${entry.name.padEnd(10)} ${state.padEnd(10)} ${entry.key.slice(0, 12)}`);
     }
+    io.out(`cache folder ${config.cacheDir}`);
     return 0;
   }
   const { metrics, runDir } = result;

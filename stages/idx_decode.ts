@@ -199,6 +199,18 @@ async function isFile(path: string): Promise<boolean> {
 
 /** Finds the four IDX files in a folder, preferring the raw name over `.gz`. */
 export async function findDataFiles(dir: string): Promise<DataFiles> {
+  const folder = await Deno.stat(dir).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  });
+  if (!folder?.isDirectory) {
+    throw new InputError(
+      `Cannot read data folder "${dir}" as it must be a folder: ${
+        folder ? "it is a file" : "it does not exist"
+      }. ` +
+        `Hint: --data DIR needs a folder holding ${Object.values(DATA_FILE_NAMES).join(", ")}`,
+    );
+  }
   const found: Partial<DataFiles> = {};
   for (const [role, name] of Object.entries(DATA_FILE_NAMES) as [keyof DataFiles, string][]) {
     const raw = `${dir}/${name}`;

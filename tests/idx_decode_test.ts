@@ -100,6 +100,18 @@ Deno.test("findDataFiles() reports the missing file and what the folder must hol
   );
 });
 
+Deno.test("findDataFiles() says when the data folder does not exist", async () => {
+  const dir = `${await Deno.makeTempDir()}/nowhere`;
+  await assert.rejects(
+    () => findDataFiles(dir),
+    (e: unknown) =>
+      e instanceof InputError &&
+      e.message.startsWith(
+        `Cannot read data folder "${dir}" as it must be a folder: it does not exist`,
+      ),
+  );
+});
+
 Deno.test("decodeDataSet() reads raw and gz sets alike and counts classes from the labels", async () => {
   for (const zipped of [false, true]) {
     const dir = await makeDataSet({ gzip: zipped });
