@@ -5,9 +5,10 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { buildConfig, type RawFlags } from "./pipeline/config.ts";
+import { bundledDataDir } from "./pipeline/bundled.ts";
+import { buildConfig, numberFlag, type RawFlags } from "./pipeline/config.ts";
 import { PipelineError } from "./pipeline/errors.ts";
-import { dataDirOf, runJob } from "./pipeline/job.ts";
+import { runJob } from "./pipeline/job.ts";
 import { runGradientChecks } from "./pipeline/gradcheck_task.ts";
 import { predictFiles } from "./pipeline/predict.ts";
 import type { Reporter } from "./pipeline/stage.ts";
@@ -180,19 +181,12 @@ async function gradcheckCommand(args: string[], io: Console): Promise<number> {
     io.out(GRADCHECK_HELP);
     return 0;
   }
-  const config = buildConfig({
-    data: values.data,
-    hidden: values.hidden,
-    seed: values.seed,
-    "batch-size": values.rows,
-    eta: values.epsilon,
-  });
   const lines = await runGradientChecks({
-    dataDir: dataDirOf(config),
-    rows: (config.batching as { batchSize: number }).batchSize,
-    hidden: config.hidden[0] ?? 10,
-    seed: config.seed,
-    epsilon: config.eta,
+    dataDir: values.data ?? bundledDataDir(),
+    rows: numberFlag("rows", values.rows, { integer: true, min: 1 }),
+    hidden: numberFlag("hidden", values.hidden, { integer: true, min: 1 }),
+    seed: numberFlag("seed", values.seed, { integer: true, min: 0, max: 2 ** 32 - 1 }),
+    epsilon: numberFlag("epsilon", values.epsilon, { above: 0 }),
   }, (line) => {
     const setting = `l1=${line.l1} l2=${line.l2} ${line.reduction}`;
     io.out(
@@ -295,6 +289,11 @@ export async function main(args: string[], io: Console = stdio): Promise<number>
   } catch (error) {
     if (error instanceof PipelineError) {
       io.err(`error: ${error.message}`);
+      return 1;
+    }
+    // File-system failures (permissions, a full disk, a path that is a file) are the user's to fix.
+    if (Object.values(Deno.errors).some((kind) => error instanceof kind)) {
+      io.err(`error: ${(error as Error).message}`);
       return 1;
     }
     if (

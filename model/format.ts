@@ -12,7 +12,7 @@
  *
  * P is fixed by `sizes`; the file must be exactly as long as that implies.
  * `preprocessing` holds what predict must repeat: image `rows` and `cols`,
- * `normalization` (`mode`, `mean`, `std`), `deskew`, and the number of `classes`.
+ * `normalization` (`mode`, `mean`, `std`) and `deskew`; the class count is the last of `sizes`.
  *
  * @module
  */

@@ -142,21 +142,24 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
   return value as T;
 }
 
-function numberFlag(
+/** Parses a numeric flag, naming the flag, the rule and the value when it breaks the rule. */
+export function numberFlag(
   flag: string,
   value: string,
-  rule: { integer?: boolean; min?: number; above?: number; below?: number },
+  rule: { integer?: boolean; min?: number; max?: number; above?: number; below?: number },
 ): number {
   const n = Number(value);
   const ok = value.trim() !== "" && Number.isFinite(n) &&
     (!rule.integer || Number.isInteger(n)) &&
     (rule.min === undefined || n >= rule.min) &&
+    (rule.max === undefined || n <= rule.max) &&
     (rule.above === undefined || n > rule.above) &&
     (rule.below === undefined || n < rule.below);
   if (!ok) {
     const parts = [
       rule.integer ? "an integer" : "a number",
       rule.min !== undefined ? `≥ ${rule.min}` : "",
+      rule.max !== undefined ? `≤ ${rule.max}` : "",
       rule.above !== undefined ? `> ${rule.above}` : "",
       rule.below !== undefined ? `< ${rule.below}` : "",
     ].filter(Boolean);
@@ -203,7 +206,7 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
     ? { minibatches: numberFlag("minibatches", str("minibatches")!, { integer: true, min: 1 }) }
     : base.batching;
   const deskew = flags["no-deskew"] === true ? false : flags.deskew === true ? true : base.deskew;
-  return {
+  const config: PipelineConfig = {
     preset,
     data: str("data") ?? null,
     deskew,
@@ -244,11 +247,22 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
       (v) => oneOf("reduction", v, ["sum", "mean"] as const),
       base.reduction,
     ),
-    seed: pick("seed", (v) => numberFlag("seed", v, { integer: true, min: 0 }), base.seed),
+    seed: pick(
+      "seed",
+      (v) => numberFlag("seed", v, { integer: true, min: 0, max: 2 ** 32 - 1 }),
+      base.seed,
+    ),
     cacheDir: str("cache-dir") ?? ".cache",
     useCache: flags["no-cache"] !== true,
     dryRun: flags["dry-run"] === true,
     out: str("out") ?? null,
     json: flags.json === true,
   };
+  if (config.patience > 0 && config.validation === 0) {
+    throw new ConfigError(
+      `Cannot stop early with --patience ${config.patience} as it needs a validation split: ` +
+        `current value of --validation is 0. Hint: add --validation 0.1`,
+    );
+  }
+  return config;
 }

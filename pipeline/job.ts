@@ -21,9 +21,13 @@ import type { PipelineConfig, TrainingConfig } from "./config.ts";
 import { type PlanEntry, planPipeline, runPipeline, type StageRecord } from "./run.ts";
 import type { DataSplits } from "./samples.ts";
 import type { AnyStage, Reporter, Stage } from "./stage.ts";
+import { InputError } from "./errors.ts";
 
 /** The file name of the model inside a run folder. */
 export const MODEL_FILE = "model.mnpm";
+
+/** The files a run folder holds; `--out` may replace a folder holding nothing else. */
+export const RUN_FILES: readonly string[] = ["config.json", "metrics.json", MODEL_FILE];
 
 /** The contents of `metrics.json`. */
 export interface RunMetrics extends Metrics {
@@ -116,6 +120,7 @@ export async function runJob(config: PipelineConfig, reporter: Reporter): Promis
     reporter,
   };
   if (config.dryRun) return { kind: "plan", plan: await planPipeline(options) };
+  if (config.out) await checkRunFolder(config.out);
   const { outputs, records } = await runPipeline(options);
   const trained = outputs.get(chain.train) as TrainResult;
   const evaluation = outputs.get(chain.evaluate) as Evaluation;
@@ -146,6 +151,33 @@ function timestamp(): string {
 }
 
 /**
+ * Checks that `dir` is free for a run folder: absent, or an earlier run folder
+ * holding only {@linkcode RUN_FILES}, so replacing it loses nothing else.
+ */
+export async function checkRunFolder(dir: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    if (error instanceof Deno.errors.NotADirectory) {
+      throw new InputError(`Cannot write run folder "${dir}" as it must be a folder: it is a file`);
+    }
+    throw error;
+  }
+  const foreign = entries.filter((name) => !RUN_FILES.includes(name));
+  if (foreign.length > 0) {
+    throw new InputError(
+      `Cannot write run folder "${dir}" as it must be new or an earlier run folder: it holds ` +
+        `${foreign.slice(0, 3).map((n) => `"${n}"`).join(", ")}${
+          foreign.length > 3 ? ", …" : ""
+        }. ` +
+        `Hint: pick another --out`,
+    );
+  }
+}
+
+/**
  * Writes the files into a temp folder beside `dir` and renames it into place,
  * so a run folder is either complete or absent. An existing folder (a repeated
  * `--out`) is replaced only after the new one is complete.
@@ -154,6 +186,7 @@ export async function writeRunFolder(
   dir: string,
   files: Record<string, Uint8Array>,
 ): Promise<void> {
+  await checkRunFolder(dir);
   const parent = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) || "/" : ".";
   await Deno.mkdir(parent, { recursive: true });
   const temp = `${dir}.${crypto.randomUUID().slice(0, 8)}.tmp`;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { hasEntry, readEntry, writeEntry } from "./cache.ts";
+import { entryPath, hasEntry, readEntry, writeEntry } from "./cache.ts";
 import { CacheError } from "./errors.ts";
 import { hashJson } from "./hash.ts";
 import type { AnyStage, Reporter, Stage, StageContext } from "./stage.ts";
@@ -82,6 +82,21 @@ function indexOfStage(stages: readonly AnyStage[], stage: AnyStage): number {
   return index;
 }
 
+/**
+ * Decodes a verified payload; a payload the codec cannot read (say, a format
+ * change without a version bump) is treated as a damaged entry.
+ */
+function decodeEntry(stage: AnyStage, payload: Uint8Array, path: string): unknown {
+  try {
+    return stage.codec.decode(payload);
+  } catch (error) {
+    throw new CacheError(
+      `Cannot use cache entry "${path}" as stage "${stage.name}" must be able to decode it: ` +
+        `${(error as Error).message}; it will be recomputed`,
+    );
+  }
+}
+
 /** Says which stages the cache holds and which would run, without running any. */
 export async function planPipeline(options: RunOptions): Promise<PlanEntry[]> {
   const { stages, cacheDir, useCache = true } = options;
@@ -125,7 +140,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
       try {
         const payload = await readEntry(cacheDir, stage.name, keys[i]);
         if (payload !== null) {
-          const value = stage.codec.decode(payload);
+          const value = decodeEntry(stage, payload, entryPath(cacheDir, stage.name, keys[i]));
           finish(i, true, started);
           return value;
         }

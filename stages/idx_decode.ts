@@ -38,6 +38,8 @@ export interface IdxDecoderOptions {
   source: string;
   /** Required number of dimensions: 1 for labels, 3 for images. */
   dimensions: number;
+  /** The whole file's size when known (raw files), checked against the header before any data. */
+  byteLength?: number;
 }
 
 const hex8 = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
@@ -62,7 +64,7 @@ const hex8 = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
 export class IdxDecoderStream extends TransformStream<Uint8Array, IdxBlock> {
   /** Creates a decoder for one file. */
   constructor(options: IdxDecoderOptions) {
-    const { source, dimensions } = options;
+    const { source, dimensions, byteLength } = options;
     const expectedMagic = (UBYTE << 8) | dimensions;
     const fail = (rule: string, hint?: string) =>
       new InputError(
@@ -99,6 +101,16 @@ export class IdxDecoderStream extends TransformStream<Uint8Array, IdxBlock> {
       header = { magic, dims };
       itemSize = dims.slice(1).reduce((a, b) => a * b, 1);
       expected = dims[0] * itemSize;
+      if (byteLength !== undefined && headerSize + expected !== byteLength) {
+        const held = byteLength - headerSize;
+        throw fail(
+          `its header declares ${dims.join("×")} = ${expected} data bytes: the file holds ${held}` +
+            (held < expected ? " (truncated)" : ""),
+          held < expected
+            ? "the file is truncated; fetch it again"
+            : "the header or the file is damaged",
+        );
+      }
       const rest = head.subarray(headerSize);
       head = new Uint8Array(0);
       return rest;
@@ -235,8 +247,15 @@ export async function fingerprintData(files: DataFiles): Promise<string> {
   return toHex(await sha256(parts.join("\n")));
 }
 
+/** An opened IDX file: its (decompressed) bytes, whether it was gzip, and its size on disk. */
+interface OpenedFile {
+  bytes: ReadableStream<Uint8Array>;
+  gzip: boolean;
+  size: number;
+}
+
 /** Opens a file as a byte stream, decompressing when it starts with the gzip magic 1f 8b. */
-async function openMaybeGzip(path: string): Promise<ReadableStream<Uint8Array>> {
+async function openMaybeGzip(path: string): Promise<OpenedFile> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path);
@@ -246,6 +265,7 @@ async function openMaybeGzip(path: string): Promise<ReadableStream<Uint8Array>> 
     }
     throw error;
   }
+  const { size } = await file.stat();
   // Peek at the first bytes through the stream itself, so pipes (which cannot seek) work too.
   const reader = file.readable.getReader();
   let head = new Uint8Array(0);
@@ -269,9 +289,15 @@ async function openMaybeGzip(path: string): Promise<ReadableStream<Uint8Array>> 
     cancel: (reason) => reader.cancel(reason),
   });
   const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
-  return gzip
-    ? bytes.pipeThrough(new DecompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>)
-    : bytes;
+  return {
+    bytes: gzip
+      ? bytes.pipeThrough(
+        new DecompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>,
+      )
+      : bytes,
+    gzip,
+    size,
+  };
 }
 
 /** Decodes one IDX file into its header and all its data bytes. */
@@ -279,8 +305,14 @@ export async function decodeIdxFile(
   path: string,
   dimensions: number,
 ): Promise<{ dims: number[]; data: Uint8Array }> {
-  const stream = (await openMaybeGzip(path)).pipeThrough(
-    new IdxDecoderStream({ source: path, dimensions }),
+  const opened = await openMaybeGzip(path);
+  const stream = opened.bytes.pipeThrough(
+    new IdxDecoderStream({
+      source: path,
+      dimensions,
+      // A regular raw file's size is known up front; pipes report 0.
+      byteLength: opened.gzip || opened.size === 0 ? undefined : opened.size,
+    }),
   );
   let data: Uint8Array | null = null;
   let dims: number[] = [];
@@ -289,13 +321,23 @@ export async function decodeIdxFile(
     for await (const block of stream) {
       if (!data) {
         dims = block.header.dims;
-        data = new Uint8Array(dims.reduce((a, b) => a * b, 1));
+        const total = dims.reduce((a, b) => a * b, 1);
+        try {
+          data = new Uint8Array(total);
+        } catch {
+          throw new InputError(
+            `Cannot decode IDX file "${path}" as its header declares ${
+              dims.join("×")
+            } = ${total} ` +
+              `data bytes, more than fit in memory. Hint: the header is damaged`,
+          );
+        }
       }
       data.set(block.data, filled);
       filled += block.data.length;
     }
   } catch (error) {
-    if (error instanceof InputError) throw error;
+    if (error instanceof InputError || !opened.gzip) throw error;
     throw new InputError(
       `Cannot decode IDX file "${path}" as its gzip stream must be complete and valid: ${
         (error as Error).message
@@ -338,12 +380,23 @@ export async function decodeDataSet(files: DataFiles): Promise<DataSplits<Uint8A
         `(${train.rows}×${train.cols}): current value is ${test.rows}×${test.cols}`,
     );
   }
-  let classes = 0;
-  for (const label of train.labels) if (label + 1 > classes) classes = label + 1;
+  const perClass = new Array<number>(256).fill(0);
+  for (const label of train.labels) perClass[label]++;
+  const classes = perClass.findLastIndex((n) => n > 0) + 1;
   if (classes < 2) {
     throw new InputError(
       `Cannot train on labels "${files.trainLabels}" as they must name at least 2 classes: ` +
         `the largest label is ${classes - 1}`,
+    );
+  }
+  const empty = perClass.slice(0, classes).flatMap((n, c) => (n === 0 ? [c] : []));
+  if (empty.length > 0) {
+    const largest = classes - 1;
+    throw new InputError(
+      `Cannot train on labels "${files.trainLabels}" as every class in the range 0..${largest} ` +
+        `must have training images: ${empty.length} have none (${empty.slice(0, 5).join(", ")}` +
+        `${empty.length > 5 ? ", …" : ""}). Hint: label ${largest} at index ` +
+        `${train.labels.indexOf(largest)} may be outside the intended class range`,
     );
   }
   const outside = firstLabelOutside(test.labels, classes);

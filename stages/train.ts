@@ -226,12 +226,7 @@ export function trainNetwork(
       fillOneHot(train.labels, order, start, batch, classes, y);
       const cost = lossAndGradient(net, x, y, batch, ws, grad, gradLayers, reg, options.reduction);
       if (!Number.isFinite(cost)) {
-        throw new DivergenceError(
-          `Cannot keep training as the loss must stay finite: it is ${cost} at epoch ${
-            epoch + 1
-          }, ` +
-            `minibatch ${b + 1}. Hint: use a smaller learning rate, e.g. --eta ${eta / 10}`,
-        );
+        throw diverged(cost, `epoch ${epoch + 1}, minibatch ${b + 1}`, eta);
       }
       costs.push(cost);
       lossSum += ws.dataLoss;
@@ -248,6 +243,7 @@ export function trainNetwork(
     };
     if (validating) {
       const v = measure(net, train, plan.validationIndices, ws, x, y);
+      if (!Number.isFinite(v.loss)) throw diverged(v.loss, `epoch ${epoch + 1}, validation`, eta);
       record.validationLoss = v.loss;
       record.validationAccuracy = v.accuracy;
     }
@@ -272,6 +268,10 @@ export function trainNetwork(
     }
   }
   if (best.params) net.params.set(best.params);
+  // The last update may have overflowed without any loss showing it yet.
+  if (!net.params.every(Number.isFinite)) {
+    throw diverged(NaN, "the end of training (weights)", options.eta);
+  }
   const preprocessing: Preprocessing = {
     rows: train.rows,
     cols: train.cols,
@@ -284,6 +284,14 @@ export function trainNetwork(
     costs,
     bestEpoch: best.params ? best.epoch : history.length,
   };
+}
+
+/** The error for a loss (or weight) that stopped being finite. */
+function diverged(loss: number, where: string, eta: number): DivergenceError {
+  return new DivergenceError(
+    `Cannot keep training as the loss must stay finite: it is ${loss} at ${where}. ` +
+      `Hint: use a smaller learning rate, e.g. --eta ${eta / 10}`,
+  );
 }
 
 /** One progress line for an epoch. */

@@ -84,6 +84,11 @@ Deno.test("buildConfig() names the flag, the rule and the value it rejects", () 
       'Cannot use --preset as it must be one of default, textbook: current value is "book"',
     ],
     [{ "batch-size": "8", minibatches: "4" }, "Cannot use --batch-size with --minibatches"],
+    [{ patience: "3" }, "Cannot stop early with --patience 3 as it needs a validation split"],
+    [
+      { seed: "4294967296" },
+      'Cannot use --seed as it must be an integer ≥ 0 and ≤ 4294967295: current value is "4294967296"',
+    ],
   ];
   for (const [flags, message] of cases) {
     assert.throws(

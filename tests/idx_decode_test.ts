@@ -66,7 +66,21 @@ Deno.test("decodeIdxFile() rejects trailing bytes beyond the declared data", asy
   const path = await tempFile(idxBytes([2, 3, 4], [...pixels, 9, 9]));
   await assert.rejects(
     () => decodeIdxFile(path, 3),
-    (e: unknown) => e instanceof InputError && e.message.includes("the file holds more"),
+    (e: unknown) =>
+      e instanceof InputError &&
+      e.message.includes("declares 2×3×4 = 24 data bytes: the file holds 26"),
+  );
+});
+
+Deno.test("decodeIdxFile() checks a raw header's counts against the file size before reading data", async () => {
+  const path = await tempFile(idxBytes([4294967295, 28, 28], pixels));
+  await assert.rejects(
+    () => decodeIdxFile(path, 3),
+    (e: unknown) =>
+      e instanceof InputError &&
+      e.message.includes(
+        "declares 4294967295×28×28 = 3367254359280 data bytes: the file holds 24 (truncated)",
+      ),
   );
 });
 
@@ -130,6 +144,22 @@ Deno.test("decodeDataSet() rejects image and label counts that disagree", async 
     async () => decodeDataSet(await findDataFiles(dir)),
     (e: unknown) =>
       e instanceof InputError && e.message.includes("counts must match: 40 images, 39 labels"),
+  );
+});
+
+Deno.test("decodeDataSet() rejects a training label far outside the classes the others name", async () => {
+  const dir = await makeDataSet();
+  const labels = Uint8Array.from({ length: 120 }, (_, i) => i % 4);
+  labels[17] = 200;
+  await Deno.writeFile(`${dir}/train-labels-idx1-ubyte`, idxBytes([120], labels));
+  await assert.rejects(
+    async () => decodeDataSet(await findDataFiles(dir)),
+    (e: unknown) =>
+      e instanceof InputError &&
+      e.message.includes(
+        "every class in the range 0..200 must have training images: 196 have none (4, 5, 6, 7, 8, …)",
+      ) &&
+      e.message.includes("Hint: label 200 at index 17"),
   );
 });
 

@@ -250,3 +250,34 @@ Deno.test("bad flags give a clear error and exit code 1 or 2", async () => {
   assert.equal(help.code, 0);
   assert.ok(help.out[0].includes("--no-deskew") && help.out[0].includes("--validation FRACTION"));
 });
+
+Deno.test("--out refuses a folder holding anything but an earlier run, before training", async () => {
+  const data = await makeDataSet();
+  const out = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${out}/notes.txt`, "keep me");
+  const cache = await Deno.makeTempDir();
+  const result = await run(["--data", data, "--cache-dir", cache, "--out", out, ...SMALL]);
+  assert.equal(result.code, 1);
+  assert.equal(
+    result.err.at(-1),
+    `error: Cannot write run folder "${out}" as it must be new or an earlier run folder: it holds "notes.txt". Hint: pick another --out`,
+  );
+  assert.equal(await Deno.readTextFile(`${out}/notes.txt`), "keep me");
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(cache)), []);
+  const again = await run(["--data", data, "--cache-dir", cache, "--out", `${out}/run`, ...SMALL]);
+  assert.equal(again.code, 0);
+  const replaced = await run([
+    "--data",
+    data,
+    "--cache-dir",
+    cache,
+    "--out",
+    `${out}/run`,
+    ...SMALL,
+  ]);
+  assert.equal(replaced.code, 0);
+  assert.deepEqual((await Array.fromAsync(Deno.readDir(out))).map((e) => e.name).sort(), [
+    "notes.txt",
+    "run",
+  ]);
+});

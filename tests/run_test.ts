@@ -88,6 +88,32 @@ Deno.test("runPipeline() reports a damaged entry and recomputes it", async () =>
   assert.equal(runs.get("s1"), 2);
 });
 
+Deno.test("runPipeline() recomputes an entry its codec cannot decode", async () => {
+  const cacheDir = await Deno.makeTempDir();
+  const lines: string[] = [];
+  const stages = chain([1], new Map());
+  const options = {
+    source: { key: "src", value: 0 },
+    cacheDir,
+    stages,
+    reporter: { log: (l: string) => lines.push(l) },
+  };
+  await runPipeline(options);
+  const picky: Stage<number, number> = {
+    ...(stages[0] as Stage<number, number>),
+    codec: {
+      ...numberCodec,
+      decode: () => {
+        throw new RangeError("format changed");
+      },
+    },
+  };
+  const result = await runPipeline({ ...options, stages: [picky] });
+  assert.equal(result.outputs.get(picky), 1);
+  assert.deepEqual(result.records.map((r) => r.status), ["ran"]);
+  assert.ok(lines.some((l) => l.includes("must be able to decode it: format changed")));
+});
+
 Deno.test("runPipeline() with useCache false reruns everything and overwrites the cache", async () => {
   const cacheDir = await Deno.makeTempDir();
   const runs = new Map<string, number>();
