@@ -92,6 +92,14 @@ export async function collectFloat32(
   return { images, labels, rows, cols };
 }
 
+/** Streams a chunk through a chunk transform in blocks and collects the float32 result. */
+export function streamThrough<P extends Pixels>(
+  data: Chunk<P>,
+  transform: TransformStream<Chunk<P>, Chunk<Float32Array>>,
+): Promise<Chunk<Float32Array>> {
+  return collectFloat32(chunksOf(data).pipeThrough(transform), countOf(data), data.rows, data.cols);
+}
+
 interface SplitsMeta {
   pixels: "uint8" | "float32";
   rows: number;

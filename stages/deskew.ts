@@ -8,12 +8,10 @@
  */
 import {
   type Chunk,
-  chunksOf,
-  collectFloat32,
-  countOf,
   type DataSplits,
   dataSplitsCodec,
   type Normalization,
+  streamThrough,
 } from "../pipeline/samples.ts";
 import type { Codec, Stage } from "../pipeline/stage.ts";
 
@@ -146,15 +144,6 @@ export class DeskewStream extends TransformStream<Chunk<Float32Array>, Chunk<Flo
   }
 }
 
-function deskewChunk(data: Chunk<Float32Array>, background: number): Promise<Chunk<Float32Array>> {
-  return collectFloat32(
-    chunksOf(data).pipeThrough(new DeskewStream(background)),
-    countOf(data),
-    data.rows,
-    data.cols,
-  );
-}
-
 /** The deskew stage (present in the chain only when deskew is on). */
 export function deskewStage(): Stage<DataSplits<Float32Array>, DataSplits<Float32Array>> {
   return {
@@ -165,8 +154,8 @@ export function deskewStage(): Stage<DataSplits<Float32Array>, DataSplits<Float3
       const background = backgroundOf(input.normalization);
       return {
         ...input,
-        train: await deskewChunk(input.train, background),
-        test: await deskewChunk(input.test, background),
+        train: await streamThrough(input.train, new DeskewStream(background)),
+        test: await streamThrough(input.test, new DeskewStream(background)),
       };
     },
     codec: dataSplitsCodec as Codec<DataSplits<Float32Array>>,

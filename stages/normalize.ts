@@ -9,12 +9,10 @@ import { deviation, mean } from "d3-array";
 import { ConfigError } from "../pipeline/errors.ts";
 import {
   type Chunk,
-  chunksOf,
-  collectFloat32,
-  countOf,
   type DataSplits,
   dataSplitsCodec,
   type Normalization,
+  streamThrough,
 } from "../pipeline/samples.ts";
 import type { Codec, Stage } from "../pipeline/stage.ts";
 
@@ -69,33 +67,13 @@ export function normalizePixels(pixels: Uint8Array | Float32Array, n: Normalizat
 export class NormalizeStream extends TransformStream<Chunk<Uint8Array>, Chunk<Float32Array>> {
   /** Creates a stream applying `normalization`. */
   constructor(normalization: Normalization) {
-    const { mode, mean: m, std } = normalization;
-    const scale = mode === "scale" ? 1 / 255 : mode === "standardize" ? 1 / std : 1;
-    const offset = mode === "standardize" ? m : 0;
     super({
       transform(chunk, controller) {
-        const out = new Float32Array(chunk.images.length);
-        const pixels = chunk.images;
-        for (let i = 0; i < pixels.length; i++) out[i] = (pixels[i] - offset) * scale;
-        controller.enqueue({
-          images: out,
-          labels: chunk.labels,
-          rows: chunk.rows,
-          cols: chunk.cols,
-        });
+        const images = normalizePixels(chunk.images, normalization);
+        controller.enqueue({ images, labels: chunk.labels, rows: chunk.rows, cols: chunk.cols });
       },
     });
   }
-}
-
-/** Runs one chunk through the normalize stream. */
-function normalizeChunk(data: Chunk<Uint8Array>, n: Normalization): Promise<Chunk<Float32Array>> {
-  return collectFloat32(
-    chunksOf(data).pipeThrough(new NormalizeStream(n)),
-    countOf(data),
-    data.rows,
-    data.cols,
-  );
 }
 
 /** The normalize stage. */
@@ -109,8 +87,8 @@ export function normalizeStage(
     async run(input) {
       const normalization = fitNormalization(mode, input.train.images);
       return {
-        train: await normalizeChunk(input.train, normalization),
-        test: await normalizeChunk(input.test, normalization),
+        train: await streamThrough(input.train, new NormalizeStream(normalization)),
+        test: await streamThrough(input.test, new NormalizeStream(normalization)),
         classes: input.classes,
         normalization,
       };
