@@ -173,6 +173,13 @@ export function softmaxRows(z: Floats, p: Floats, batch: number, classes: number
   }
 }
 
+/** The index of the largest of `length` values starting at `offset` (the first on ties). */
+export function argmax(values: Floats, offset: number, length: number): number {
+  let best = 0;
+  for (let c = 1; c < length; c++) if (values[offset + c] > values[offset + best]) best = c;
+  return best;
+}
+
 /** `log(1 + e^x)` without overflow. */
 function softplus(x: number): number {
   return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createNetwork, createWorkspace, forward, type Network } from "../model/network.ts";
+import { argmax, createNetwork, createWorkspace, forward, type Network } from "../model/network.ts";
 import type { SavedModel } from "../model/format.ts";
 import { packBlobs, unpackBlobs } from "../pipeline/binary.ts";
 import type { Chunk, DataSplits } from "../pipeline/samples.ts";
@@ -71,11 +71,7 @@ export function predictAll(
     const n = Math.min(ws.capacity, total - start);
     const p = forward(net, data.images.subarray(start * width, (start + n) * width), n, ws);
     probabilities.set(p, start * classes);
-    for (let i = 0; i < n; i++) {
-      let best = 0;
-      for (let c = 1; c < classes; c++) if (p[i * classes + c] > p[i * classes + best]) best = c;
-      predicted[start + i] = best;
-    }
+    for (let i = 0; i < n; i++) predicted[start + i] = argmax(p, i * classes, classes);
   }
   return { predicted, probabilities };
 }

@@ -9,6 +9,7 @@ import type { Activation } from "../model/activations.ts";
 import { decodeModel, encodeModel, type Preprocessing, type SavedModel } from "../model/format.ts";
 import { type Init, initialize } from "../model/init.ts";
 import {
+  argmax,
   createNetwork,
   createWorkspace,
   forwardLoss,
@@ -99,7 +100,7 @@ export interface TrainResult {
   bestEpoch: number;
 }
 
-/** The number of classes in labels y, and the one-hot rows they need. */
+/** Writes one-hot targets (B, C) for the chosen rows' labels into y. */
 function fillOneHot(
   labels: Uint8Array,
   rows: Uint32Array | null,
@@ -115,6 +116,7 @@ function fillOneHot(
   }
 }
 
+/** Copies the chosen rows' images into the batch buffer x (B, width), allocating nothing. */
 function gatherImages(
   images: Float32Array,
   rows: Uint32Array | null,
@@ -124,8 +126,9 @@ function gatherImages(
   x: Float32Array,
 ) {
   for (let i = 0; i < batch; i++) {
-    const row = rows ? rows[start + i] : start + i;
-    x.set(images.subarray(row * width, (row + 1) * width), i * width);
+    const from = (rows ? rows[start + i] : start + i) * width;
+    const to = i * width;
+    for (let k = 0; k < width; k++) x[to + k] = images[from + k];
   }
 }
 
@@ -140,11 +143,8 @@ function countCorrect(
 ): number {
   let correct = 0;
   for (let i = 0; i < batch; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) {
-      if (probabilities[i * classes + c] > probabilities[i * classes + best]) best = c;
-    }
-    if (best === labels[rows ? rows[start + i] : start + i]) correct++;
+    const label = labels[rows ? rows[start + i] : start + i];
+    if (argmax(probabilities, i * classes, classes) === label) correct++;
   }
   return correct;
 }
