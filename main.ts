@@ -54,6 +54,8 @@ Cache and outputs
   --dry-run                   print which stages would run or come from the cache; run nothing
   --out DIR                   run folder (default runs/<timestamp>-<short key>/)
   --json                      print metrics.json on stdout; progress stays on stderr
+  --threads N                 threads for the matrix products (default: every core); the
+                              results are the same bit for bit whatever N is
   --help                      this text
 `;
 
@@ -86,6 +88,7 @@ const PIPELINE_OPTIONS = {
   "dry-run": { type: "boolean" },
   out: { type: "string" },
   json: { type: "boolean" },
+  threads: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 

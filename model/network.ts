@@ -4,11 +4,13 @@
  * forward function sits beside its backward.
  *
  * Shapes: a batch `x` is (B, IN) row-major; a layer's weights are (IN, OUT)
- * row-major, so the inner loop of every product runs over contiguous memory.
+ * row-major. Every matrix product goes through a {@linkcode Kernels}: the
+ * plain TypeScript reference by default, the WebAssembly ones in training.
  *
  * @module
  */
 import { activate, activateBackward, type Activation, type Floats } from "./activations.ts";
+import { type Kernels, referenceKernels } from "./kernels.ts";
 
 /** How the output layer turns scores into probabilities, and the loss it pairs with. */
 export const OUTPUTS = ["softmax", "sigmoid"] as const;
@@ -85,10 +87,14 @@ export function layerViews(sizes: readonly number[], buffer: Floats): DenseLayer
   return layers;
 }
 
-/** Creates a zeroed network of the given spec, in float32 (training) or float64 (checking). */
+/**
+ * Creates a zeroed network of the given spec, in float32 (training) or float64
+ * (checking); float32 parameters live where `kernels` can use them in place.
+ */
 export function createNetwork(
   spec: NetworkSpec,
   precision: "float32" | "float64" = "float32",
+  kernels: Kernels = referenceKernels,
 ): Network {
   if (spec.sizes.length < 2 || spec.sizes.some((s) => !Number.isInteger(s) || s < 1)) {
     throw new RangeError(
@@ -96,27 +102,23 @@ export function createNetwork(
     );
   }
   const n = parameterCount(spec.sizes);
-  const params = precision === "float32" ? new Float32Array(n) : new Float64Array(n);
+  const params = precision === "float32" ? kernels.alloc(n) : new Float64Array(n);
   return { spec, params, layers: layerViews(spec.sizes, params) };
 }
 
 /**
- * Dense forward: `z = x·W + b`. x is (B, IN), W is (IN, OUT), z is (B, OUT).
- * Zero inputs are skipped, which pays off on MNIST where most pixels are 0.
+ * Dense forward: `z = b + x·W`. x is (B, IN), W is (IN, OUT), z is (B, OUT).
  */
-export function denseForward(x: Floats, layer: DenseLayer, z: Floats, batch: number): void {
+export function denseForward(
+  x: Floats,
+  layer: DenseLayer,
+  z: Floats,
+  batch: number,
+  kernels: Kernels = referenceKernels,
+): void {
   const { inputs, outputs, weights, biases } = layer;
-  for (let i = 0; i < batch; i++) {
-    const zRow = i * outputs;
-    for (let j = 0; j < outputs; j++) z[zRow + j] = biases[j];
-    const xRow = i * inputs;
-    for (let k = 0; k < inputs; k++) {
-      const xv = x[xRow + k];
-      if (xv === 0) continue;
-      const wRow = k * outputs;
-      for (let j = 0; j < outputs; j++) z[zRow + j] += xv * weights[wRow + j];
-    }
-  }
+  for (let i = 0; i < batch; i++) z.set(biases, i * outputs);
+  kernels.gemm({ m: batch, n: outputs, k: inputs, a: x, b: weights, c: z, accumulate: true });
 }
 
 /**
@@ -131,27 +133,26 @@ export function denseBackward(
   grad: DenseLayer,
   dx: Floats | null,
   batch: number,
+  kernels: Kernels = referenceKernels,
 ): void {
   const { inputs, outputs, weights } = layer;
-  const dW = grad.weights;
   const db = grad.biases;
   for (let i = 0; i < batch; i++) {
-    const dzRow = i * outputs;
-    for (let j = 0; j < outputs; j++) db[j] += dz[dzRow + j];
-    const xRow = i * inputs;
-    for (let k = 0; k < inputs; k++) {
-      const xv = x[xRow + k];
-      if (xv === 0) continue;
-      const wRow = k * outputs;
-      for (let j = 0; j < outputs; j++) dW[wRow + j] += xv * dz[dzRow + j];
-    }
-    if (dx === null) continue;
-    for (let k = 0; k < inputs; k++) {
-      const wRow = k * outputs;
-      let sum = 0;
-      for (let j = 0; j < outputs; j++) sum += dz[dzRow + j] * weights[wRow + j];
-      dx[xRow + k] = sum;
-    }
+    const row = i * outputs;
+    for (let j = 0; j < outputs; j++) db[j] += dz[row + j];
+  }
+  kernels.gemm({
+    m: inputs,
+    n: outputs,
+    k: batch,
+    a: x,
+    transA: true,
+    b: dz,
+    c: grad.weights,
+    accumulate: true,
+  });
+  if (dx !== null) {
+    kernels.gemm({ m: batch, n: inputs, k: outputs, a: dz, b: weights, transB: true, c: dx });
   }
 }
 
@@ -241,12 +242,18 @@ export interface Workspace {
   da: Floats[];
   /** The data term of the last loss computed, summed over rows (penalties excluded). */
   dataLoss: number;
+  /** The kernels every product of this workspace runs on. */
+  kernels: Kernels;
 }
 
-/** Allocates the per-layer buffers for batches of up to `capacity` rows. */
-export function createWorkspace(net: Network, capacity: number): Workspace {
+/** Allocates the per-layer buffers for batches of up to `capacity` rows, where `kernels` work. */
+export function createWorkspace(
+  net: Network,
+  capacity: number,
+  kernels: Kernels = referenceKernels,
+): Workspace {
   const make = (n: number) =>
-    net.params instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
+    net.params instanceof Float64Array ? new Float64Array(n) : kernels.alloc(n);
   const z: Floats[] = [], a: Floats[] = [], dz: Floats[] = [], da: Floats[] = [];
   for (const layer of net.layers) {
     const n = capacity * layer.outputs;
@@ -255,7 +262,7 @@ export function createWorkspace(net: Network, capacity: number): Workspace {
     dz.push(make(n));
     da.push(make(n));
   }
-  return { capacity, z, a, dz, da, dataLoss: 0 };
+  return { capacity, z, a, dz, da, dataLoss: 0, kernels };
 }
 
 function checkCapacity(ws: Workspace, batch: number): void {
@@ -277,7 +284,7 @@ export function forward(net: Network, x: Floats, batch: number, ws: Workspace): 
   let input = x;
   for (let l = 0; l <= last; l++) {
     const layer = layers[l];
-    denseForward(input, layer, ws.z[l], batch);
+    denseForward(input, layer, ws.z[l], batch, ws.kernels);
     const n = batch * layer.outputs;
     if (l < last) activate(spec.activation, ws.z[l], ws.a[l], n);
     else if (spec.output === "softmax") softmaxRows(ws.z[l], ws.a[l], batch, layer.outputs);
@@ -322,11 +329,11 @@ export function lossAndGradient(
   const last = layers.length - 1;
   let input = x;
   for (let l = 0; l < last; l++) {
-    denseForward(input, layers[l], ws.z[l], batch);
+    denseForward(input, layers[l], ws.z[l], batch, ws.kernels);
     activate(spec.activation, ws.z[l], ws.a[l], batch * layers[l].outputs);
     input = ws.a[l];
   }
-  denseForward(input, layers[last], ws.z[last], batch);
+  denseForward(input, layers[last], ws.z[last], batch, ws.kernels);
   const scale = reduction === "mean" ? 1 / batch : 1;
   const dataLoss = outputLoss(
     spec.output,
@@ -343,7 +350,7 @@ export function lossAndGradient(
   for (let l = last; l >= 0; l--) {
     const below = l === 0 ? x : ws.a[l - 1];
     const dBelow = l === 0 ? null : ws.da[l - 1];
-    denseBackward(below, ws.dz[l], layers[l], gradLayers[l], dBelow, batch);
+    denseBackward(below, ws.dz[l], layers[l], gradLayers[l], dBelow, batch, ws.kernels);
     if (l > 0) {
       const n = batch * layers[l - 1].outputs;
       ws.dz[l - 1].set(ws.da[l - 1].subarray(0, n));

@@ -77,6 +77,8 @@ export interface PipelineConfig extends TrainingConfig {
   out: string | null;
   /** Print the metrics JSON on stdout. */
   json: boolean;
+  /** Threads that share the matrix products; results do not depend on it. */
+  threads: number;
 }
 
 /** The preset values. `default` aims at accuracy; `textbook` is Raschka's NeuralNetMLP. */
@@ -257,6 +259,11 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
     dryRun: flags["dry-run"] === true,
     out: str("out") ?? null,
     json: flags.json === true,
+    threads: pick(
+      "threads",
+      (v) => numberFlag("threads", v, { integer: true, min: 1, max: 256 }),
+      Math.max(1, navigator.hardwareConcurrency || 1),
+    ),
   };
   if (config.patience > 0 && config.validation === 0) {
     throw new ConfigError(

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { createWasmKernels, type WasmKernels } from "../kernels/wasm_kernels.ts";
 import { encodeModel } from "../model/format.ts";
 import { deskewStage } from "../stages/deskew.ts";
 import { evaluateStage, type Evaluation, type Metrics } from "../stages/evaluate.ts";
@@ -121,7 +122,16 @@ export async function runJob(config: PipelineConfig, reporter: Reporter): Promis
   };
   if (config.dryRun) return { kind: "plan", plan: await planPipeline(options) };
   if (config.out) await checkRunFolder(config.out);
-  const { outputs, records } = await runPipeline(options);
+  // Workers start only when a stage computes, so a fully cached run starts none.
+  let started: Promise<WasmKernels> | undefined;
+  const kernels = () => (started ??= createWasmKernels({ threads: config.threads }));
+  let ran: Awaited<ReturnType<typeof runPipeline>>;
+  try {
+    ran = await runPipeline({ ...options, kernels });
+  } finally {
+    await started?.then((k) => k.close(), () => {});
+  }
+  const { outputs, records } = ran;
   const trained = outputs.get(chain.train) as TrainResult;
   const evaluation = outputs.get(chain.evaluate) as Evaluation;
   const metrics: RunMetrics = {

@@ -5,6 +5,7 @@
  * @module
  */
 import { entryPath, hasEntry, readEntry, writeEntry } from "./cache.ts";
+import { type Kernels, referenceKernels } from "../model/kernels.ts";
 import { CacheError } from "./errors.ts";
 import { hashJson } from "./hash.ts";
 import type { AnyStage, Reporter, Stage, StageContext } from "./stage.ts";
@@ -23,6 +24,8 @@ export interface RunOptions {
   useCache?: boolean;
   /** Where progress goes. */
   reporter: Reporter;
+  /** The kernels stages compute on; the plain TypeScript reference when absent. */
+  kernels?: () => Promise<Kernels>;
 }
 
 /** One stage of a plan: its key, whether the cache holds it, and whether it would run. */
@@ -156,6 +159,7 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     }
     const context: StageContext = {
       reporter,
+      kernels: options.kernels ?? (() => Promise.resolve(referenceKernels)),
       outputOf<T>(dependency: Stage<never, T>): T {
         if (!used.has(dependency)) {
           throw new Error(`stage "${stage.name}" must list "${dependency.name}" in uses`);

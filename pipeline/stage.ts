@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { Kernels } from "../model/kernels.ts";
+
 /** A JSON value: what stage params are made of. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
@@ -28,6 +30,8 @@ export interface StageContext {
   outputOf<T>(stage: Stage<never, T>): T;
   /** Where progress goes. */
   reporter: Reporter;
+  /** The matrix kernels to compute on, started on first use. */
+  kernels(): Promise<Kernels>;
 }
 
 /**

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type Kernels, referenceKernels } from "../model/kernels.ts";
 import { argmax, createNetwork, createWorkspace, forward, type Network } from "../model/network.ts";
 import type { SavedModel } from "../model/format.ts";
 import { packBlobs, unpackBlobs } from "../pipeline/binary.ts";
@@ -48,9 +49,9 @@ export interface Evaluation {
   testPredictions: Uint8Array;
 }
 
-/** Builds a float32 network from a saved model. */
-export function networkOf(model: SavedModel): Network {
-  const net = createNetwork(model.spec, "float32");
+/** Builds a float32 network from a saved model, its weights where `kernels` work. */
+export function networkOf(model: SavedModel, kernels: Kernels = referenceKernels): Network {
+  const net = createNetwork(model.spec, "float32", kernels);
   net.params.set(model.params);
   return net;
 }
@@ -60,11 +61,12 @@ export function predictAll(
   net: Network,
   data: Chunk<Float32Array>,
   batch = 512,
+  kernels: Kernels = referenceKernels,
 ): { predicted: Uint8Array; probabilities: Float32Array } {
   const width = data.rows * data.cols;
   const classes = net.spec.sizes[net.spec.sizes.length - 1];
   const total = data.labels.length;
-  const ws = createWorkspace(net, Math.max(1, Math.min(batch, total)));
+  const ws = createWorkspace(net, Math.max(1, Math.min(batch, total)), kernels);
   const predicted = new Uint8Array(total);
   const probabilities = new Float32Array(total * classes);
   for (let start = 0; start < total; start += ws.capacity) {
@@ -94,11 +96,15 @@ export function accuracyOf(labels: Uint8Array, predicted: Uint8Array): number {
   return labels.length === 0 ? 0 : correct / labels.length;
 }
 
-/** Computes all metrics of a model on both sets. */
-export function evaluateModel(model: SavedModel, data: DataSplits<Float32Array>): Evaluation {
-  const net = networkOf(model);
-  const test = predictAll(net, data.test).predicted;
-  const train = predictAll(net, data.train).predicted;
+/** Computes all metrics of a model on both sets, its products on `kernels`. */
+export function evaluateModel(
+  model: SavedModel,
+  data: DataSplits<Float32Array>,
+  kernels: Kernels = referenceKernels,
+): Evaluation {
+  const net = networkOf(model, kernels);
+  const test = predictAll(net, data.test, 512, kernels).predicted;
+  const train = predictAll(net, data.train, 512, kernels).predicted;
   const classes = data.classes;
   const matrix = confusionMatrix(data.test.labels, test, classes);
   const precision = matrix.map((_, c) => {
@@ -144,11 +150,12 @@ export function evaluateStage(
 ): Stage<TrainResult, Evaluation> {
   return {
     name: "evaluate",
-    version: 1,
+    // 2: products run in float32 in a fixed order (model/kernels.ts), not in float64.
+    version: 2,
     params: {},
     uses: [samples],
-    run: (trained, context) =>
-      Promise.resolve(evaluateModel(trained.model, context.outputOf(samples))),
+    run: async (trained, context) =>
+      evaluateModel(trained.model, context.outputOf(samples), await context.kernels()),
     codec: evaluationCodec,
   };
 }

@@ -8,6 +8,7 @@
 import type { Activation } from "../model/activations.ts";
 import { decodeModel, encodeModel, type Preprocessing, type SavedModel } from "../model/format.ts";
 import { type Init, initialize } from "../model/init.ts";
+import { type Kernels, referenceKernels } from "../model/kernels.ts";
 import {
   argmax,
   createNetwork,
@@ -172,12 +173,16 @@ export function measure(
   return { loss: loss / total, accuracy: correct / total };
 }
 
-/** Trains a network on `data` following `plan`; pure but for progress lines sent to `reporter`. */
+/**
+ * Trains a network on `data` following `plan`, with its products on `kernels`;
+ * pure but for progress lines sent to `reporter`.
+ */
 export function trainNetwork(
   data: DataSplits<Float32Array>,
   plan: BatchPlan,
   options: TrainOptions,
   reporter: Reporter,
+  kernels: Kernels = referenceKernels,
 ): TrainResult {
   const { train, classes } = data;
   const width = train.rows * train.cols;
@@ -186,9 +191,9 @@ export function trainNetwork(
     activation: options.activation,
     output: options.output,
   };
-  const net = createNetwork(spec, "float32");
+  const net = createNetwork(spec, "float32", kernels);
   initialize(net, options.init, seededRandom(options.seed, "init"));
-  const grad = new Float32Array(net.params.length);
+  const grad = kernels.alloc(net.params.length);
   const gradLayers = layerViews(spec.sizes, grad);
   const optimizer = createOptimizer(
     { kind: options.optimizer, momentum: options.momentum },
@@ -198,8 +203,8 @@ export function trainNetwork(
   for (let b = 0; b + 1 < plan.starts.length; b++) {
     capacity = Math.max(capacity, plan.starts[b + 1] - plan.starts[b]);
   }
-  const ws = createWorkspace(net, capacity);
-  const x = new Float32Array(capacity * width);
+  const ws = createWorkspace(net, capacity, kernels);
+  const x = kernels.alloc(capacity * width);
   const y = new Float32Array(capacity * classes);
   const reg: Regularization = { l1: options.l1, l2: options.l2 };
   const validating = plan.validationIndices.length > 0;
@@ -279,7 +284,8 @@ export function trainNetwork(
     deskew: options.deskew,
   };
   return {
-    model: { spec, preprocessing, params: net.params as Float32Array },
+    // A copy: the network's buffer lives in the kernels' memory, which outlives no one.
+    model: { spec, preprocessing, params: net.params.slice() as Float32Array },
     history,
     costs,
     bestEpoch: best.params ? best.epoch : history.length,
@@ -333,11 +339,18 @@ export function trainStage(
 ): Stage<BatchPlan, TrainResult> {
   return {
     name: "train",
-    version: 1,
+    // 2: products run in float32 in a fixed order (model/kernels.ts), not in float64.
+    version: 2,
     params: { ...options },
     uses: [samples],
-    run: (plan, context) =>
-      Promise.resolve(trainNetwork(context.outputOf(samples), plan, options, context.reporter)),
+    run: async (plan, context) =>
+      trainNetwork(
+        context.outputOf(samples),
+        plan,
+        options,
+        context.reporter,
+        await context.kernels(),
+      ),
     codec: trainResultCodec,
   };
 }

@@ -1,0 +1,100 @@
+/**
+ * The matrix kernels the network runs on, behind one small interface, and the
+ * plain TypeScript reference every faster kernel is tested against.
+ *
+ * One operation does the heavy lifting: `C = op(A)·op(B)` (`gemm`). Each
+ * element of C is summed in one fixed order, `p = 0, 1, …, k − 1`, as
+ * `acc = acc + a·b` in float32 when C is a `Float32Array` (float64 otherwise),
+ * and only then added to C's old value when accumulating. The WebAssembly
+ * kernels in kernels/ follow the same order, so they match this reference bit
+ * for bit and stay bit-identical however many threads split the work.
+ *
+ * @module
+ */
+import type { Floats } from "./activations.ts";
+
+/** One matrix product: `C (m, n) = op(A) (m, k) · op(B) (k, n)`, all row-major. */
+export interface GemmArgs {
+  /** Rows of C. */
+  m: number;
+  /** Columns of C. */
+  n: number;
+  /** The summed dimension. */
+  k: number;
+  /** A as stored: (m, k), or (k, m) when `transA`. */
+  a: Floats;
+  /** B as stored: (k, n), or (n, k) when `transB`. */
+  b: Floats;
+  /** C (m, n). */
+  c: Floats;
+  /** Read A transposed. @default {false} */
+  transA?: boolean;
+  /** Read B transposed. @default {false} */
+  transB?: boolean;
+  /** Add the product to C instead of overwriting it. @default {false} */
+  accumulate?: boolean;
+}
+
+/** The matrix operations a network needs, and where their buffers live. */
+export interface Kernels {
+  /** A short name for reports, e.g. `"reference"` or `"wasm-simd ×2"`. */
+  readonly name: string;
+  /** A zeroed float32 buffer the kernels can work on without copying. */
+  alloc(length: number): Float32Array;
+  /** `C = op(A)·op(B)` (or `C += …`); see {@linkcode GemmArgs}. */
+  gemm(args: GemmArgs): void;
+}
+
+/** Throws unless the buffers are large enough for the shapes. */
+export function checkGemm(args: GemmArgs): void {
+  const { m, n, k, a, b, c } = args;
+  if (![m, n, k].every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new RangeError(
+      `Cannot multiply matrices as m, n and k must be integers ≥ 0: current values are ${m}, ${n}, ${k}`,
+    );
+  }
+  for (const [name, buffer, need] of [["A", a, m * k], ["B", b, k * n], ["C", c, m * n]] as const) {
+    if (buffer.length < need) {
+      throw new RangeError(
+        `Cannot multiply matrices as ${name} must hold ${need} values for m=${m} n=${n} k=${k}: ` +
+          `it holds ${buffer.length}`,
+      );
+    }
+  }
+}
+
+/**
+ * The reference product, one element at a time in the documented order.
+ *
+ * @example Multiply a 1×2 row by a 2×1 column
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { referenceGemm } from "./kernels.ts";
+ * const c = new Float32Array(1);
+ * referenceGemm({ m: 1, n: 1, k: 2, a: Float32Array.of(1, 2), b: Float32Array.of(3, 4), c });
+ * assert.equal(c[0], 11);
+ * ```
+ */
+export function referenceGemm(args: GemmArgs): void {
+  checkGemm(args);
+  const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false } = args;
+  const round = c instanceof Float32Array ? Math.fround : (x: number) => x;
+  const aRow = transA ? 1 : k, aCol = transA ? m : 1;
+  const bRow = transB ? 1 : n, bCol = transB ? k : 1;
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let p = 0; p < k; p++) {
+        acc = round(acc + round(a[i * aRow + p * aCol] * b[p * bRow + j * bCol]));
+      }
+      c[i * n + j] = accumulate ? round(c[i * n + j] + acc) : acc;
+    }
+  }
+}
+
+/** Plain TypeScript kernels on ordinary arrays: the reference, and the float64 path. */
+export const referenceKernels: Kernels = {
+  name: "reference",
+  alloc: (length) => new Float32Array(length),
+  gemm: referenceGemm,
+};
