@@ -1,9 +1,11 @@
 /**
  * The registry lock: one retraining or promotion at a time. The lock file is
  * written whole to a temp file and hard-linked into place (`link` fails when
- * the lock exists, atomically), so a lock is never seen half written. A lock
- * whose process is gone (checked through `/proc`, no `--allow-run` needed) is
- * stale and taken over with a message.
+ * the lock exists, atomically), so a lock is never seen half written. Its
+ * holder keeps an exclusive flock on it, which the kernel drops when the
+ * process dies (`kill -9` included); a lock file nobody holds is stale and is
+ * taken over with a message. (Deno 2.9 reads `/proc/<pid>` only with
+ * `--allow-all`, and a flock cannot be fooled by a reused pid.)
  *
  * @module
  */
@@ -11,47 +13,16 @@ import { LockError } from "../pipeline/errors.ts";
 import type { Reporter } from "../pipeline/stage.ts";
 import { registryPaths, TEMP_PREFIX } from "./registry.ts";
 
-/** What the lock file holds. */
+/** What the lock file holds: who took it, for the messages; liveness comes from the flock. */
 export interface LockInfo {
   /** The holder's process id. */
   pid: number;
   /** When the holder took the lock (ISO 8601). */
   startedAt: string;
-  /** The holder's start time from `/proc/<pid>/stat` (clock ticks), guarding against pid reuse. */
-  processStart: string | null;
   /** Random, so a holder only ever removes its own lock. */
   token: string;
   /** What the holder is doing, e.g. "retrain". */
   purpose: string;
-}
-
-/** Whether a process lives, as far as `/proc` tells. */
-export type ProcessState =
-  | { kind: "alive"; start: string }
-  | { kind: "gone" }
-  | { kind: "unknown" };
-
-/** Reads a process's state and start time from `/proc/<pid>/stat`; `unknown` without `/proc`. */
-export async function processState(pid: number): Promise<ProcessState> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(`/proc/${pid}/stat`);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) return { kind: "unknown" };
-    // No entry for the pid means the process is gone, if /proc works here at all.
-    try {
-      await Deno.stat("/proc/self/stat");
-      return { kind: "gone" };
-    } catch {
-      return { kind: "unknown" };
-    }
-  }
-  // The command name (field 2) may hold spaces and parentheses; fields resume after the last ")".
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  const state = fields[0];
-  // A zombie has exited and only waits for its parent to read its status.
-  if (state === "Z" || state === "X") return { kind: "gone" };
-  return { kind: "alive", start: fields[19] ?? "" };
 }
 
 async function readLock(path: string): Promise<LockInfo | "unreadable" | null> {
@@ -71,17 +42,30 @@ async function readLock(path: string): Promise<LockInfo | "unreadable" | null> {
   return "unreadable";
 }
 
-/** Why a lock is stale, or null when its holder still runs (or that cannot be told). */
-async function staleReason(held: LockInfo | "unreadable"): Promise<string | null> {
-  if (held === "unreadable") return "it is not a lock this program wrote";
-  const state = await processState(held.pid);
-  if (state.kind === "gone") {
-    return `process ${held.pid}, which took it at ${held.startedAt}, is no longer running`;
+/**
+ * Whether the lock file's holder is alive: it keeps an exclusive flock on the
+ * file, which the kernel drops when the process ends in any way, `kill -9`
+ * included. Null when the file is gone.
+ */
+async function holderAlive(path: string): Promise<boolean | null> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
   }
-  if (state.kind === "alive" && held.processStart !== null && state.start !== held.processStart) {
-    return `process ${held.pid}, which took it at ${held.startedAt}, is gone and its id reused`;
+  try {
+    return !(await file.tryLock(true));
+  } finally {
+    file.close();
   }
-  return null;
+}
+
+function describeHolder(held: LockInfo | "unreadable"): string {
+  return held === "unreadable"
+    ? "its holder, which wrote no readable lock,"
+    : `process ${held.pid}, which took it at ${held.startedAt},`;
 }
 
 /** A held lock; `release` removes it only if it is still ours. */
@@ -103,41 +87,40 @@ export async function acquireLock(
 ): Promise<HeldLock> {
   const { root, lock } = registryPaths(dir);
   await Deno.mkdir(root, { recursive: true });
-  const own = await processState(Deno.pid);
   const info: LockInfo = {
     pid: Deno.pid,
     startedAt: new Date().toISOString(),
-    processStart: own.kind === "alive" ? own.start : null,
     token: crypto.randomUUID(),
     purpose,
   };
+  // Written and flocked under a temp name, then linked into place: the lock is never seen
+  // half written or unheld while its holder lives.
   const temp = `${root}/${TEMP_PREFIX}lock-${info.token.slice(0, 8)}`;
-  await Deno.writeTextFile(temp, JSON.stringify(info) + "\n");
-  const release = async () => {
-    const held = await readLock(lock);
-    if (held !== null && held !== "unreadable" && held.token === info.token) {
-      await Deno.remove(lock);
-    }
-  };
+  const file = await Deno.open(temp, { read: true, write: true, createNew: true });
+  let held = false;
   try {
+    await file.lock(true);
+    await file.write(new TextEncoder().encode(JSON.stringify(info) + "\n"));
     // A handful of rounds: each lost round means another process moved the lock meanwhile.
-    for (let round = 0; round < 8; round++) {
+    for (let round = 0; round < 8 && !held; round++) {
       try {
         await Deno.link(temp, lock);
-        return { info, release };
+        held = true;
+        break;
       } catch (error) {
         if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
       }
-      const held = await readLock(lock);
-      if (held === null) continue;
-      const reason = await staleReason(held);
-      if (reason === null) {
-        const holder = held as LockInfo;
+      const holder = await readLock(lock);
+      const alive = await holderAlive(lock);
+      if (holder === null || alive === null) continue;
+      if (alive) {
+        const who = holder === "unreadable"
+          ? "an unreadable lock"
+          : `process ${holder.pid} (${holder.purpose}) since ${holder.startedAt}`;
         throw new LockError(
           `Cannot ${purpose} as one retraining or promotion at a time may change a registry: ` +
-            `current value of --registry is "${root}", locked by process ${holder.pid} ` +
-            `(${holder.purpose}) since ${holder.startedAt}. Hint: wait for it to finish; if ` +
-            `process ${holder.pid} is not one of ours, remove "${lock}"`,
+            `current value of --registry is "${root}", locked by ${who}. Hint: wait for it to ` +
+            `finish; if no retraining, schedule or models command runs, remove "${lock}"`,
         );
       }
       // Move the stale lock aside, then check that what moved is the lock judged stale:
@@ -149,21 +132,40 @@ export async function acquireLock(
         if (error instanceof Deno.errors.NotFound) continue;
         throw error;
       }
-      const moved = await readLock(aside);
-      const same = held === "unreadable"
-        ? moved === "unreadable"
-        : moved !== null && moved !== "unreadable" && moved.token === held.token;
-      if (!same) await Deno.link(aside, lock).catch(() => {});
+      if (await holderAlive(aside)) {
+        await Deno.link(aside, lock).catch(() => {});
+        await Deno.remove(aside).catch(() => {});
+        continue;
+      }
       await Deno.remove(aside).catch(() => {});
-      if (same) reporter.log(`warning: took over the stale lock "${lock}": ${reason}`);
+      reporter.log(
+        `warning: took over the stale lock "${lock}": ${
+          describeHolder(holder)
+        } is no longer running`,
+      );
     }
+  } finally {
+    await Deno.remove(temp).catch(() => {});
+    if (!held) file.close();
+  }
+  if (!held) {
     throw new LockError(
       `Cannot ${purpose} as the registry lock must settle: current value of --registry is ` +
         `"${root}", whose lock kept changing hands. Hint: try again`,
     );
-  } finally {
-    await Deno.remove(temp).catch(() => {});
   }
+  const release = async () => {
+    try {
+      const current = await readLock(lock);
+      if (current !== null && current !== "unreadable" && current.token === info.token) {
+        await Deno.remove(lock);
+      }
+    } finally {
+      // Closing drops the flock; the file is removed first so it is never left unheld by us.
+      file.close();
+    }
+  };
+  return { info, release };
 }
 
 /** Runs `work` holding the registry lock, and releases it however `work` ends. */

@@ -105,7 +105,10 @@ Deno.test("retrain promotes the first model, rejects a worse one, and a toleranc
   const list = await cli(["models", "--registry", s.registry]);
   assert.equal(list.code, 0);
   assert.equal(list.out.length, 4);
-  assert.match(list.out[1], /^ {2}v0001 +100\.00% {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +[0-9a-f]{12}$/);
+  assert.match(
+    list.out[1],
+    /^ {2}v0001 +100\.00% {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +[0-9a-f]{12}$/,
+  );
   assert.match(list.out[3], /^\* v0003 /);
   const versions = await listVersions(s.registry);
   assert.deepEqual(versions.map((v) => v.id), ["v0001", "v0002", "v0003"]);
