@@ -118,7 +118,6 @@ export function promoteVersion(
       current: id,
       candidateAccuracy: info.testAccuracy,
       ...(previous ? { championAccuracy: previous.testAccuracy } : {}),
-      note: "promoted by hand",
     };
     await appendHistory(dir, entry);
     return { entry, current: id };

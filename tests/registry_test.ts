@@ -194,7 +194,7 @@ Deno.test("models promote and rollback change the champion by hand; predict --mo
   assert.equal(promote.code, 0);
   assert.match(
     promote.out[0],
-    / v0002 promoted by hand: \d+\.\d\d% vs champion v0001 100\.00%; promoted by hand$/,
+    / v0002 promoted by hand: \d+\.\d\d% vs champion v0001 100\.00%$/,
   );
   assert.equal(await readCurrent(s.registry), "v0002");
   const viaCli = await cli([
