@@ -1,6 +1,7 @@
 /**
  * The command line: parses arguments once into a typed config, dispatches to
- * `pipeline`, `gradcheck` or `predict`, and is the only place that exits.
+ * `pipeline`, `gradcheck`, `predict`, `retrain`, `schedule` or `models`, and
+ * is the only place that exits.
  *
  * @module
  */
@@ -12,6 +13,16 @@ import { runJob } from "./pipeline/job.ts";
 import { runGradientChecks } from "./pipeline/gradcheck_task.ts";
 import { predictFiles } from "./pipeline/predict.ts";
 import type { Reporter } from "./pipeline/stage.ts";
+import { ConfigError } from "./pipeline/errors.ts";
+import {
+  describeDecision,
+  percent,
+  promoteVersion,
+  rollbackChampion,
+} from "./registry/champion.ts";
+import { DEFAULT_REGISTRY, listVersions, readCurrent, readHistory } from "./registry/registry.ts";
+import { PAUSE_POINTS, type PausePoint, retrain } from "./registry/retrain.ts";
+import { parseDuration, runSchedule, type Trigger } from "./registry/schedule.ts";
 
 const PIPELINE_HELP = `Usage: deno task pipeline [flags]
 
@@ -208,7 +219,8 @@ Prints each image's predicted class and class probabilities. An INPUT is an IDX 
 cropped, fitted and centred the MNIST way. Every image goes through the model's own
 normalization (and deskew) first.
 
-  --model PATH     a run folder holding model.mnpm, or a model file
+  --model PATH     a run folder holding model.mnpm, a model registry (its current
+                   version), or a model file
   --labels FILE    IDX labels for the images of all inputs, in order; prints accuracy
   --json           print { predictions: [{ input, index, predicted, probabilities }], accuracy }
   --help           this text
@@ -269,10 +281,285 @@ async function predictCommand(args: string[], io: Console): Promise<number> {
   return 0;
 }
 
+const REGISTRY_HELP = `Registry
+  --registry DIR              the model registry (default models/)
+  --promote-tolerance X       promote when the new test accuracy is at least the champion's
+                              minus X (a fraction: 0.005 is half a point; default 0)
+  --force                     retrain even when the data and config are unchanged
+`;
+
+const RETRAIN_HELP = `Usage: deno task retrain [registry flags] [pipeline flags]
+
+Runs the pipeline on the configured data, adds the run to the registry as a new version, and
+makes it current when its test accuracy is at least the champion's minus the tolerance, on the
+same test set. Skips (exit 0) when the data files' content and the training config equal those
+of the last successful retraining. A failure is recorded, keeps the champion, and exits 1.
+
+${REGISTRY_HELP}  --json                      print the decision recorded in the history as JSON
+
+The pipeline flags are those of \`deno task pipeline --help\` but --out and --dry-run.
+`;
+
+const SCHEDULE_HELP =
+  `Usage: deno task schedule (--every 6h | --cron "0 3 * * *") [flags] [pipeline flags]
+
+Keeps running and retrains on a schedule, logging one line per decision. A failed retraining
+is retried with exponential backoff; the schedule goes on either way.
+
+  --every DURATION            a plain interval: 30s, 5m, 6h, 1d; fires at once, then each interval
+  --cron EXPR                 a cron expression "minute hour day month weekday", in UTC
+  --retries N                 retries of a failed retraining (default 2)
+  --retry-delay DURATION      wait before the first retry, doubling after (default 1m; ms allowed)
+  --runs N                    stop after N firings (default: never)
+
+${REGISTRY_HELP}
+The pipeline flags are those of \`deno task pipeline --help\` but --out and --dry-run.
+`;
+
+const MODELS_HELP =
+  `Usage: deno task models [list | promote V | rollback | history] [--registry DIR]
+
+  list          (the default) every complete version: test accuracy, date, data fingerprint,
+                * for the current one
+  promote V     make version V current by hand (recorded in the history)
+  rollback      make the champion before the current one current again
+  history       every decision, one line each
+  --registry DIR  the model registry (default models/)
+  --json          print the list or the history as JSON
+`;
+
+const RETRAIN_OPTIONS = {
+  ...PIPELINE_OPTIONS,
+  registry: { type: "string" },
+  "promote-tolerance": { type: "string" },
+  force: { type: "boolean" },
+} as const;
+
+const SCHEDULE_OPTIONS = {
+  ...RETRAIN_OPTIONS,
+  every: { type: "string" },
+  cron: { type: "string" },
+  retries: { type: "string" },
+  "retry-delay": { type: "string" },
+  runs: { type: "string" },
+} as const;
+
+/** The test seam's environment variable: a retraining stops (blocks) at this point. */
+const PAUSE_ENV = "MNIST_PIPELINE_PAUSE_AT";
+
+/**
+ * A pause function for {@linkcode retrain}: when `MNIST_PIPELINE_PAUSE_AT`
+ * names a point, it prints `paused at <point>` and blocks the process there
+ * for good, so a test can kill it at that exact moment. The variable is read
+ * only when already granted (tests pass `--allow-env=MNIST_PIPELINE_PAUSE_AT`),
+ * so the tasks need no environment access.
+ */
+function pauseFromEnvironment(io: Console): (point: PausePoint) => void {
+  let wanted: string | undefined;
+  try {
+    const state = Deno.permissions.querySync({ name: "env", variable: PAUSE_ENV }).state;
+    if (state === "granted") wanted = Deno.env.get(PAUSE_ENV);
+  } catch {
+    // No permission API or no environment: no pause.
+  }
+  if (!wanted || !PAUSE_POINTS.includes(wanted as PausePoint)) return () => {};
+  return (point) => {
+    if (point !== wanted) return;
+    io.err(`paused at ${point}`);
+    // Blocks the whole thread, mid-operation, until the test kills the process.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+  };
+}
+
+/** Parses the registry, tolerance and pipeline flags a retraining shares with a schedule. */
+function retrainSetup(values: Record<string, string | boolean | undefined>) {
+  for (const flag of ["out", "dry-run"]) {
+    if (values[flag] !== undefined) {
+      throw new ConfigError(
+        `Cannot use --${flag} with a retraining as the registry decides where versions go: ` +
+          `current value is "${values[flag]}". Hint: run \`deno task pipeline\` for a plain run`,
+      );
+    }
+  }
+  const config = buildConfig(values as RawFlags);
+  const registry = typeof values.registry === "string" ? values.registry : DEFAULT_REGISTRY;
+  const tolerance = typeof values["promote-tolerance"] === "string"
+    ? numberFlag("promote-tolerance", values["promote-tolerance"], { min: 0, max: 1 })
+    : 0;
+  return { config, registry, tolerance, force: values.force === true };
+}
+
+function noPositionals(command: string, positionals: string[], io: Console): boolean {
+  if (positionals.length === 0) return true;
+  io.err(
+    `error: ${command} takes no positional arguments: got ${positionals.join(" ")}. ` +
+      `Run with --help`,
+  );
+  return false;
+}
+
+async function retrainCommand(args: string[], io: Console): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: RETRAIN_OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    io.out(RETRAIN_HELP);
+    return 0;
+  }
+  if (!noPositionals("retrain", positionals, io)) return 2;
+  const { config, registry, tolerance, force } = retrainSetup(values);
+  const entry = await retrain(config, {
+    registry,
+    tolerance,
+    force,
+    reporter: { log: (line) => io.err(line) },
+    pause: pauseFromEnvironment(io),
+  });
+  io.out(values.json ? JSON.stringify(entry) : describeDecision(entry));
+  return 0;
+}
+
+async function scheduleCommand(args: string[], io: Console): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: SCHEDULE_OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    io.out(SCHEDULE_HELP);
+    return 0;
+  }
+  if (!noPositionals("schedule", positionals, io)) return 2;
+  if ((values.every === undefined) === (values.cron === undefined)) {
+    throw new ConfigError(
+      `Cannot schedule as exactly one of --every and --cron must be given: current value is ` +
+        `${
+          values.every === undefined ? "neither" : "both"
+        }. Hint: --every 6h or --cron "0 3 * * *"`,
+    );
+  }
+  const trigger: Trigger = values.every !== undefined
+    ? { kind: "every", ms: parseDuration("every", values.every) }
+    : { kind: "cron", expression: values.cron! };
+  const retries = numberFlag("retries", values.retries ?? "2", { integer: true, min: 0 });
+  const retryDelayMs = parseDuration("retry-delay", values["retry-delay"] ?? "1m", [
+    "ms",
+    "s",
+    "m",
+    "h",
+    "d",
+  ]);
+  const runs = values.runs === undefined
+    ? undefined
+    : numberFlag("runs", values.runs, { integer: true, min: 1 });
+  const { config, registry, tolerance, force } = retrainSetup(values);
+  const pause = pauseFromEnvironment(io);
+  const reporter: Reporter = { log: (line) => io.err(line) };
+  io.err(
+    `schedule: retraining into "${registry}" ${
+      trigger.kind === "every" ? `every ${values.every}` : `on cron "${trigger.expression}" (UTC)`
+    }${runs === undefined ? "" : `, ${runs} time${runs === 1 ? "" : "s"}`}`,
+  );
+  const summary = await runSchedule({
+    trigger,
+    retries,
+    retryDelayMs,
+    runs,
+    log: (line) => io.out(line),
+    retrainOnce: () => retrain(config, { registry, tolerance, force, reporter, pause }),
+  });
+  return summary.failures > 0 && summary.failures === summary.firings ? 1 : 0;
+}
+
+async function modelsCommand(args: string[], io: Console): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      registry: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    io.out(MODELS_HELP);
+    return 0;
+  }
+  const registry = values.registry ?? DEFAULT_REGISTRY;
+  const reporter: Reporter = { log: (line) => io.err(line) };
+  const [sub = "list", ...rest] = positionals;
+  const expect = (count: number, usage: string) => {
+    if (rest.length === count) return true;
+    io.err(`error: models ${sub} takes ${usage}: got ${rest.join(" ") || "nothing"}`);
+    return false;
+  };
+  switch (sub) {
+    case "list": {
+      if (!expect(0, "no arguments")) return 2;
+      const versions = await listVersions(registry);
+      const current = await readCurrent(registry);
+      if (values.json) {
+        io.out(JSON.stringify({ current, versions }));
+        return 0;
+      }
+      if (versions.length === 0) {
+        io.out(`no versions in registry "${registry}"; run \`deno task retrain\``);
+        return 0;
+      }
+      io.out("  version  test acc  created                data");
+      for (const v of versions) {
+        io.out(
+          `${v.id === current ? "*" : " "} ${v.id.padEnd(8)} ${
+            percent(v.testAccuracy).padStart(8)
+          }  ` +
+            `${v.createdAt.replace("T", " ").replace(/\.\d+Z$/, "Z").padEnd(21)}  ` +
+            v.dataFingerprint.slice(0, 12),
+        );
+      }
+      return 0;
+    }
+    case "history": {
+      if (!expect(0, "no arguments")) return 2;
+      const history = await readHistory(registry);
+      for (const entry of history) {
+        io.out(values.json ? JSON.stringify(entry) : describeDecision(entry));
+      }
+      return 0;
+    }
+    case "promote": {
+      if (!expect(1, "one version, e.g. v0002")) return 2;
+      const change = await promoteVersion(registry, rest[0], reporter);
+      io.out(
+        change.entry ? describeDecision(change.entry) : `${change.current} is already current`,
+      );
+      return 0;
+    }
+    case "rollback": {
+      if (!expect(0, "no arguments")) return 2;
+      const change = await rollbackChampion(registry, reporter);
+      io.out(describeDecision(change.entry!));
+      return 0;
+    }
+    default:
+      io.err(
+        `error: the models subcommand must be one of list, promote, rollback, history: got "${sub}"`,
+      );
+      return 2;
+  }
+}
+
 const COMMANDS: Record<string, (args: string[], io: Console) => Promise<number>> = {
   pipeline: pipelineCommand,
   gradcheck: gradcheckCommand,
   predict: predictCommand,
+  retrain: retrainCommand,
+  schedule: scheduleCommand,
+  models: modelsCommand,
 };
 
 /** Runs a command line and returns its exit code; prints `error: …` for expected failures. */

@@ -28,3 +28,9 @@ export class DivergenceError extends PipelineError {}
 
 /** A saved model file is not one this version can load. */
 export class ModelFormatError extends PipelineError {}
+
+/** A model registry is unreadable, or a registry operation breaks a rule. */
+export class RegistryError extends PipelineError {}
+
+/** The registry is locked by another live retraining. */
+export class LockError extends PipelineError {}

@@ -13,6 +13,7 @@ import { networkOf, predictAll } from "../stages/evaluate.ts";
 import { decodeIdxFile } from "../stages/idx_decode.ts";
 import { InputError } from "./errors.ts";
 import { MODEL_FILE } from "./job.ts";
+import { currentModelPath, isRegistry } from "../registry/registry.ts";
 import { isPng, luminanceOf, mnistDigit, PNG_MAGIC, readPng } from "./png_digit.ts";
 
 /** Options of {@linkcode predictFiles}. */
@@ -84,8 +85,9 @@ async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
 const MODEL_HINT = "run `deno task pipeline` first or pass the model file";
 
 /**
- * Resolves `path` (a run folder holding `model.mnpm`, or a model file) to the
- * model file's path; throws {@linkcode InputError} when there is none.
+ * Resolves `path` (a run folder holding `model.mnpm`, a model registry, whose
+ * current version is used, or a model file) to the model file's path; throws
+ * {@linkcode InputError} (or `RegistryError` for a registry) when there is none.
  */
 export async function resolveModelPath(path: string): Promise<string> {
   const info = await statOrNull(path);
@@ -93,6 +95,7 @@ export async function resolveModelPath(path: string): Promise<string> {
     throw new InputError(`Cannot load model "${path}" as it does not exist. Hint: ${MODEL_HINT}`);
   }
   if (!info.isDirectory) return path;
+  if (await isRegistry(path)) return await currentModelPath(path.replace(/\/+$/, ""));
   const file = `${path.replace(/\/+$/, "")}/${MODEL_FILE}`;
   if (!(await statOrNull(file))?.isFile) {
     throw new InputError(
@@ -103,7 +106,7 @@ export async function resolveModelPath(path: string): Promise<string> {
   return file;
 }
 
-/** Loads and validates a model from a run folder or a model file. */
+/** Loads and validates a model from a run folder, a registry's current version, or a model file. */
 export async function loadModel(path: string): Promise<{ model: SavedModel; path: string }> {
   const file = await resolveModelPath(path);
   return { model: decodeModel(await Deno.readFile(file), file), path: file };
