@@ -22,7 +22,7 @@ export interface TrainingSeries {
 /** Most minibatch points drawn per arm; beyond it every k-th is kept so the file stays small. */
 export const MAX_COST_POINTS = 3000;
 
-const WIDTH = 600;
+const WIDTH = 580;
 const HEIGHT = 300;
 
 /** A fresh server-side document for Plot, which needs one to build its elements. */
@@ -198,6 +198,37 @@ export function classErrorChart(arms: ClassAccuracy[]): string {
           `${d.arm}\nclass ${d.c}: ${(100 * d.error).toFixed(2)}% wrong`,
       }),
       Plot.ruleY([0]),
+    ],
+  });
+}
+
+/** One arm's test accuracy for one seed, for {@linkcode seedChart}. */
+export interface SeedAccuracy {
+  /** The seed. */
+  seed: number;
+  /** Arm name. */
+  label: string;
+  /** Test accuracy, 0..1. */
+  accuracy: number;
+}
+
+/** Test accuracy per seed, one colour per arm, so the spread over seeds shows beside the gap. */
+export function seedChart(points: SeedAccuracy[]): string {
+  const labels = [...new Set(points.map((p) => p.label))];
+  return render({
+    width: Math.min(WIDTH, 160 + 60 * new Set(points.map((p) => p.seed)).size),
+    height: HEIGHT,
+    x: { label: "seed", type: "point", padding: 0.5 },
+    y: { label: "test accuracy (%)", grid: true, percent: true, nice: true },
+    color: armColor(labels),
+    marks: [
+      Plot.dot(points, {
+        x: (d: SeedAccuracy) => String(d.seed),
+        y: "accuracy",
+        fill: "label",
+        r: 4,
+        title: (d: SeedAccuracy) => `${d.label}, seed ${d.seed}: ${(100 * d.accuracy).toFixed(2)}%`,
+      }),
     ],
   });
 }

@@ -111,10 +111,15 @@ function digitGrid(items: string[], columns: number): string {
   }</div>`;
 }
 
+/** A table cell: text (escaped here), or markup the caller built and escaped itself. */
+export type Cell = string | { html: string };
+
 /** A table from a header row and body rows; cells that look numeric are right-aligned. */
-export function table(head: string[], rows: string[][]): string {
-  const cell = (v: string) =>
-    /^[-+−]?[\d.,]+(%| s| points)?$/.test(v)
+export function table(head: string[], rows: Cell[][]): string {
+  const cell = (v: Cell) =>
+    typeof v !== "string"
+      ? `<td>${v.html}</td>`
+      : /^[-+−]?[\d.,]+(%| s| points)?$/.test(v)
       ? `<td class="n">${escapeHtml(v)}</td>`
       : `<td>${escapeHtml(v)}</td>`;
   return `<table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead>` +
