@@ -27,7 +27,7 @@ export interface LiveReporter extends Reporter {
 }
 
 /** The bar's text: where training stands and when it should end. */
-export const BAR_FORMAT = "train {bar} {percentage}% | epoch {epoch}/{epochs} batch " +
+export const BAR_FORMAT: string = "train {bar} {percentage}% | epoch {epoch}/{epochs} batch " +
   "{batch}/{batches} | loss {loss} acc {accuracy} | ETA {eta_formatted}";
 
 /** Values the bar's format fills in from a progress report. */
