@@ -68,7 +68,8 @@ export function liveReporter(
   let closed = false;
   return {
     log(line) {
-      if (closed) return void stream.write(`${line}\n`);
+      // Before the first bar (data stages) and after close, lines go straight to the terminal.
+      if (closed || bar === null) return void stream.write(`${line}\n`);
       bars.log(`${line}\n`);
       bars.update();
     },
@@ -93,7 +94,7 @@ export function liveReporter(
     close() {
       if (closed) return;
       closed = true;
-      bars.stop();
+      if (bar !== null) bars.stop();
     },
   };
 }

@@ -99,3 +99,11 @@ Deno.test("liveReporter() starts a new bar when training starts over", () => {
   reporter.close();
   assert.match(terminal.text(), /epoch 2\/2 batch 3\/3[^]*epoch 1\/2 batch 1\/3/);
 });
+
+Deno.test("liveReporter() writes plain lines and no terminal codes when training never starts", () => {
+  const terminal = fakeTerminal();
+  const reporter = liveReporter(terminal.stream);
+  reporter.log("decode     ran    0.31s");
+  reporter.close();
+  assert.equal(terminal.text(), "decode     ran    0.31s\n");
+});
