@@ -61,6 +61,36 @@ Deno.test("compare runs deskew on and off through one cache and pairs their pred
   assert.ok((report.match(/<svg/g) ?? []).length >= 5);
   assert.match(report, /href="seed-1\/deskew-on\/report.html"/);
   await Deno.stat(`${out}/seed-1/deskew-off/report.html`);
+
+  // Again into the same folder, now from the cache: --json prints what compare.json holds.
+  const again = await compare([
+    "--data",
+    data,
+    "--cache-dir",
+    cache,
+    "--out",
+    out,
+    "--json",
+    ...SMALL,
+  ]);
+  assert.equal(again.code, 0, again.err.join("\n"));
+  assert.equal(again.out.length, 1);
+  const printed = JSON.parse(again.out[0]);
+  assert.deepEqual(printed, await readJson(`${out}/compare.json`));
+  assert.equal(printed.mcnemar.b, b);
+  assert.equal(printed.arms[0].testAccuracy, on.testAccuracy);
+});
+
+Deno.test("compare refuses an --out folder that holds other files", async () => {
+  const out = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${out}/notes.txt`, "mine");
+  const r = await compare(["--data", await makeDataSet(), "--out", out, ...SMALL]);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.err[0],
+    /Cannot write comparison folder ".*" as it must be new or an earlier comparison: it holds "notes.txt"/,
+  );
+  assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name), ["notes.txt"]);
 });
 
 Deno.test("compare --vary and --seeds repeat another flag over seeds, with mean ± sd", async () => {
