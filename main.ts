@@ -1,10 +1,11 @@
 /**
  * The command line: parses arguments once into a typed config, dispatches to
- * `pipeline`, `gradcheck`, `predict`, `retrain`, `schedule` or `models`, and
- * is the only place that exits.
+ * `pipeline`, `compare`, `gradcheck`, `predict`, `retrain`, `schedule` or
+ * `models`, and is the only place that exits.
  *
  * @module
  */
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { bundledDataDir } from "./pipeline/bundled.ts";
 import { buildConfig, numberFlag, type RawFlags } from "./pipeline/config.ts";
@@ -23,6 +24,14 @@ import {
 import { DEFAULT_REGISTRY, listVersions, readCurrent, readHistory } from "./registry/registry.ts";
 import { PAUSE_POINTS, type PausePoint, retrain } from "./registry/retrain.ts";
 import { parseDuration, runSchedule, type Trigger } from "./registry/schedule.ts";
+import {
+  formatComparison,
+  parseSeeds,
+  parseVary,
+  runComparison,
+  VARIABLE_FLAGS,
+} from "./pipeline/compare.ts";
+import { liveReporter, plainReporter, type ProgressStream } from "./pipeline/progress.ts";
 
 const PIPELINE_HELP = `Usage: deno task pipeline [flags]
 
@@ -109,12 +118,24 @@ export interface Console {
   out(line: string): void;
   /** Writes a line of progress or an error. */
   err(line: string): void;
+  /** The terminal to draw a live training bar on; absent when stderr is not a terminal. */
+  progress?: ProgressStream;
 }
 
 const stdio: Console = {
   out: (line) => console.log(line),
   err: (line) => console.error(line),
+  progress: Deno.stderr.isTerminal() ? process.stderr : undefined,
 };
+
+/**
+ * A live bar on a terminal, plain per-epoch lines elsewhere; `close` clears the
+ * bar, so call it before printing results.
+ */
+function reporterFor(io: Console): Reporter & { close(): void } {
+  if (io.progress) return liveReporter(io.progress);
+  return { ...plainReporter((line) => io.err(line)), close: () => {} };
+}
 
 async function pipelineCommand(args: string[], io: Console): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -136,8 +157,13 @@ async function pipelineCommand(args: string[], io: Console): Promise<number> {
     return 2;
   }
   const config = buildConfig(values as RawFlags);
-  const reporter: Reporter = { log: (line) => io.err(line) };
-  const result = await runJob(config, reporter);
+  const reporter = reporterFor(io);
+  let result;
+  try {
+    result = await runJob(config, reporter);
+  } finally {
+    reporter.close();
+  }
   if (result.kind === "plan") {
     for (const entry of result.plan) {
       const state = entry.willRun ? "would run" : entry.cached ? "cached" : "not needed";
@@ -161,6 +187,64 @@ async function pipelineCommand(args: string[], io: Console): Promise<number> {
     io.out(`train accuracy ${(100 * metrics.trainAccuracy).toFixed(2)}%`);
     io.out(`run folder     ${runDir}`);
   }
+  return 0;
+}
+
+const COMPARE_HELP =
+  `Usage: deno task compare [pipeline flags] [--vary FLAG=A,B] [--seeds 1,2,3] [--out DIR]
+
+Runs the same configuration twice, differing only in one flag (deskew on and off unless --vary
+says otherwise), with the same seeds and one cache, so shared stages (decode, normalize) run once.
+Prints test accuracy and error of each arm, the difference in points, per-class accuracy, train
+seconds, and McNemar's exact test on the paired test predictions. Writes compare.json, report.html
+and one run folder per arm and seed (DIR/seed-N/ARM/).
+
+  --vary FLAG=A,B   the flag to compare and its two values (default deskew=on,off); separate
+                    values with ";" when one holds a comma: --vary "hidden=100,50;300"
+                    FLAG is one of: ${VARIABLE_FLAGS.join(", ")}
+  --seeds 1,2,3     repeat over these seeds; adds mean ± sd (default: the config's --seed)
+  --out DIR         comparison folder (default runs/compare-<timestamp>/)
+  --json            print compare.json on stdout
+  Every pipeline flag (see deno task pipeline --help) applies to both arms.
+`;
+
+async function compareCommand(args: string[], io: Console): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { ...PIPELINE_OPTIONS, vary: { type: "string" }, seeds: { type: "string" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    io.out(COMPARE_HELP);
+    return 0;
+  }
+  if (positionals.length > 0) {
+    io.err(
+      `error: compare takes no positional arguments: got ${positionals.join(" ")}. Run with --help`,
+    );
+    return 2;
+  }
+  const { vary, seeds, out, json, ...flags } = values;
+  const options = {
+    flags: flags as RawFlags,
+    vary: parseVary(vary),
+    seeds: seeds === undefined ? [] : parseSeeds(seeds),
+    out: out ?? `runs/compare-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z`,
+  };
+  const reporter = reporterFor(io);
+  let run;
+  try {
+    run = await runComparison(options, reporter);
+  } finally {
+    reporter.close();
+  }
+  if (json) {
+    io.out(JSON.stringify(run.comparison));
+    return 0;
+  }
+  for (const line of formatComparison(run)) io.out(line);
+  io.out(`comparison folder ${options.out} (compare.json, report.html)`);
   return 0;
 }
 
@@ -555,6 +639,7 @@ async function modelsCommand(args: string[], io: Console): Promise<number> {
 
 const COMMANDS: Record<string, (args: string[], io: Console) => Promise<number>> = {
   pipeline: pipelineCommand,
+  compare: compareCommand,
   gradcheck: gradcheckCommand,
   predict: predictCommand,
   retrain: retrainCommand,

@@ -1,6 +1,7 @@
 /**
  * The training job: builds the stage chain from a config, runs it through the
- * cache, and writes the run folder (config.json, metrics.json, model.mnpm).
+ * cache, and writes the run folder (config.json, metrics.json, model.mnpm,
+ * report.html).
  *
  * @module
  */
@@ -23,12 +24,22 @@ import { type PlanEntry, planPipeline, runPipeline, type StageRecord } from "./r
 import type { DataSplits } from "./samples.ts";
 import type { AnyStage, Reporter, Stage } from "./stage.ts";
 import { InputError } from "./errors.ts";
+import { renderRunReport } from "../report/html.ts";
+import { selectDigits, testViews } from "./report_data.ts";
 
 /** The file name of the model inside a run folder. */
 export const MODEL_FILE = "model.mnpm";
 
+/** The file name of the self-contained HTML report inside a run folder. */
+export const REPORT_FILE = "report.html";
+
 /** The files a run folder holds; `--out` may replace a folder holding nothing else. */
-export const RUN_FILES: readonly string[] = ["config.json", "metrics.json", MODEL_FILE];
+export const RUN_FILES: readonly string[] = [
+  "config.json",
+  "metrics.json",
+  MODEL_FILE,
+  REPORT_FILE,
+];
 
 /** The contents of `metrics.json`. */
 export interface RunMetrics extends Metrics {
@@ -48,6 +59,8 @@ export interface RunMetrics extends Metrics {
 export interface StageChain {
   /** Every stage, first to last. */
   stages: AnyStage[];
+  /** The normalize stage (the report's "before deskew" images). */
+  normalize: Stage<never, DataSplits<Float32Array>>;
   /** The stage whose samples train and evaluate see. */
   samples: Stage<never, DataSplits<Float32Array>>;
   /** The train stage. */
@@ -88,7 +101,7 @@ export function buildStages(config: TrainingConfig): StageChain {
   const stages: AnyStage[] = config.deskew
     ? [decode, normalize, samples, minibatch, train, evaluate]
     : [decode, normalize, minibatch, train, evaluate];
-  return { stages, samples, train, evaluate };
+  return { stages, normalize, samples, train, evaluate };
 }
 
 /** The data folder a config reads. */
@@ -105,6 +118,8 @@ export type JobResult =
     runDir: string;
     evaluation: Evaluation;
     trained: TrainResult;
+    /** Test labels, in order (to pair with `evaluation.testPredictions`). */
+    testLabels: Uint8Array;
   };
 
 /** Runs (or, with `dryRun`, plans) the pipeline for a config. */
@@ -144,12 +159,35 @@ export async function runJob(config: PipelineConfig, reporter: Reporter): Promis
   };
   const evaluateKey = records[records.length - 1].key;
   const runDir = config.out ?? `runs/${timestamp()}-${evaluateKey.slice(0, 8)}`;
+  const configJson = { ...config, dataSet: config.data ?? BUNDLED_DATA };
+  const loaded = (stage: AnyStage) =>
+    (outputs.get(stage) as DataSplits<Float32Array> | undefined)?.test;
+  const views = await testViews(
+    trained.model,
+    files,
+    loaded(chain.normalize),
+    config.deskew ? loaded(chain.samples) : undefined,
+  );
+  const report = renderRunReport({
+    title: `run ${runDir.replace(/\/+$/, "").split("/").pop()}`,
+    config: configJson,
+    metrics,
+    digits: selectDigits(views, evaluation.metrics.misclassified, config.deskew),
+  });
   await writeRunFolder(runDir, {
-    "config.json": json({ ...config, dataSet: config.data ?? BUNDLED_DATA }),
+    "config.json": json(configJson),
     "metrics.json": json(metrics),
     [MODEL_FILE]: encodeModel(trained.model),
+    [REPORT_FILE]: new TextEncoder().encode(report),
   });
-  return { kind: "run", metrics, runDir, evaluation, trained };
+  return {
+    kind: "run",
+    metrics,
+    runDir,
+    evaluation,
+    trained,
+    testLabels: views.normalized.labels,
+  };
 }
 
 function json(value: unknown): Uint8Array {

@@ -18,10 +18,28 @@ export interface Codec<T> {
   decode(bytes: Uint8Array): T;
 }
 
+/** Where training stands after a minibatch; loss and accuracy cover the epoch so far. */
+export interface TrainProgress {
+  /** 1-based epoch. */
+  epoch: number;
+  /** Epochs to run at most. */
+  epochs: number;
+  /** 1-based minibatch within the epoch. */
+  batch: number;
+  /** Minibatches per epoch. */
+  batches: number;
+  /** Mean per-row data loss over the epoch's minibatches so far. */
+  loss: number;
+  /** Accuracy over the epoch's minibatches so far, 0..1. */
+  accuracy: number;
+}
+
 /** What a stage reports while it works: lines for a log, and training progress. */
 export interface Reporter {
   /** A line of progress (stderr in the CLI). */
   log(line: string): void;
+  /** Called after every minibatch; throttling is the receiver's job, as calls are cheap here. */
+  progress?(p: TrainProgress): void;
 }
 
 /** What the runner hands a stage besides its input. */

@@ -237,6 +237,14 @@ export function trainNetwork(
       lossSum += ws.dataLoss;
       correct += countCorrect(ws.a[ws.a.length - 1], train.labels, order, start, batch, classes);
       optimizer.step(net.params, grad, eta);
+      reporter.progress?.({
+        epoch: epoch + 1,
+        epochs: options.epochs,
+        batch: b + 1,
+        batches: plan.starts.length - 1,
+        loss: lossSum / (plan.starts[b + 1] - plan.starts[0]),
+        accuracy: correct / (plan.starts[b + 1] - plan.starts[0]),
+      });
     }
     const rows = plan.trainIndices.length;
     const record: EpochRecord = {

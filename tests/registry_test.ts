@@ -117,7 +117,13 @@ Deno.test("retrain promotes the first model, rejects a worse one, and a toleranc
   // A version holds every file of its run folder, plus version.json.
   const files = (await Array.fromAsync(Deno.readDir(`${s.registry}/versions/v0001`)))
     .map((e) => e.name).sort();
-  assert.deepEqual(files, ["config.json", "metrics.json", "model.mnpm", "version.json"]);
+  assert.deepEqual(files, [
+    "config.json",
+    "metrics.json",
+    "model.mnpm",
+    "report.html",
+    "version.json",
+  ]);
 });
 
 Deno.test("an unchanged data folder and config skip; --force, a changed file or flag retrain", async () => {
