@@ -17,12 +17,12 @@ export const MAILBOX = {
   kernel: 2,
   /** Where the kernel's arguments start. */
   firstArg: 3,
-  /** How many arguments gemm takes. */
-  args: 15,
+  /** Room for the longest argument list. */
+  args: 16,
 } as const;
 
-/** The exports of gemm.wasm a mailbox can name; all take the same 15 arguments. */
-export const KERNEL_EXPORTS = ["gemm", "gemmSparseA"] as const;
+/** The exports of gemm.wasm a mailbox can name (gemm and gemmSparseA take 15 arguments, gemmCsr 16). */
+export const KERNEL_EXPORTS = ["gemm", "gemmSparseA", "gemmCsr"] as const;
 
 /** What a worker receives once, before any work. */
 export interface WorkerInit {

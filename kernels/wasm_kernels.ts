@@ -17,7 +17,7 @@ import { KERNEL_EXPORTS, MAILBOX, type WorkerInit } from "./mailbox.ts";
 export interface WasmKernelOptions {
   /** Threads that share each product, the calling one included. @default {navigator.hardwareConcurrency} */
   threads?: number;
-  /** Products with fewer multiply-adds than this run on the calling thread alone. @default {524288} */
+  /** Products with fewer multiply-adds than this run on the calling thread alone. @default {4194304} */
   minParallelWork?: number;
   /**
    * Share of zeros in A from which a product skips A's zeros (the sparse
@@ -33,6 +33,8 @@ export interface WasmKernels extends Kernels {
   readonly threads: number;
   /** Stops the workers; the kernels must not be used afterwards. */
   close(): void;
+  /** Indexes `a`, rows of `cols` values, for products that read it through `aRows`. */
+  prepareRows(a: Float32Array, cols: number): void;
 }
 
 const PAGE = 65536;
@@ -69,8 +71,9 @@ export function defaultThreads(): number {
  * workers), resolving once every worker is ready.
  */
 export async function createWasmKernels(options: WasmKernelOptions = {}): Promise<WasmKernels> {
-  // Below about half a million multiply-adds, waking a worker costs more than it saves.
-  const { threads = defaultThreads(), minParallelWork = 1 << 19, sparseZeros = 0.5 } = options;
+  // Waking a worker takes about 50 µs, the time of a million multiply-adds or so:
+  // below four million, sharing a product costs more than it saves.
+  const { threads = defaultThreads(), minParallelWork = 1 << 22, sparseZeros = 0.5 } = options;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
     throw new RangeError(
       `Cannot start kernels as threads must be an integer from 1 to 256: current value is ${threads}`,
@@ -126,73 +129,43 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   };
   const view = (offset: number, length: number) => new Float32Array(memory.buffer, offset, length);
 
-  // Per-thread panel scratch and staging areas for arrays outside the memory, grown on demand.
-  const scratch = new Array<{ at: number; bytes: number }>(threads).fill({ at: 0, bytes: 0 });
-  const staging = { a: { at: 0, bytes: 0 }, b: { at: 0, bytes: 0 }, c: { at: 0, bytes: 0 } };
-  const area = (current: { at: number; bytes: number }, bytes: number) =>
+  // Per-thread scratch and staging areas for arrays outside the memory, grown on demand.
+  type Area = { at: number; bytes: number };
+  const scratch = new Array<Area>(threads).fill({ at: 0, bytes: 0 });
+  const staging: Record<"a" | "b" | "c" | "rows", Area> = {
+    a: { at: 0, bytes: 0 },
+    b: { at: 0, bytes: 0 },
+    c: { at: 0, bytes: 0 },
+    rows: { at: 0, bytes: 0 },
+  };
+  const area = (current: Area, bytes: number) =>
     current.bytes >= bytes ? current : { at: reserve(bytes), bytes };
+  const place = (array: Float32Array, role: "a" | "b" | "c", length: number, copy: boolean) => {
+    if (ours.has(array.buffer)) return array.byteOffset;
+    staging[role] = area(staging[role], length * 4);
+    if (copy) view(staging[role].at, length).set(array.subarray(0, length));
+    return staging[role].at;
+  };
+
+  /** Sparse copies (CSR) of arrays read through `aRows`, made by `prepareRows`. */
+  const prepared = new WeakMap<
+    Float32Array,
+    { rowStart: number; idx: number; val: number; zeros: number }
+  >();
 
   let sequence = 0;
   let closed = false;
 
-  const gemm = (args: GemmArgs): void => {
-    if (closed) throw new Error("Cannot multiply matrices as the kernels were closed");
-    const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false } = args;
-    if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) {
-      referenceGemm(args);
-      return;
-    }
-    checkGemm(args);
-    if (m === 0 || n === 0) return;
-    const place = (array: Float32Array, role: "a" | "b" | "c", length: number, copy: boolean) => {
-      if (ours.has(array.buffer)) return array.byteOffset;
-      staging[role] = area(staging[role], length * 4);
-      if (copy) view(staging[role].at, length).set(array.subarray(0, length));
-      return staging[role].at;
-    };
-    const aAt = place(a, "a", m * k, true);
-    const bAt = place(b, "b", k * n, true);
-    const cAt = place(c, "c", m * n, accumulate);
-
-    const aRow = transA ? 1 : k, aCol = transA ? m : 1;
-    const bRow = transB ? 1 : n, bCol = transB ? k : 1;
-    const zeros = transB ? 0 : zeroFraction(a, m * k);
-    const sparse = !transB && zeros >= sparseZeros;
-    // The sparse kernel splits C by rows, so no thread scans another's part of A.
-    const byColumns = !sparse && n >= m;
-    const tiles = byColumns ? Math.ceil(n / TILE_COLS) : Math.ceil(m / TILE_ROWS);
-    const work = m * n * k * (sparse ? 1 - zeros : 1);
-    const parts = work < minParallelWork ? 1 : Math.min(threads, tiles);
-    const blocks: number[][] = [];
-    for (let part = 0; part < parts; part++) {
-      const from = Math.floor((tiles * part) / parts);
-      const to = Math.floor((tiles * (part + 1)) / parts);
-      const [i0, i1, j0, j1] = byColumns
-        ? [0, m, from * TILE_COLS, Math.min(n, to * TILE_COLS)]
-        : [from * TILE_ROWS, Math.min(m, to * TILE_ROWS), 0, n];
-      const need = sparse ? (i1 - i0) * n * 4 : k * 32 + 32;
-      scratch[part] = area(scratch[part], need);
-      blocks.push([
-        i0,
-        i1,
-        j0,
-        j1,
-        k,
-        aAt,
-        aRow,
-        aCol,
-        bAt,
-        bRow,
-        bCol,
-        cAt,
-        n,
-        accumulate ? 1 : 0,
-        scratch[part].at,
-      ]);
-    }
+  /** Runs `blocks[part]` on thread `part` with kernel `kernel`, then copies a staged C back. */
+  const dispatch = (
+    kernel: number,
+    blocks: number[][],
+    c: Float32Array,
+    cAt: number,
+    length: number,
+  ) => {
     sequence++;
-    const kernel = sparse ? 1 : 0;
-    for (let part = 1; part < parts; part++) {
+    for (let part = 1; part < blocks.length; part++) {
       const base = part * MAILBOX.size;
       control[base + MAILBOX.kernel] = kernel;
       control.set(blocks[part], base + MAILBOX.firstArg);
@@ -200,20 +173,123 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       Atomics.notify(control, base + MAILBOX.request);
     }
     exported[kernel](...blocks[0]);
-    for (let part = 1; part < parts; part++) {
+    for (let part = 1; part < blocks.length; part++) {
       const done = part * MAILBOX.size + MAILBOX.done;
       for (;;) {
         const seen = Atomics.load(control, done);
         if (seen === sequence) break;
         if (seen === -sequence) {
-          throw new Error(
-            `Cannot multiply matrices as kernel worker ${part} failed on m=${m} n=${n} k=${k}`,
-          );
+          throw new Error(`Cannot multiply matrices as kernel worker ${part} failed`);
         }
         Atomics.wait(control, done, seen);
       }
     }
-    if (!ours.has(c.buffer)) c.set(view(cAt, m * n));
+    if (!ours.has(c.buffer)) c.set(view(cAt, length));
+  };
+
+  /** Splits `tiles` tiles among the threads when `work` is worth it: [from, to) per part. */
+  const split = (tiles: number, work: number): [number, number][] => {
+    const parts = work < minParallelWork ? 1 : Math.min(threads, tiles);
+    return Array.from({ length: parts }, (_, part) => [
+      Math.floor((tiles * part) / parts),
+      Math.floor((tiles * (part + 1)) / parts),
+    ]);
+  };
+
+  const gemm = (args: GemmArgs): void => {
+    if (closed) throw new Error("Cannot multiply matrices as the kernels were closed");
+    const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false, aRows } = args;
+    if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) {
+      referenceGemm(args);
+      return;
+    }
+    checkGemm(args);
+    if (m === 0 || n === 0) return;
+    // Listing a transposed A's terms costs a pass over them, which pays off only over wide rows of C.
+    const sparseFits = !transB && (!transA || n >= 64 || sparseZeros === 0);
+
+    if (aRows) {
+      const csr = prepared.get(a);
+      const stored = transA ? k : m, width = transA ? m : k;
+      // The index lists a transposed A's terms cheaply, so here width does not matter.
+      if (!csr || transB || csr.zeros < sparseZeros) {
+        // No index to use: gather the rows, then multiply as usual (the same bits either way).
+        staging.rows = area(staging.rows, stored * width * 4);
+        const gathered = view(staging.rows.at, stored * width);
+        for (let r = 0; r < stored; r++) {
+          gathered.set(a.subarray(aRows[r] * width, (aRows[r] + 1) * width), r * width);
+        }
+        gemm({ ...args, a: gathered, aRows: undefined });
+        return;
+      }
+      staging.a = area(staging.a, stored * 4);
+      new Uint32Array(memory.buffer, staging.a.at, stored).set(aRows.subarray(0, stored));
+      const bAt = place(b, "b", k * n, true);
+      const cAt = place(c, "c", m * n, accumulate);
+      const blocks = split(Math.ceil(m / TILE_ROWS), m * n * k * (1 - csr.zeros)).map(
+        ([from, to]) => {
+          const i0 = from * TILE_ROWS, i1 = Math.min(m, to * TILE_ROWS);
+          return [i0, i1, 0, n, k, csr.rowStart, csr.idx, csr.val, staging.a.at, transA ? 1 : 0];
+        },
+      );
+      blocks.forEach((block, part) => {
+        scratch[part] = area(scratch[part], 8 * (block[1] - block[0] + 1) * (k + 1));
+        block.push(bAt, n, cAt, n, accumulate ? 1 : 0, scratch[part].at);
+      });
+      dispatch(2, blocks, c, cAt, m * n);
+      return;
+    }
+
+    const aAt = place(a, "a", m * k, true);
+    const bAt = place(b, "b", k * n, true);
+    const cAt = place(c, "c", m * n, accumulate);
+    const aRow = transA ? 1 : k, aCol = transA ? m : 1;
+    const bRow = transB ? 1 : n, bCol = transB ? k : 1;
+    const zeros = sparseFits ? zeroFraction(a, m * k) : 0;
+    const sparse = sparseFits && zeros >= sparseZeros;
+    // The sparse kernel splits C by rows, so no thread scans another's part of A.
+    const byColumns = !sparse && n >= m;
+    const tiles = byColumns ? Math.ceil(n / TILE_COLS) : Math.ceil(m / TILE_ROWS);
+    const blocks = split(tiles, m * n * k * (sparse ? 1 - zeros : 1)).map(([from, to], part) => {
+      const [i0, i1, j0, j1] = byColumns
+        ? [0, m, from * TILE_COLS, Math.min(n, to * TILE_COLS)]
+        : [from * TILE_ROWS, Math.min(m, to * TILE_ROWS), 0, n];
+      // Sparse: the lists of A's non-zero terms; dense: one packed panel of B and a spill row.
+      const need = sparse ? 8 * (i1 - i0 + 1) * (k + 1) : k * 32 + 32;
+      scratch[part] = area(scratch[part], need);
+      const acc = accumulate ? 1 : 0;
+      return [i0, i1, j0, j1, k, aAt, aRow, aCol, bAt, bRow, bCol, cAt, n, acc, scratch[part].at];
+    });
+    dispatch(sparse ? 1 : 0, blocks, c, cAt, m * n);
+  };
+
+  /** Builds the CSR copy of `a` (rows of `cols`) when enough of it is zero to pay off. */
+  const prepareRows = (a: Float32Array, cols: number): void => {
+    if (prepared.has(a) || cols === 0) return;
+    const rows = Math.floor(a.length / cols);
+    let nonZeros = 0;
+    for (let i = 0; i < rows * cols; i++) if (a[i] !== 0) nonZeros++;
+    const zeros = 1 - nonZeros / Math.max(1, rows * cols);
+    if (zeros < sparseZeros) return;
+    const rowStart = reserve((rows + 1) * 4),
+      idx = reserve(nonZeros * 4),
+      val = reserve(nonZeros * 4);
+    const starts = new Int32Array(memory.buffer, rowStart, rows + 1);
+    const columns = new Int32Array(memory.buffer, idx, nonZeros);
+    const values = view(val, nonZeros);
+    let t = 0;
+    for (let r = 0; r < rows; r++) {
+      starts[r] = t;
+      for (let j = 0, at = r * cols; j < cols; j++, at++) {
+        // −0 counts as zero, as in the kernels.
+        if (a[at] !== 0) {
+          columns[t] = j;
+          values[t++] = a[at];
+        }
+      }
+    }
+    starts[rows] = t;
+    prepared.set(a, { rowStart, idx, val, zeros });
   };
 
   return {
@@ -221,6 +297,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     threads,
     alloc: (length) => view(reserve(length * 4), length),
     gemm,
+    prepareRows,
     close() {
       if (closed) return;
       closed = true;

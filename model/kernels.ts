@@ -33,6 +33,11 @@ export interface GemmArgs {
   transB?: boolean;
   /** Add the product to C instead of overwriting it. @default {false} */
   accumulate?: boolean;
+  /**
+   * Picks A's stored rows by index, so a minibatch needs no copy: stored row r
+   * is row `aRows[r]` of `a` (rows of width k, or of width m when `transA`).
+   */
+  aRows?: Uint32Array;
 }
 
 /** The matrix operations a network needs, and where their buffers live. */
@@ -43,6 +48,8 @@ export interface Kernels {
   alloc(length: number): Float32Array;
   /** `C = op(A)·op(B)` (or `C += …`); see {@linkcode GemmArgs}. */
   gemm(args: GemmArgs): void;
+  /** Says `a`, rows of `cols` values, will often be read through `aRows`; kernels may index it. */
+  prepareRows?(a: Float32Array, cols: number): void;
 }
 
 /** Throws unless the buffers are large enough for the shapes. */
@@ -53,7 +60,19 @@ export function checkGemm(args: GemmArgs): void {
       `Cannot multiply matrices as m, n and k must be integers ≥ 0: current values are ${m}, ${n}, ${k}`,
     );
   }
-  for (const [name, buffer, need] of [["A", a, m * k], ["B", b, k * n], ["C", c, m * n]] as const) {
+  let needA = m * k;
+  if (args.aRows) {
+    const stored = args.transA ? k : m;
+    if (args.aRows.length < stored) {
+      throw new RangeError(
+        `Cannot multiply matrices as aRows must pick ${stored} rows: it holds ${args.aRows.length}`,
+      );
+    }
+    let last = -1;
+    for (let r = 0; r < stored; r++) last = Math.max(last, args.aRows[r]);
+    needA = (last + 1) * (args.transA ? m : k);
+  }
+  for (const [name, buffer, need] of [["A", a, needA], ["B", b, k * n], ["C", c, m * n]] as const) {
     if (buffer.length < need) {
       throw new RangeError(
         `Cannot multiply matrices as ${name} must hold ${need} values for m=${m} n=${n} k=${k}: ` +
@@ -77,15 +96,17 @@ export function checkGemm(args: GemmArgs): void {
  */
 export function referenceGemm(args: GemmArgs): void {
   checkGemm(args);
-  const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false } = args;
+  const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false, aRows } = args;
   const round = c instanceof Float32Array ? Math.fround : (x: number) => x;
-  const aRow = transA ? 1 : k, aCol = transA ? m : 1;
+  const width = transA ? m : k;
+  const stored = (r: number) => (aRows ? aRows[r] : r) * width;
+  const at = (i: number, p: number) => transA ? stored(p) + i : stored(i) + p;
   const bRow = transB ? 1 : n, bCol = transB ? k : 1;
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < n; j++) {
       let acc = 0;
       for (let p = 0; p < k; p++) {
-        acc = round(acc + round(a[i * aRow + p * aCol] * b[p * bRow + j * bCol]));
+        acc = round(acc + round(a[at(i, p)] * b[p * bRow + j * bCol]));
       }
       c[i * n + j] = accumulate ? round(c[i * n + j] + acc) : acc;
     }

@@ -9,7 +9,13 @@
  *
  * @module
  */
-import { activate, activateBackward, type Activation, type Floats } from "./activations.ts";
+import {
+  activate,
+  activateBackward,
+  type Activation,
+  type Floats,
+  sigmoid,
+} from "./activations.ts";
 import { type Kernels, referenceKernels } from "./kernels.ts";
 
 /** How the output layer turns scores into probabilities, and the loss it pairs with. */
@@ -107,7 +113,8 @@ export function createNetwork(
 }
 
 /**
- * Dense forward: `z = b + x·W`. x is (B, IN), W is (IN, OUT), z is (B, OUT).
+ * Dense forward: `z = b + x·W`. x is (B, IN), W is (IN, OUT), z is (B, OUT);
+ * with `rows`, x's row i is row `rows[i]` of the array `x`.
  */
 export function denseForward(
   x: Floats,
@@ -115,16 +122,26 @@ export function denseForward(
   z: Floats,
   batch: number,
   kernels: Kernels = referenceKernels,
+  rows?: Uint32Array,
 ): void {
   const { inputs, outputs, weights, biases } = layer;
   for (let i = 0; i < batch; i++) z.set(biases, i * outputs);
-  kernels.gemm({ m: batch, n: outputs, k: inputs, a: x, b: weights, c: z, accumulate: true });
+  kernels.gemm({
+    m: batch,
+    n: outputs,
+    k: inputs,
+    a: x,
+    aRows: rows,
+    b: weights,
+    c: z,
+    accumulate: true,
+  });
 }
 
 /**
  * Dense backward, accumulating into gradients the caller zeroed:
  * `dW += xᵀ·dz` (IN, OUT), `db += Σ_rows dz` (OUT), and, when `dx` is given,
- * `dx = dz·Wᵀ` (B, IN).
+ * `dx = dz·Wᵀ` (B, IN). `rows` picks x's rows as in {@linkcode denseForward}.
  */
 export function denseBackward(
   x: Floats,
@@ -134,6 +151,7 @@ export function denseBackward(
   dx: Floats | null,
   batch: number,
   kernels: Kernels = referenceKernels,
+  rows?: Uint32Array,
 ): void {
   const { inputs, outputs, weights } = layer;
   const db = grad.biases;
@@ -146,6 +164,7 @@ export function denseBackward(
     n: outputs,
     k: batch,
     a: x,
+    aRows: rows,
     transA: true,
     b: dz,
     c: grad.weights,
@@ -181,11 +200,6 @@ export function argmax(values: Floats, offset: number, length: number): number {
   return best;
 }
 
-/** `log(1 + e^x)` without overflow. */
-function softplus(x: number): number {
-  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
-}
-
 /**
  * Output forward and backward together: from the output scores z (B, C) and
  * one-hot targets y (B, C), writes the output activations to `a`, the loss
@@ -218,10 +232,16 @@ export function outputLoss(
       }
     }
   } else {
-    // −[y·log σ(z) + (1−y)·log(1−σ(z))] = y·softplus(−z) + (1−y)·softplus(z)
+    // −[y·log σ(z) + (1−y)·log(1−σ(z))] = y·softplus(−z) + (1−y)·softplus(z), and with
+    // e = exp(−|z|): σ(z) = 1/(1+e) or e/(1+e), softplus(±z) = max(±z, 0) + log1p(e).
+    // One exp and one log per unit, none of which can overflow.
     for (let i = 0; i < n; i++) {
-      a[i] = 1 / (1 + Math.exp(-z[i]));
-      loss += y[i] * softplus(-z[i]) + (1 - y[i]) * softplus(z[i]);
+      const zi = z[i];
+      const e = Math.exp(-Math.abs(zi));
+      a[i] = zi >= 0 ? 1 / (1 + e) : e / (1 + e);
+      const tail = Math.log1p(e);
+      const yi = y[i];
+      loss += yi * (Math.max(-zi, 0) + tail) + (1 - yi) * (Math.max(zi, 0) + tail);
     }
   }
   for (let i = 0; i < n; i++) dz[i] = (a[i] - y[i]) * scale;
@@ -274,21 +294,27 @@ function checkCapacity(ws: Workspace, batch: number): void {
 }
 
 /**
- * Forward pass of x (B, IN); returns the output probabilities (B, C), a view
- * into the workspace that the next call overwrites.
+ * Forward pass of x (B, IN), or of rows `rows` of x; returns the output
+ * probabilities (B, C), a view into the workspace that the next call overwrites.
  */
-export function forward(net: Network, x: Floats, batch: number, ws: Workspace): Floats {
+export function forward(
+  net: Network,
+  x: Floats,
+  batch: number,
+  ws: Workspace,
+  rows?: Uint32Array,
+): Floats {
   checkCapacity(ws, batch);
   const { layers, spec } = net;
   const last = layers.length - 1;
   let input = x;
   for (let l = 0; l <= last; l++) {
     const layer = layers[l];
-    denseForward(input, layer, ws.z[l], batch, ws.kernels);
+    denseForward(input, layer, ws.z[l], batch, ws.kernels, l === 0 ? rows : undefined);
     const n = batch * layer.outputs;
     if (l < last) activate(spec.activation, ws.z[l], ws.a[l], n);
     else if (spec.output === "softmax") softmaxRows(ws.z[l], ws.a[l], batch, layer.outputs);
-    else for (let i = 0; i < n; i++) ws.a[l][i] = 1 / (1 + Math.exp(-ws.z[l][i]));
+    else for (let i = 0; i < n; i++) ws.a[l][i] = sigmoid(ws.z[l][i]);
     input = ws.a[l];
   }
   return ws.a[last].subarray(0, batch * layers[last].outputs);
@@ -312,6 +338,7 @@ export function regularizationCost(net: Network, reg: Regularization): number {
  * Forward and backward for one minibatch. Overwrites `grad` (a buffer laid out
  * like the parameters) with `∂loss/∂params` and returns the loss: the data term
  * (summed or averaged over rows, per `reduction`) plus the weight penalties.
+ * With `rows`, the minibatch is those rows of x, read in place.
  */
 export function lossAndGradient(
   net: Network,
@@ -323,17 +350,18 @@ export function lossAndGradient(
   gradLayers: DenseLayer[],
   reg: Regularization,
   reduction: Reduction,
+  rows?: Uint32Array,
 ): number {
   checkCapacity(ws, batch);
   const { layers, spec } = net;
   const last = layers.length - 1;
   let input = x;
   for (let l = 0; l < last; l++) {
-    denseForward(input, layers[l], ws.z[l], batch, ws.kernels);
+    denseForward(input, layers[l], ws.z[l], batch, ws.kernels, l === 0 ? rows : undefined);
     activate(spec.activation, ws.z[l], ws.a[l], batch * layers[l].outputs);
     input = ws.a[l];
   }
-  denseForward(input, layers[last], ws.z[last], batch, ws.kernels);
+  denseForward(input, layers[last], ws.z[last], batch, ws.kernels, last === 0 ? rows : undefined);
   const scale = reduction === "mean" ? 1 / batch : 1;
   const dataLoss = outputLoss(
     spec.output,
@@ -350,7 +378,8 @@ export function lossAndGradient(
   for (let l = last; l >= 0; l--) {
     const below = l === 0 ? x : ws.a[l - 1];
     const dBelow = l === 0 ? null : ws.da[l - 1];
-    denseBackward(below, ws.dz[l], layers[l], gradLayers[l], dBelow, batch, ws.kernels);
+    const picked = l === 0 ? rows : undefined;
+    denseBackward(below, ws.dz[l], layers[l], gradLayers[l], dBelow, batch, ws.kernels, picked);
     if (l > 0) {
       const n = batch * layers[l - 1].outputs;
       ws.dz[l - 1].set(ws.da[l - 1].subarray(0, n));
@@ -372,7 +401,8 @@ export function lossAndGradient(
 
 /**
  * Forward pass plus the data loss against one-hot targets y (B, C); returns the
- * loss summed over rows. The output probabilities stay in the workspace.
+ * loss summed over rows (of `rows` of x, when given). The output probabilities
+ * stay in the workspace.
  */
 export function forwardLoss(
   net: Network,
@@ -380,8 +410,9 @@ export function forwardLoss(
   y: Floats,
   batch: number,
   ws: Workspace,
+  rows?: Uint32Array,
 ): number {
-  forward(net, x, batch, ws);
+  forward(net, x, batch, ws, rows);
   const last = net.layers.length - 1;
   const classes = net.layers[last].outputs;
   return outputLoss(net.spec.output, ws.z[last], y, ws.a[last], ws.dz[last], batch, classes, 1);

@@ -117,22 +117,6 @@ function fillOneHot(
   }
 }
 
-/** Copies the chosen rows' images into the batch buffer x (B, width), allocating nothing. */
-function gatherImages(
-  images: Float32Array,
-  rows: Uint32Array | null,
-  start: number,
-  batch: number,
-  width: number,
-  x: Float32Array,
-) {
-  for (let i = 0; i < batch; i++) {
-    const from = (rows ? rows[start + i] : start + i) * width;
-    const to = i * width;
-    for (let k = 0; k < width; k++) x[to + k] = images[from + k];
-  }
-}
-
 /** Counts rows whose largest output matches the label. */
 function countCorrect(
   probabilities: Float32Array | Float64Array,
@@ -156,7 +140,6 @@ export function measure(
   data: Chunk<Float32Array>,
   rows: Uint32Array | null,
   ws: Workspace,
-  x: Float32Array,
   y: Float32Array,
 ): { loss: number; accuracy: number } {
   const width = data.rows * data.cols;
@@ -165,9 +148,12 @@ export function measure(
   let loss = 0, correct = 0;
   for (let start = 0; start < total; start += ws.capacity) {
     const batch = Math.min(ws.capacity, total - start);
-    gatherImages(data.images, rows, start, batch, width, x);
     fillOneHot(data.labels, rows, start, batch, classes, y);
-    loss += forwardLoss(net, x, y, batch, ws);
+    if (rows) {
+      loss += forwardLoss(net, data.images, y, batch, ws, rows.subarray(start, start + batch));
+    } else {
+      loss += forwardLoss(net, data.images.subarray(start * width), y, batch, ws);
+    }
     correct += countCorrect(ws.a[ws.a.length - 1], data.labels, rows, start, batch, classes);
   }
   return { loss: loss / total, accuracy: correct / total };
@@ -204,7 +190,8 @@ export function trainNetwork(
     capacity = Math.max(capacity, plan.starts[b + 1] - plan.starts[b]);
   }
   const ws = createWorkspace(net, capacity, kernels);
-  const x = kernels.alloc(capacity * width);
+  // Minibatches are read in place from the training images, by row index.
+  kernels.prepareRows?.(train.images, width);
   const y = new Float32Array(capacity * classes);
   const reg: Regularization = { l1: options.l1, l2: options.l2 };
   const validating = plan.validationIndices.length > 0;
@@ -227,9 +214,20 @@ export function trainNetwork(
     for (let b = 0; b + 1 < plan.starts.length; b++) {
       const start = plan.starts[b];
       const batch = plan.starts[b + 1] - start;
-      gatherImages(train.images, order, start, batch, width, x);
       fillOneHot(train.labels, order, start, batch, classes, y);
-      const cost = lossAndGradient(net, x, y, batch, ws, grad, gradLayers, reg, options.reduction);
+      const rows = order.subarray(start, start + batch);
+      const cost = lossAndGradient(
+        net,
+        train.images,
+        y,
+        batch,
+        ws,
+        grad,
+        gradLayers,
+        reg,
+        options.reduction,
+        rows,
+      );
       if (!Number.isFinite(cost)) {
         throw diverged(cost, `epoch ${epoch + 1}, minibatch ${b + 1}`, eta);
       }
@@ -255,7 +253,7 @@ export function trainNetwork(
       seconds: 0,
     };
     if (validating) {
-      const v = measure(net, train, plan.validationIndices, ws, x, y);
+      const v = measure(net, train, plan.validationIndices, ws, y);
       if (!Number.isFinite(v.loss)) throw diverged(v.loss, `epoch ${epoch + 1}, validation`, eta);
       record.validationLoss = v.loss;
       record.validationAccuracy = v.accuracy;

@@ -116,6 +116,61 @@ Deno.test("wasm gemm, dense and sparse, equals the reference bit for bit on 1, 2
   }
 });
 
+Deno.test("gemm reads A's rows through aRows, indexed (CSR) or gathered, with the same bits", async () => {
+  const random = seededRandom(9, "rows");
+  const all: WasmKernels[] = [];
+  try {
+    for (const threads of [1, 2]) {
+      for (const sparseZeros of [0, 0.5, 2]) {
+        all.push(await createWasmKernels({ threads, minParallelWork: 0, sparseZeros }));
+      }
+    }
+    for (const width of [1, 7, 20, 33]) {
+      // 40 stored rows, mostly zero (and some −0), read through repeated, shuffled indices.
+      const source = Float32Array.from(
+        { length: 40 * width },
+        () => random() < 0.7 ? (random() < 0.2 ? -0 : 0) : random() * 2 - 1,
+      );
+      for (const kernels of all) kernels.prepareRows(source, width);
+      for (let t = 0; t < 12; t++) {
+        const transA = t % 2 === 1;
+        const picked = 1 + Math.floor(random() * 30);
+        const other = [1, 5, 17, 70][t % 4];
+        const aRows = Uint32Array.from({ length: picked }, () => Math.floor(random() * 40));
+        const [m, k] = transA ? [width, picked] : [picked, width];
+        const n = other;
+        const args: GemmArgs = {
+          m,
+          n,
+          k,
+          a: source,
+          aRows,
+          transA,
+          b: Float32Array.from({ length: k * n }, () => random() * 2 - 1),
+          c: Float32Array.from({ length: m * n }, () => random() * 2 - 1),
+          accumulate: t % 3 === 0,
+        };
+        for (const kernels of all) {
+          assertMatchesReference(kernels, args, `width ${width} case ${t}`);
+        }
+      }
+    }
+  } finally {
+    for (const kernels of all) kernels.close();
+  }
+});
+
+Deno.test("referenceGemm() reads aRows and rejects an index past the end of A", () => {
+  const a = Float32Array.of(1, 2, 3, 4, 5, 6); // three rows of two
+  const c = new Float32Array(2);
+  referenceGemm({ m: 2, n: 1, k: 2, a, aRows: Uint32Array.of(2, 0), b: Float32Array.of(1, 10), c });
+  assert.deepEqual(Array.from(c), [65, 21]);
+  assert.throws(
+    () => referenceGemm({ m: 1, n: 1, k: 2, a, aRows: Uint32Array.of(3), b: c, c }),
+    /Cannot multiply matrices as A must hold 8 values for m=1 n=1 k=2: it holds 6/,
+  );
+});
+
 Deno.test("wasm gemm works in place on its own buffers, as on copies", async () => {
   const kernels = await createWasmKernels({ threads: 2, minParallelWork: 0 });
   try {

@@ -223,46 +223,118 @@ export function gemm(
 // adding the ±0 that a zero term contributes returns the sum unchanged
 // (for finite B). The order of the remaining terms is the dense kernel's.
 
-/** acc[0..width) += x · src[0..width), four lanes at a time, then one by one. */
+/** Stores four sums at dst + offset, added to what is there when accumulating. */
 // @ts-ignore: decorator
 @inline
-function axpy(acc: usize, src: usize, x: f32, width: i32): void {
-  const s = f32x4.splat(x);
-  let j = 0;
-  for (; j + 4 <= width; j += 4) {
-    const at = acc + (<usize>j << 2);
-    v128.store(at, f32x4.add(v128.load(at), f32x4.mul(s, v128.load(src + (<usize>j << 2)))));
-  }
-  for (; j < width; j++) {
-    const at = acc + (<usize>j << 2);
-    store<f32>(at, load<f32>(at) + x * load<f32>(src + (<usize>j << 2)));
-  }
+function storeSum(dst: usize, offset: usize, sum: v128, accumulate: bool): void {
+  const at = dst + offset;
+  v128.store(at, accumulate ? f32x4.add(v128.load(at), sum) : sum);
 }
 
-/** C's row block from an accumulator block: C = T, or C += T. */
-function writeBack(
-  t: usize,
-  rows: i32,
-  width: i32,
+/**
+ * One row of C from a list of A's non-zero terms in that row: for each term t,
+ * C[j] += val[t]·B(idx[t], j), summed per column in list order (which is p order),
+ * 48 columns at a time in registers, then 16, then 4, then one by one.
+ */
+function rowFromList(
+  idx: usize,
+  val: usize,
+  count: i32,
+  b: usize,
+  bRowBytes: usize,
+  j0: i32,
+  j1: i32,
   c: usize,
-  cRowBytes: usize,
   accumulate: bool,
 ): void {
-  for (let r = 0; r < rows; r++) {
-    const src = t + (<usize>(r * width) << 2);
-    const dst = c + <usize>r * cRowBytes;
-    for (let j = 0; j < width; j++) {
-      const at = dst + (<usize>j << 2);
-      const sum = load<f32>(src + (<usize>j << 2));
-      store<f32>(at, accumulate ? load<f32>(at) + sum : sum);
+  let j = j0;
+  for (; j + 48 <= j1; j += 48) {
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
+    let c8 = f32x4.splat(0), c9 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+    const column = b + (<usize>j << 2);
+    for (let t = 0; t < count; t++) {
+      const at = <usize>t << 2;
+      const s = v128.load32_splat(val + at);
+      const src = column + <usize>load<i32>(idx + at) * bRowBytes;
+      c0 = f32x4.add(c0, f32x4.mul(s, v128.load(src)));
+      c1 = f32x4.add(c1, f32x4.mul(s, v128.load(src, 16)));
+      c2 = f32x4.add(c2, f32x4.mul(s, v128.load(src, 32)));
+      c3 = f32x4.add(c3, f32x4.mul(s, v128.load(src, 48)));
+      c4 = f32x4.add(c4, f32x4.mul(s, v128.load(src, 64)));
+      c5 = f32x4.add(c5, f32x4.mul(s, v128.load(src, 80)));
+      c6 = f32x4.add(c6, f32x4.mul(s, v128.load(src, 96)));
+      c7 = f32x4.add(c7, f32x4.mul(s, v128.load(src, 112)));
+      c8 = f32x4.add(c8, f32x4.mul(s, v128.load(src, 128)));
+      c9 = f32x4.add(c9, f32x4.mul(s, v128.load(src, 144)));
+      c10 = f32x4.add(c10, f32x4.mul(s, v128.load(src, 160)));
+      c11 = f32x4.add(c11, f32x4.mul(s, v128.load(src, 176)));
     }
+    const dst = c + (<usize>j << 2);
+    storeSum(dst, 0, c0, accumulate);
+    storeSum(dst, 16, c1, accumulate);
+    storeSum(dst, 32, c2, accumulate);
+    storeSum(dst, 48, c3, accumulate);
+    storeSum(dst, 64, c4, accumulate);
+    storeSum(dst, 80, c5, accumulate);
+    storeSum(dst, 96, c6, accumulate);
+    storeSum(dst, 112, c7, accumulate);
+    storeSum(dst, 128, c8, accumulate);
+    storeSum(dst, 144, c9, accumulate);
+    storeSum(dst, 160, c10, accumulate);
+    storeSum(dst, 176, c11, accumulate);
+  }
+  for (; j + 16 <= j1; j += 16) {
+    let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
+    const column = b + (<usize>j << 2);
+    for (let t = 0; t < count; t++) {
+      const at = <usize>t << 2;
+      const s = v128.load32_splat(val + at);
+      const src = column + <usize>load<i32>(idx + at) * bRowBytes;
+      c0 = f32x4.add(c0, f32x4.mul(s, v128.load(src)));
+      c1 = f32x4.add(c1, f32x4.mul(s, v128.load(src, 16)));
+      c2 = f32x4.add(c2, f32x4.mul(s, v128.load(src, 32)));
+      c3 = f32x4.add(c3, f32x4.mul(s, v128.load(src, 48)));
+    }
+    const dst = c + (<usize>j << 2);
+    if (accumulate) {
+      c0 = f32x4.add(v128.load(dst), c0);
+      c1 = f32x4.add(v128.load(dst, 16), c1);
+      c2 = f32x4.add(v128.load(dst, 32), c2);
+      c3 = f32x4.add(v128.load(dst, 48), c3);
+    }
+    v128.store(dst, c0);
+    v128.store(dst, c1, 16);
+    v128.store(dst, c2, 32);
+    v128.store(dst, c3, 48);
+  }
+  for (; j + 4 <= j1; j += 4) {
+    let c0 = f32x4.splat(0);
+    const column = b + (<usize>j << 2);
+    for (let t = 0; t < count; t++) {
+      const at = <usize>t << 2;
+      const src = column + <usize>load<i32>(idx + at) * bRowBytes;
+      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(val + at), v128.load(src)));
+    }
+    const dst = c + (<usize>j << 2);
+    v128.store(dst, accumulate ? f32x4.add(v128.load(dst), c0) : c0);
+  }
+  for (; j < j1; j++) {
+    let sum: f32 = 0;
+    const column = b + (<usize>j << 2);
+    for (let t = 0; t < count; t++) {
+      const at = <usize>t << 2;
+      sum += load<f32>(val + at) * load<f32>(column + <usize>load<i32>(idx + at) * bRowBytes);
+    }
+    const dst = c + (<usize>j << 2);
+    store<f32>(dst, accumulate ? load<f32>(dst) + sum : sum);
   }
 }
 
 /**
  * Like {@link gemm} for a mostly-zero A, with the same arguments; B must be
- * untransposed (bCol = 1). `scratch` holds (i1 − i0)·(j1 − j0) floats for
- * this thread alone.
+ * untransposed (bCol = 1). `scratch` holds 8·(i1 − i0 + 1)·(k + 1) bytes for
+ * this thread alone: the lists of A's non-zero terms.
  */
 export function gemmSparseA(
   i0: i32,
@@ -282,34 +354,152 @@ export function gemmSparseA(
   scratch: usize,
 ): void {
   assert(bCol == 1);
-  const width = j1 - j0;
-  const rows = i1 - i0;
-  memory.fill(scratch, 0, <usize>(rows * width) << 2);
   const bRowBytes = <usize>bRow << 2;
-  const bFirst = b + (<usize>j0 << 2);
+  const cRowBytes = <usize>ldc << 2;
+  const add = accumulate != 0;
   if (aCol == 1) {
-    // A's rows are contiguous: walk each row of A, adding B's rows where it is non-zero.
+    // A's rows are contiguous: list each row's non-zero terms, then use them at once.
+    const idx = scratch;
+    const val = scratch + (<usize>k << 2);
     for (let i = i0; i < i1; i++) {
       const row = a + (<usize>(i * aRow) << 2);
-      const t = scratch + (<usize>((i - i0) * width) << 2);
+      let count = 0;
       for (let p = 0; p < k; p++) {
         const x = load<f32>(row + (<usize>p << 2));
-        if (x != 0) axpy(t, bFirst + <usize>p * bRowBytes, x, width);
+        // Written every time, kept only when non-zero: no branch to mispredict.
+        store<i32>(idx + (<usize>count << 2), p);
+        store<f32>(val + (<usize>count << 2), x);
+        count += i32(x != 0);
       }
+      rowFromList(idx, val, count, b, bRowBytes, j0, j1, c + <usize>i * cRowBytes, add);
     }
-  } else {
-    // A is stored transposed (its columns are contiguous): outer products, p by p.
-    const aColBytes = <usize>aCol << 2;
-    for (let p = 0; p < k; p++) {
-      const column = a + <usize>p * aColBytes;
-      const bp = bFirst + <usize>p * bRowBytes;
-      for (let i = i0; i < i1; i++) {
-        const x = load<f32>(column + (<usize>(i * aRow) << 2));
-        if (x != 0) axpy(scratch + (<usize>((i - i0) * width) << 2), bp, x, width);
+    return;
+  }
+  // A is stored transposed, each of its rows i a column of the array: bucket the
+  // non-zero terms by i in one pass over the array (in p order), then as above.
+  const rows = i1 - i0;
+  const aColBytes = <usize>aCol << 2;
+  const starts = scratch; // rows + 1 counters, then the start of each row's list
+  memory.fill(starts, 0, <usize>(rows + 1) << 2);
+  for (let p = 0; p < k; p++) {
+    const line = a + p * aColBytes + (<usize>i0 << 2);
+    for (let r = 0; r < rows; r++) {
+      const at = starts + (<usize>(r + 1) << 2);
+      store<i32>(at, load<i32>(at) + i32(load<f32>(line + (<usize>r << 2)) != 0));
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    const at = starts + (<usize>(r + 1) << 2);
+    store<i32>(at, load<i32>(at) + load<i32>(at - 4));
+  }
+  const total = load<i32>(starts + (<usize>rows << 2));
+  const idx = starts + (<usize>(rows + 1) << 2);
+  const val = idx + (<usize>total << 2);
+  const fill = val + (<usize>total << 2); // rows cursors
+  memory.copy(fill, starts, <usize>rows << 2);
+  for (let p = 0; p < k; p++) {
+    const line = a + p * aColBytes + (<usize>i0 << 2);
+    for (let r = 0; r < rows; r++) {
+      const x = load<f32>(line + (<usize>r << 2));
+      if (x != 0) {
+        const cursor = fill + (<usize>r << 2);
+        const t = load<i32>(cursor);
+        store<i32>(idx + (<usize>t << 2), p);
+        store<f32>(val + (<usize>t << 2), x);
+        store<i32>(cursor, t + 1);
       }
     }
   }
+  for (let r = 0; r < rows; r++) {
+    const first = load<i32>(starts + (<usize>r << 2));
+    const count = load<i32>(starts + (<usize>(r + 1) << 2)) - first;
+    const at = <usize>first << 2;
+    const i = i0 + r;
+    rowFromList(idx + at, val + at, count, b, bRowBytes, j0, j1, c + <usize>i * cRowBytes, add);
+  }
+}
+
+/**
+ * Like {@link gemmSparseA} for an A whose stored rows come from a prepared
+ * sparse (CSR) matrix: stored row r of A is CSR row rowIds[r], whose non-zero
+ * terms are idx/val[rowStart[row] .. rowStart[row + 1]) in column order.
+ * Untransposed (transA = 0), C's row i is stored row i; transposed, C's row i
+ * is column i and the k stored rows are summed over. Scratch as for gemmSparseA.
+ */
+export function gemmCsr(
+  i0: i32,
+  i1: i32,
+  j0: i32,
+  j1: i32,
+  k: i32,
+  rowStart: usize,
+  idx: usize,
+  val: usize,
+  rowIds: usize,
+  transA: i32,
+  b: usize,
+  bRow: i32,
+  c: usize,
+  ldc: i32,
+  accumulate: i32,
+  scratch: usize,
+): void {
+  const bRowBytes = <usize>bRow << 2;
   const cRowBytes = <usize>ldc << 2;
-  const cFirst = c + <usize>i0 * cRowBytes + (<usize>j0 << 2);
-  writeBack(scratch, rows, width, cFirst, cRowBytes, accumulate != 0);
+  const add = accumulate != 0;
+  if (transA == 0) {
+    for (let i = i0; i < i1; i++) {
+      const row = load<i32>(rowIds + (<usize>i << 2));
+      const first = load<i32>(rowStart + (<usize>row << 2));
+      const count = load<i32>(rowStart + (<usize>(row + 1) << 2)) - first;
+      const at = <usize>first << 2;
+      rowFromList(idx + at, val + at, count, b, bRowBytes, j0, j1, c + <usize>i * cRowBytes, add);
+    }
+    return;
+  }
+  // Bucket the k stored rows' terms by column (C's row), keeping p order within each.
+  const rows = i1 - i0;
+  const starts = scratch;
+  memory.fill(starts, 0, <usize>(rows + 1) << 2);
+  for (let p = 0; p < k; p++) {
+    const row = load<i32>(rowIds + (<usize>p << 2));
+    const end = load<i32>(rowStart + (<usize>(row + 1) << 2));
+    for (let t = load<i32>(rowStart + (<usize>row << 2)); t < end; t++) {
+      const r = load<i32>(idx + (<usize>t << 2)) - i0;
+      if (<u32>r < <u32>rows) {
+        const at = starts + (<usize>(r + 1) << 2);
+        store<i32>(at, load<i32>(at) + 1);
+      }
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    const at = starts + (<usize>(r + 1) << 2);
+    store<i32>(at, load<i32>(at) + load<i32>(at - 4));
+  }
+  const total = load<i32>(starts + (<usize>rows << 2));
+  const listIdx = starts + (<usize>(rows + 1) << 2);
+  const listVal = listIdx + (<usize>total << 2);
+  const cursors = listVal + (<usize>total << 2);
+  memory.copy(cursors, starts, <usize>rows << 2);
+  for (let p = 0; p < k; p++) {
+    const row = load<i32>(rowIds + (<usize>p << 2));
+    const end = load<i32>(rowStart + (<usize>(row + 1) << 2));
+    for (let t = load<i32>(rowStart + (<usize>row << 2)); t < end; t++) {
+      const r = load<i32>(idx + (<usize>t << 2)) - i0;
+      if (<u32>r < <u32>rows) {
+        const cursor = cursors + (<usize>r << 2);
+        const slot = <usize>load<i32>(cursor) << 2;
+        store<i32>(listIdx + slot, p);
+        store<f32>(listVal + slot, load<f32>(val + (<usize>t << 2)));
+        store<i32>(cursor, load<i32>(cursor) + 1);
+      }
+    }
+  }
+  for (let r = 0; r < rows; r++) {
+    const first = load<i32>(starts + (<usize>r << 2));
+    const count = load<i32>(starts + (<usize>(r + 1) << 2)) - first;
+    const at = <usize>first << 2;
+    const ci = c + <usize>(i0 + r) * cRowBytes;
+    rowFromList(listIdx + at, listVal + at, count, b, bRowBytes, j0, j1, ci, add);
+  }
 }
