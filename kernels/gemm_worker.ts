@@ -25,8 +25,9 @@ self.onmessage = (event: MessageEvent<WorkerInit>) => {
     try {
       kernels[control[base + MAILBOX.kernel]](...args);
     } catch (error) {
-      // A trap (say, an access out of bounds) must not leave the caller waiting forever.
-      self.postMessage({ failed: seen, message: String(error) });
+      // A trap (say, an access out of bounds) must not leave the caller waiting forever;
+      // the caller is blocked and cannot take a message, so the error goes to stderr here.
+      console.error(`error: kernel worker ${slot}: ${error}`);
       outcome = -seen;
     }
     Atomics.store(control, base + MAILBOX.done, outcome);

@@ -100,7 +100,11 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
           worker.onmessage = () => resolve();
           worker.onerror = (event) => {
             event.preventDefault();
-            reject(new Error(`Cannot start kernel worker ${slot}: ${event.message}`));
+            reject(
+              new Error(
+                `Cannot start kernel worker ${slot} as its module must load: ${event.message}`,
+              ),
+            );
           };
         }),
       );
@@ -179,7 +183,10 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
         const seen = Atomics.load(control, done);
         if (seen === sequence) break;
         if (seen === -sequence) {
-          throw new Error(`Cannot multiply matrices as kernel worker ${part} failed`);
+          throw new Error(
+            `Cannot multiply matrices as kernel worker ${part} must finish its block: it failed ` +
+              "(its error is printed above)",
+          );
         }
         Atomics.wait(control, done, seen);
       }
@@ -197,7 +204,12 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   };
 
   const gemm = (args: GemmArgs): void => {
-    if (closed) throw new Error("Cannot multiply matrices as the kernels were closed");
+    if (closed) {
+      throw new Error(
+        "Cannot multiply matrices as the kernels must be open: they were closed. " +
+          "Hint: create new kernels with createWasmKernels()",
+      );
+    }
     const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false, aRows } = args;
     if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) {
       referenceGemm(args);

@@ -65,7 +65,7 @@ export function checkGemm(args: GemmArgs): void {
     const stored = args.transA ? k : m;
     if (args.aRows.length < stored) {
       throw new RangeError(
-        `Cannot multiply matrices as aRows must pick ${stored} rows: it holds ${args.aRows.length}`,
+        `Cannot multiply matrices as aRows must pick ${stored} rows: current length is ${args.aRows.length}`,
       );
     }
     let last = -1;
@@ -76,7 +76,7 @@ export function checkGemm(args: GemmArgs): void {
     if (buffer.length < need) {
       throw new RangeError(
         `Cannot multiply matrices as ${name} must hold ${need} values for m=${m} n=${n} k=${k}: ` +
-          `it holds ${buffer.length}`,
+          `current length is ${buffer.length}`,
       );
     }
   }

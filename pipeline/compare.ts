@@ -10,6 +10,7 @@ import { deviation, mean } from "d3-array";
 import { renderCompareReport } from "../report/compare.ts";
 import { buildConfig, numberFlag, type PipelineConfig, type RawFlags } from "./config.ts";
 import { ConfigError, InputError } from "./errors.ts";
+import { writeFileAtomic } from "./files.ts";
 import { runJob, type RunMetrics } from "./job.ts";
 import { mcnemar, type McNemarResult } from "./mcnemar.ts";
 import type { Reporter } from "./stage.ts";
@@ -262,18 +263,6 @@ export async function checkCompareFolder(dir: string): Promise<void> {
         }. ` +
         `Hint: pick another --out`,
     );
-  }
-}
-
-/** Writes a file through a temp file renamed into place, so it is whole or absent. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const temp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeFile(temp, bytes);
-    await Deno.rename(temp, path);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
   }
 }
 

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { defaultThreads } from "../kernels/wasm_kernels.ts";
 import { type Activation, ACTIVATIONS } from "../model/activations.ts";
 import { type Init, INITS } from "../model/init.ts";
 import { type OutputKind, OUTPUTS, type Reduction } from "../model/network.ts";
@@ -262,7 +263,7 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
     threads: pick(
       "threads",
       (v) => numberFlag("threads", v, { integer: true, min: 1, max: 256 }),
-      Math.max(1, navigator.hardwareConcurrency || 1),
+      defaultThreads(),
     ),
   };
   if (config.patience > 0 && config.validation === 0) {

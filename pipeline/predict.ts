@@ -11,7 +11,9 @@ import { backgroundOf, deskewImages } from "../stages/deskew.ts";
 import { normalizePixels } from "../stages/normalize.ts";
 import { networkOf, predictAll } from "../stages/evaluate.ts";
 import { decodeIdxFile } from "../stages/idx_decode.ts";
+import { createWasmKernels } from "../kernels/wasm_kernels.ts";
 import { InputError } from "./errors.ts";
+import { statOrNull } from "./files.ts";
 import { MODEL_FILE } from "./job.ts";
 import { currentModelPath, isRegistry } from "../registry/registry.ts";
 import { isPng, luminanceOf, mnistDigit, PNG_MAGIC, readPng } from "./png_digit.ts";
@@ -71,15 +73,6 @@ interface PreparedInput {
   images: Float32Array;
   /** Number of images. */
   count: number;
-}
-
-async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.stat(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
 }
 
 const MODEL_HINT = "run `deno task pipeline` first or pass the model file";
@@ -209,31 +202,42 @@ export async function predictFiles(
       );
     }
   }
-  const net = networkOf(model);
-  const classes = model.spec.sizes[model.spec.sizes.length - 1];
+  // One thread: a predict run is short, and starts no workers (nor asks for their permissions).
+  const kernels = await createWasmKernels({ threads: 1 });
   const predictions: Prediction[] = [];
   let correct = 0;
-  for (const { input, format, images, count } of prepared) {
-    const { predicted: classOf, probabilities } = predictAll(net, {
-      images,
-      labels: new Uint8Array(count),
-      rows: preprocessing.rows,
-      cols: preprocessing.cols,
-    });
-    for (let i = 0; i < count; i++) {
-      const prediction: Prediction = {
-        input,
-        index: i,
-        format,
-        predicted: classOf[i],
-        probabilities: toProbabilities(probabilities.subarray(i * classes, (i + 1) * classes)),
-      };
-      if (labels) {
-        prediction.label = labels[predictions.length];
-        if (prediction.label === prediction.predicted) correct++;
+  try {
+    const net = networkOf(model, kernels);
+    const classes = model.spec.sizes[model.spec.sizes.length - 1];
+    for (const { input, format, images, count } of prepared) {
+      const { predicted: classOf, probabilities } = predictAll(
+        net,
+        {
+          images,
+          labels: new Uint8Array(count),
+          rows: preprocessing.rows,
+          cols: preprocessing.cols,
+        },
+        512,
+        kernels,
+      );
+      for (let i = 0; i < count; i++) {
+        const prediction: Prediction = {
+          input,
+          index: i,
+          format,
+          predicted: classOf[i],
+          probabilities: toProbabilities(probabilities.subarray(i * classes, (i + 1) * classes)),
+        };
+        if (labels) {
+          prediction.label = labels[predictions.length];
+          if (prediction.label === prediction.predicted) correct++;
+        }
+        predictions.push(prediction);
       }
-      predictions.push(prediction);
     }
+  } finally {
+    kernels.close();
   }
   const result: PredictResult = { modelPath: path, predictions };
   if (labels) {

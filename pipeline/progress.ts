@@ -58,6 +58,8 @@ export function liveReporter(
     barsize: 20,
     hideCursor: true,
     clearOnComplete: true,
+    // Redraw even when the bar's text is unchanged, or a logged line leaves it erased.
+    forceRedraw: true,
     fps,
     // Training runs synchronously, so cli-progress's own timer never gets to redraw.
     synchronousUpdate: true,

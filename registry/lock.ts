@@ -11,7 +11,8 @@
  */
 import { LockError } from "../pipeline/errors.ts";
 import type { Reporter } from "../pipeline/stage.ts";
-import { registryPaths, TEMP_PREFIX } from "./registry.ts";
+import { TEMP_PREFIX } from "../pipeline/files.ts";
+import { registryPaths } from "./registry.ts";
 
 /** What the lock file holds: who took it, for the messages; liveness comes from the flock. */
 export interface LockInfo {

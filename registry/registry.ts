@@ -18,6 +18,7 @@
  */
 import { MODEL_FILE } from "../pipeline/job.ts";
 import { RegistryError } from "../pipeline/errors.ts";
+import { statOrNull, syncPath, TEMP_PREFIX, writeFileAtomic } from "../pipeline/files.ts";
 import type { Reporter } from "../pipeline/stage.ts";
 
 /** The registry folder used when `--registry` is not given. */
@@ -27,7 +28,6 @@ export const DEFAULT_REGISTRY = "models";
 export const VERSION_FILE = "version.json";
 
 /** The prefix of every work-in-progress name in the registry folder. */
-export const TEMP_PREFIX = ".tmp-";
 
 /** What `version.json` holds. */
 export interface VersionInfo {
@@ -126,57 +126,11 @@ export function tempName(dir: string, what = ""): string {
   return `${registryPaths(dir).root}/${TEMP_PREFIX}${what}${crypto.randomUUID().slice(0, 8)}`;
 }
 
-async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.stat(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
-}
-
 /** True when `dir` looks like a registry: it holds `versions/` or `current`. */
 export async function isRegistry(dir: string): Promise<boolean> {
   const paths = registryPaths(dir);
   return (await statOrNull(paths.versions))?.isDirectory === true ||
     (await statOrNull(paths.current))?.isFile === true;
-}
-
-/** Flushes a file or folder to disk; skipped where the platform cannot, since it only narrows a window. */
-export async function syncPath(path: string): Promise<void> {
-  try {
-    const file = await Deno.open(path);
-    try {
-      await file.sync();
-    } finally {
-      file.close();
-    }
-  } catch {
-    // fsync of a folder is not possible everywhere; the rename order still keeps the registry whole.
-  }
-}
-
-/** Writes a file by temp file + fsync + rename, so readers see the old or the new bytes, never a mix. */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const dir = path.slice(0, path.lastIndexOf("/")) || ".";
-  const temp = `${dir}/${TEMP_PREFIX}${path.slice(dir.length + 1)}-${
-    crypto.randomUUID().slice(0, 8)
-  }`;
-  try {
-    const file = await Deno.open(temp, { write: true, createNew: true });
-    try {
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(temp, path);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
-  await syncPath(dir);
 }
 
 function isVersionInfo(value: unknown, id: string): value is VersionInfo {

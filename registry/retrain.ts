@@ -59,7 +59,7 @@ export interface RetrainOptions {
 /**
  * Hash of the config fields that change the trained model. The data path is
  * left out (the data fingerprint covers the content), and so are the preset
- * name (its values are in the config) and where outputs go.
+ * name (its values are in the config), where outputs go, and the thread count.
  */
 export function trainingConfigHash(config: PipelineConfig): Promise<string> {
   const {
@@ -70,6 +70,7 @@ export function trainingConfigHash(config: PipelineConfig): Promise<string> {
     dryRun: _r,
     out: _o,
     json: _j,
+    threads: _t, // results are the same bit for bit on any thread count
     ...rest
   } = config;
   return hashJson(rest);

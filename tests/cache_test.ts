@@ -2,9 +2,10 @@ import assert from "node:assert/strict";
 import { entryPath, readEntry, writeEntry } from "../pipeline/cache.ts";
 import { CacheError } from "../pipeline/errors.ts";
 import { hashJson } from "../pipeline/hash.ts";
+import { tempDir } from "./fixtures.ts";
 
 async function setup() {
-  const dir = await Deno.makeTempDir({ prefix: "mnp-cache-" });
+  const dir = await tempDir({ prefix: "mnp-cache-" });
   const key = await hashJson(["stage", 1]);
   const payload = Uint8Array.from({ length: 1000 }, (_, i) => i % 251);
   await writeEntry(dir, "stage", key, payload);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { main } from "../main.ts";
 import { armSlug, parseSeeds, parseVary } from "../pipeline/compare.ts";
 import { ConfigError } from "../pipeline/errors.ts";
-import { captureConsole, makeDataSet } from "./fixtures.ts";
+import { captureConsole, makeDataSet, tempDir } from "./fixtures.ts";
 
 const SMALL = ["--epochs", "3", "--hidden", "8", "--batch-size", "16"];
 
@@ -18,8 +18,8 @@ async function readJson(path: string) {
 
 Deno.test("compare runs deskew on and off through one cache and pairs their predictions", async () => {
   const data = await makeDataSet();
-  const cache = await Deno.makeTempDir();
-  const out = `${await Deno.makeTempDir()}/cmp`;
+  const cache = await tempDir();
+  const out = `${await tempDir()}/cmp`;
   const r = await compare(["--data", data, "--cache-dir", cache, "--out", out, ...SMALL]);
   assert.equal(r.code, 0, r.err.join("\n"));
   const result = await readJson(`${out}/compare.json`);
@@ -82,7 +82,7 @@ Deno.test("compare runs deskew on and off through one cache and pairs their pred
 });
 
 Deno.test("compare refuses an --out folder that holds other files", async () => {
-  const out = await Deno.makeTempDir();
+  const out = await tempDir();
   await Deno.writeTextFile(`${out}/notes.txt`, "mine");
   const r = await compare(["--data", await makeDataSet(), "--out", out, ...SMALL]);
   assert.equal(r.code, 1);
@@ -95,8 +95,8 @@ Deno.test("compare refuses an --out folder that holds other files", async () => 
 
 Deno.test("compare --vary and --seeds repeat another flag over seeds, with mean ± sd", async () => {
   const data = await makeDataSet();
-  const cache = await Deno.makeTempDir();
-  const out = `${await Deno.makeTempDir()}/cmp`;
+  const cache = await tempDir();
+  const out = `${await tempDir()}/cmp`;
   const r = await compare([
     "--data",
     data,
@@ -172,7 +172,7 @@ Deno.test("parseVary() reads FLAG=A,B and rejects unknown flags and anything but
 
 Deno.test("compare refuses contradictory flags before running anything", async () => {
   const data = await makeDataSet();
-  const out = `${await Deno.makeTempDir()}/cmp`;
+  const out = `${await tempDir()}/cmp`;
   const cases: [string[], RegExp][] = [
     [
       ["--no-deskew"],

@@ -88,11 +88,42 @@ export async function writeDataSet(
   await write("t10k-labels-idx1-ubyte", idxBytes([n(test)], test.labels));
 }
 
+/** Pipeline flags that train a model on {@linkcode makeDataSet}'s data in a blink, and well. */
+export const QUICK_TRAINING: readonly string[] = [
+  "--no-deskew",
+  "--epochs",
+  "3",
+  "--eta",
+  "0.01",
+  "--hidden",
+  "8",
+  "--batch-size",
+  "16",
+];
+
+const temporaries: string[] = [];
+addEventListener("unload", () => {
+  for (const dir of temporaries) {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // Already gone (a test removed it): nothing to clean.
+    }
+  }
+});
+
+/** A fresh temp folder, removed when the test process ends. */
+export async function tempDir(options?: Deno.MakeTempOptions): Promise<string> {
+  const dir = await Deno.makeTempDir(options);
+  temporaries.push(dir);
+  return dir;
+}
+
 /** A small synthetic data set in a fresh temp folder; returns the folder. */
 export async function makeDataSet(
   options: { gzip?: boolean; seed?: number } = {},
 ): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "mnp-data-" });
+  const dir = await tempDir({ prefix: "mnp-data-" });
   const random = seededRandom(options.seed ?? 7, "fixture");
   await writeDataSet(
     dir,

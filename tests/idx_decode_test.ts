@@ -6,10 +6,10 @@ import {
   findDataFiles,
   IdxDecoderStream,
 } from "../stages/idx_decode.ts";
-import { gzip, idxBytes, makeDataSet } from "./fixtures.ts";
+import { gzip, idxBytes, makeDataSet, tempDir } from "./fixtures.ts";
 
 async function tempFile(bytes: Uint8Array, name = "file"): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "mnp-idx-" });
+  const dir = await tempDir({ prefix: "mnp-idx-" });
   await Deno.writeFile(`${dir}/${name}`, bytes);
   return `${dir}/${name}`;
 }
@@ -103,7 +103,7 @@ Deno.test("decodeIdxFile() rejects an empty file, a zero dimension and a damaged
 });
 
 Deno.test("findDataFiles() reports the missing file and what the folder must hold", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   await assert.rejects(
     () => findDataFiles(dir),
     (e: unknown) =>
@@ -115,7 +115,7 @@ Deno.test("findDataFiles() reports the missing file and what the folder must hol
 });
 
 Deno.test("findDataFiles() says when the data folder does not exist", async () => {
-  const dir = `${await Deno.makeTempDir()}/nowhere`;
+  const dir = `${await tempDir()}/nowhere`;
   await assert.rejects(
     () => findDataFiles(dir),
     (e: unknown) =>

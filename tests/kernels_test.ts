@@ -72,7 +72,7 @@ Deno.test("referenceGemm() rejects buffers too small for the shapes", () => {
         b: new Float32Array(6),
         c: new Float32Array(4),
       }),
-    /Cannot multiply matrices as A must hold 6 values for m=2 n=2 k=3: it holds 5/,
+    /Cannot multiply matrices as A must hold 6 values for m=2 n=2 k=3: current length is 5/,
   );
 });
 
@@ -167,7 +167,7 @@ Deno.test("referenceGemm() reads aRows and rejects an index past the end of A", 
   assert.deepEqual(Array.from(c), [65, 21]);
   assert.throws(
     () => referenceGemm({ m: 1, n: 1, k: 2, a, aRows: Uint32Array.of(3), b: c, c }),
-    /Cannot multiply matrices as A must hold 8 values for m=1 n=1 k=2: it holds 6/,
+    /Cannot multiply matrices as A must hold 8 values for m=1 n=1 k=2: current length is 6/,
   );
 });
 
@@ -198,7 +198,7 @@ Deno.test("wasm kernels refuse work once closed, and bad thread counts", async (
   const one = Float32Array.of(1);
   assert.throws(
     () => kernels.gemm({ m: 1, n: 1, k: 1, a: one, b: one, c: one }),
-    /Cannot multiply matrices as the kernels were closed/,
+    /Cannot multiply matrices as the kernels must be open: they were closed/,
   );
   await assert.rejects(
     () => createWasmKernels({ threads: 0 }),

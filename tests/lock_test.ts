@@ -3,7 +3,7 @@ import { main } from "../main.ts";
 import { LockError } from "../pipeline/errors.ts";
 import { acquireLock } from "../registry/lock.ts";
 import { registryPaths } from "../registry/registry.ts";
-import { captureConsole, makeDataSet } from "./fixtures.ts";
+import { captureConsole, makeDataSet, tempDir } from "./fixtures.ts";
 
 /** The pid written into hand-made stale locks; only the flock decides, so any number does. */
 const DEAD_PID = 99_999_999;
@@ -14,7 +14,7 @@ function recorder() {
 }
 
 async function registryWithLock(content: unknown): Promise<string> {
-  const registry = `${await Deno.makeTempDir()}/models`;
+  const registry = `${await tempDir()}/models`;
   await Deno.mkdir(registry);
   await Deno.writeTextFile(
     registryPaths(registry).lock,
@@ -58,7 +58,7 @@ Deno.test("a lock that is not JSON is taken over", async () => {
 });
 
 Deno.test("a live lock refuses a second holder with a clear error; retrain exits 1", async () => {
-  const registry = `${await Deno.makeTempDir()}/models`;
+  const registry = `${await tempDir()}/models`;
   const { reporter } = recorder();
   const first = await acquireLock(registry, "retrain", reporter);
   await assert.rejects(
@@ -83,7 +83,7 @@ Deno.test("a live lock refuses a second holder with a clear error; retrain exits
     "--registry",
     registry,
     "--cache-dir",
-    await Deno.makeTempDir(),
+    await tempDir(),
   ], c.io);
   assert.equal(code, 1);
   assert.match(c.err.at(-1)!, /^error: Cannot retrain as one retraining or promotion at a time/);
@@ -95,7 +95,7 @@ Deno.test("a live lock refuses a second holder with a clear error; retrain exits
 });
 
 Deno.test("release() leaves a lock that is no longer its own", async () => {
-  const registry = `${await Deno.makeTempDir()}/models`;
+  const registry = `${await tempDir()}/models`;
   const { reporter } = recorder();
   const lock = await acquireLock(registry, "retrain", reporter);
   const other = { ...lock.info, token: "someone-else" };

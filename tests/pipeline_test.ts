@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { main } from "../main.ts";
 import { decodeModel } from "../model/format.ts";
-import { captureConsole, idxBytes, makeDataSet } from "./fixtures.ts";
+import { captureConsole, idxBytes, makeDataSet, tempDir } from "./fixtures.ts";
 
 const SMALL = ["--epochs", "3", "--hidden", "8", "--batch-size", "16"];
 
@@ -28,8 +28,8 @@ function withoutTimes(metrics: Record<string, unknown>) {
 
 Deno.test("pipeline runs end to end on a tiny data set, then reads every stage from the cache", async () => {
   const data = await makeDataSet();
-  const cache = await Deno.makeTempDir();
-  const out = await Deno.makeTempDir();
+  const cache = await tempDir();
+  const out = await tempDir();
   const first = await run(["--data", data, "--cache-dir", cache, "--out", `${out}/a`, ...SMALL]);
   assert.equal(first.code, 0, first.err.join("\n"));
   assert.ok(first.out.some((l) => /^test accuracy +\d+\.\d\d%$/.test(l)), first.out.join("\n"));
@@ -86,8 +86,8 @@ Deno.test("pipeline runs end to end on a tiny data set, then reads every stage f
 
 Deno.test("--no-deskew reads decode and normalize from the cache and runs the rest", async () => {
   const data = await makeDataSet();
-  const cache = await Deno.makeTempDir();
-  const out = await Deno.makeTempDir();
+  const cache = await tempDir();
+  const out = await tempDir();
   await run(["--data", data, "--cache-dir", cache, "--out", `${out}/a`, ...SMALL]);
   const plan = await run([
     "--data",
@@ -136,7 +136,7 @@ Deno.test("--no-deskew reads decode and normalize from the cache and runs the re
 
 Deno.test("the same seed and flags give the same metrics bit for bit; --no-cache recomputes them", async () => {
   const data = await makeDataSet();
-  const out = await Deno.makeTempDir();
+  const out = await tempDir();
   const args = [
     "--data",
     data,
@@ -148,8 +148,8 @@ Deno.test("the same seed and flags give the same metrics bit for bit; --no-cache
     "--eta",
     "0.05",
   ];
-  await run([...args, "--cache-dir", await Deno.makeTempDir(), "--out", `${out}/a`]);
-  const cache = await Deno.makeTempDir();
+  await run([...args, "--cache-dir", await tempDir(), "--out", `${out}/a`]);
+  const cache = await tempDir();
   await run([...args, "--cache-dir", cache, "--out", `${out}/b`]);
   const rerun = await run([...args, "--cache-dir", cache, "--no-cache", "--out", `${out}/c`]);
   const [a, b, c] = await Promise.all(
@@ -168,9 +168,9 @@ Deno.test("--json prints the metrics on stdout and progress on stderr", async ()
     "--data",
     data,
     "--cache-dir",
-    await Deno.makeTempDir(),
+    await tempDir(),
     "--out",
-    `${await Deno.makeTempDir()}/r`,
+    `${await tempDir()}/r`,
     "--json",
     ...SMALL,
   ]);
@@ -214,8 +214,8 @@ for (
   Deno.test(`${what} stops the run with one error line, exit code 1, no cache entry and no run folder`, async () => {
     const data = await makeDataSet();
     await damage(data);
-    const cache = await Deno.makeTempDir();
-    const out = await Deno.makeTempDir();
+    const cache = await tempDir();
+    const out = await tempDir();
     const result = await run([
       "--data",
       data,
@@ -253,9 +253,9 @@ Deno.test("bad flags give a clear error and exit code 1 or 2", async () => {
 
 Deno.test("--out refuses a folder holding anything but an earlier run, before training", async () => {
   const data = await makeDataSet();
-  const out = await Deno.makeTempDir();
+  const out = await tempDir();
   await Deno.writeTextFile(`${out}/notes.txt`, "keep me");
-  const cache = await Deno.makeTempDir();
+  const cache = await tempDir();
   const result = await run(["--data", data, "--cache-dir", cache, "--out", out, ...SMALL]);
   assert.equal(result.code, 1);
   assert.equal(

@@ -3,6 +3,7 @@ import { Buffer } from "node:buffer";
 import { PNG } from "pngjs";
 import { InputError } from "../pipeline/errors.ts";
 import { decodePng, isPng, luminanceOf, mnistDigit, readPng } from "../pipeline/png_digit.ts";
+import { tempDir } from "./fixtures.ts";
 
 /** Encodes a gray picture (0..255 per pixel) as an RGBA PNG; `alpha` per pixel when given. */
 function pngBytes(
@@ -67,7 +68,7 @@ function shapeOf(image: Float32Array, rows: number, cols: number) {
 }
 
 async function digitFromPng(bytes: Uint8Array, rows = 28, cols = 28): Promise<Float32Array> {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     const path = `${dir}/digit.png`;
     await Deno.writeFile(path, bytes);

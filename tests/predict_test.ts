@@ -9,6 +9,7 @@ import type { Normalization } from "../pipeline/samples.ts";
 import { backgroundOf, DeskewStream } from "../stages/deskew.ts";
 import { networkOf, predictAll } from "../stages/evaluate.ts";
 import { NormalizeStream } from "../stages/normalize.ts";
+import { tempDir } from "./fixtures.ts";
 
 /** An IDX images file: 0,0,8,3, then big-endian n, rows, cols, then the pixels. */
 function idxImages(rows: number, cols: number, pixels: number[]): Uint8Array {
@@ -69,7 +70,7 @@ const LIT = [255, 0, 0, 0], DARK = [0, 0, 0, 0];
 
 /** A temp folder with a run folder holding `model`, 4 images (lit, dark, lit, dark) and labels. */
 async function fixture(model: SavedModel = firstPixelModel()) {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   const run = `${dir}/run`;
   await Deno.mkdir(run);
   await Deno.writeFile(`${run}/${MODEL_FILE}`, encodeModel(model));
@@ -213,7 +214,7 @@ Deno.test("predict preprocesses exactly as the pipeline's normalize and deskew s
   );
   assert.deepEqual(preprocessImages(pixels, model.preprocessing), expected.images);
 
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     await Deno.writeFile(`${dir}/${MODEL_FILE}`, encodeModel(model));
     await Deno.writeFile(`${dir}/x.idx`, idxImages(rows, cols, [...pixels]));
@@ -254,7 +255,7 @@ function pngOf(gray: (r: number, c: number) => number, width: number, height: nu
 }
 
 Deno.test("predict reads PNG digits, named by file, and sniffs a PNG without the extension", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir();
   try {
     await Deno.writeFile(`${dir}/${MODEL_FILE}`, encodeModel(anyInkModel()));
     // A dark "1" on white paper: ink must come out high for the model to see it.

@@ -8,20 +8,9 @@ import {
   readHistory,
   registryPaths,
 } from "../registry/registry.ts";
-import { captureConsole, idxBytes, makeDataSet } from "./fixtures.ts";
+import { captureConsole, idxBytes, makeDataSet, QUICK_TRAINING, tempDir } from "./fixtures.ts";
 
 /** Settings that learn the synthetic set perfectly in a blink (deskew would centre the bars away). */
-const GOOD = [
-  "--no-deskew",
-  "--epochs",
-  "3",
-  "--eta",
-  "0.01",
-  "--hidden",
-  "8",
-  "--batch-size",
-  "16",
-];
 
 interface Setup {
   data: string;
@@ -32,8 +21,8 @@ interface Setup {
 async function setup(): Promise<Setup> {
   return {
     data: await makeDataSet(),
-    cache: await Deno.makeTempDir(),
-    registry: `${await Deno.makeTempDir()}/models`,
+    cache: await tempDir(),
+    registry: `${await tempDir()}/models`,
   };
 }
 
@@ -52,7 +41,7 @@ function retrainCli(s: Setup, ...extra: string[]) {
     s.cache,
     "--registry",
     s.registry,
-    ...GOOD,
+    ...QUICK_TRAINING,
     ...extra,
   ]);
 }
@@ -134,7 +123,7 @@ Deno.test("an unchanged data folder and config skip; --force, a changed file or 
     const path = `${s.data}/${entry.name}`;
     await Deno.writeFile(path, await Deno.readFile(path));
   }
-  const skipped = await retrainCli(s, "--cache-dir", await Deno.makeTempDir());
+  const skipped = await retrainCli(s, "--cache-dir", await tempDir());
   assert.equal(skipped.code, 0);
   assert.match(skipped.out[0], / - skipped: data and config unchanged since v0001 \(promoted\)/);
   assert.ok(!skipped.err.some((l) => l.startsWith("epoch")), "no training when skipping");
@@ -269,7 +258,7 @@ Deno.test("listing ignores temp and incomplete folders; the next retraining remo
 });
 
 Deno.test("a torn last history line is ignored, and the next decision starts a fresh line", async () => {
-  const registry = `${await Deno.makeTempDir()}/models`;
+  const registry = `${await tempDir()}/models`;
   await Deno.mkdir(registry);
   const entry = {
     at: "2025-01-01T00:00:00.000Z",

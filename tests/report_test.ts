@@ -3,7 +3,7 @@ import { Buffer } from "node:buffer";
 import { PNG } from "pngjs";
 import { main } from "../main.ts";
 import { digitPng, toGrey } from "../report/digits.ts";
-import { captureConsole, makeDataSet } from "./fixtures.ts";
+import { captureConsole, makeDataSet, tempDir } from "./fixtures.ts";
 
 const SMALL = ["--epochs", "2", "--hidden", "4", "--batch-size", "16"];
 
@@ -25,8 +25,8 @@ function digitsOf(html: string): { src: string; caption: string }[] {
 
 Deno.test("every run folder gets a self-contained report with charts, digits, stages and config", async () => {
   const data = await makeDataSet();
-  const cache = await Deno.makeTempDir();
-  const out = await Deno.makeTempDir();
+  const cache = await tempDir();
+  const out = await tempDir();
   await pipeline(["--data", data, "--cache-dir", cache, "--out", `${out}/a`, ...SMALL]);
   const html = await Deno.readTextFile(`${out}/a/report.html`);
   const metrics = JSON.parse(await Deno.readTextFile(`${out}/a/metrics.json`));
@@ -65,12 +65,12 @@ Deno.test("every run folder gets a self-contained report with charts, digits, st
 
 Deno.test("a run without deskew has no before/after row", async () => {
   const data = await makeDataSet();
-  const out = await Deno.makeTempDir();
+  const out = await tempDir();
   await pipeline([
     "--data",
     data,
     "--cache-dir",
-    await Deno.makeTempDir(),
+    await tempDir(),
     "--out",
     `${out}/a`,
     "--no-deskew",

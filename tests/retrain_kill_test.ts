@@ -3,20 +3,9 @@ import { main } from "../main.ts";
 import { loadModel } from "../pipeline/predict.ts";
 import { type HistoryEntry, listVersions, readCurrent, readHistory } from "../registry/registry.ts";
 import { PAUSE_POINTS, type PausePoint } from "../registry/retrain.ts";
-import { captureConsole, makeDataSet } from "./fixtures.ts";
+import { captureConsole, makeDataSet, QUICK_TRAINING, tempDir } from "./fixtures.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const GOOD = [
-  "--no-deskew",
-  "--epochs",
-  "3",
-  "--eta",
-  "0.01",
-  "--hidden",
-  "8",
-  "--batch-size",
-  "16",
-];
 
 /** What each kill point leaves: the complete versions and the champion. */
 const AFTER_KILL: Record<PausePoint, { versions: string[]; current: string }> = {
@@ -71,11 +60,11 @@ async function retrainKilledAt(point: PausePoint, args: string[]): Promise<strin
 for (const point of PAUSE_POINTS) {
   Deno.test(`a retraining killed at "${point}" leaves the registry consistent, and the next one takes over`, async () => {
     const data = await makeDataSet();
-    const registry = `${await Deno.makeTempDir()}/models`;
-    const common = ["--data", data, "--registry", registry, ...GOOD];
+    const registry = `${await tempDir()}/models`;
+    const common = ["--data", data, "--registry", registry, ...QUICK_TRAINING];
     const first = captureConsole();
     assert.equal(
-      await main(["retrain", ...common, "--cache-dir", await Deno.makeTempDir()], first.io),
+      await main(["retrain", ...common, "--cache-dir", await tempDir()], first.io),
       0,
       first.err.join("\n"),
     );
@@ -86,7 +75,7 @@ for (const point of PAUSE_POINTS) {
       "--seed",
       "2",
       "--cache-dir",
-      await Deno.makeTempDir(),
+      await tempDir(),
       "--promote-tolerance",
       "1",
     ];
@@ -118,7 +107,7 @@ for (const point of PAUSE_POINTS) {
       "--seed",
       "3",
       "--cache-dir",
-      await Deno.makeTempDir(),
+      await tempDir(),
     ], next.io);
     assert.equal(code, 0, next.err.join("\n"));
     assert.ok(

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { entryPath } from "../pipeline/cache.ts";
 import { planPipeline, runPipeline, stageKeys } from "../pipeline/run.ts";
 import type { AnyStage, Codec, Stage } from "../pipeline/stage.ts";
+import { tempDir } from "./fixtures.ts";
 
 const numberCodec: Codec<number> = {
   encode: (n) => new TextEncoder().encode(String(n)),
@@ -42,7 +43,7 @@ Deno.test("stageKeys() changes with the stage version", async () => {
 });
 
 Deno.test("runPipeline() caches outputs and a changed param reruns only downstream stages", async () => {
-  const cacheDir = await Deno.makeTempDir();
+  const cacheDir = await tempDir();
   const runs = new Map<string, number>();
   const options = { source: { key: "src", value: 10 }, cacheDir, reporter: quiet };
   const first = await runPipeline({ ...options, stages: chain([1, 2, 3], runs) });
@@ -63,7 +64,7 @@ Deno.test("runPipeline() caches outputs and a changed param reruns only downstre
 });
 
 Deno.test("runPipeline() reports a damaged entry and recomputes it", async () => {
-  const cacheDir = await Deno.makeTempDir();
+  const cacheDir = await tempDir();
   const runs = new Map<string, number>();
   const lines: string[] = [];
   const stages = chain([1, 2], runs);
@@ -89,7 +90,7 @@ Deno.test("runPipeline() reports a damaged entry and recomputes it", async () =>
 });
 
 Deno.test("runPipeline() recomputes an entry its codec cannot decode", async () => {
-  const cacheDir = await Deno.makeTempDir();
+  const cacheDir = await tempDir();
   const lines: string[] = [];
   const stages = chain([1], new Map());
   const options = {
@@ -115,7 +116,7 @@ Deno.test("runPipeline() recomputes an entry its codec cannot decode", async () 
 });
 
 Deno.test("runPipeline() with useCache false reruns everything and overwrites the cache", async () => {
-  const cacheDir = await Deno.makeTempDir();
+  const cacheDir = await tempDir();
   const runs = new Map<string, number>();
   const options = {
     source: { key: "src", value: 0 },
@@ -130,7 +131,7 @@ Deno.test("runPipeline() with useCache false reruns everything and overwrites th
 });
 
 Deno.test("runPipeline() hands a stage the outputs it declares in uses", async () => {
-  const cacheDir = await Deno.makeTempDir();
+  const cacheDir = await tempDir();
   const [first, second] = chain([1, 2], new Map());
   const third: Stage<number, number> = {
     name: "s2",

@@ -3,19 +3,7 @@ import { main } from "../main.ts";
 import { ConfigError, InputError } from "../pipeline/errors.ts";
 import { type HistoryEntry, readHistory } from "../registry/registry.ts";
 import { type CronFunction, parseDuration, runSchedule } from "../registry/schedule.ts";
-import { captureConsole, makeDataSet } from "./fixtures.ts";
-
-const GOOD = [
-  "--no-deskew",
-  "--epochs",
-  "3",
-  "--eta",
-  "0.01",
-  "--hidden",
-  "8",
-  "--batch-size",
-  "16",
-];
+import { captureConsole, makeDataSet, QUICK_TRAINING, tempDir } from "./fixtures.ts";
 
 function decision(n: number): HistoryEntry {
   return {
@@ -145,7 +133,7 @@ async function cli(args: string[]) {
 
 Deno.test("schedule --every retrains on the interval, logging one line per decision", async () => {
   const data = await makeDataSet();
-  const registry = `${await Deno.makeTempDir()}/models`;
+  const registry = `${await tempDir()}/models`;
   const result = await cli([
     "schedule",
     "--every",
@@ -157,8 +145,8 @@ Deno.test("schedule --every retrains on the interval, logging one line per decis
     "--registry",
     registry,
     "--cache-dir",
-    await Deno.makeTempDir(),
-    ...GOOD,
+    await tempDir(),
+    ...QUICK_TRAINING,
   ]);
   assert.equal(result.code, 0, result.err.join("\n"));
   assert.equal(result.err[0], `schedule: retraining into "${registry}" every 1s, 2 times`);
@@ -168,7 +156,7 @@ Deno.test("schedule --every retrains on the interval, logging one line per decis
 });
 
 Deno.test("schedule retries a failing retraining, records each failure, and exits 1 when all failed", async () => {
-  const registry = `${await Deno.makeTempDir()}/models`;
+  const registry = `${await tempDir()}/models`;
   const result = await cli([
     "schedule",
     "--every",
@@ -213,7 +201,7 @@ Deno.test("schedule needs exactly one of --every and --cron, and --cron needs --
     "--cron",
     "0 3 * * *",
     "--registry",
-    `${await Deno.makeTempDir()}/models`,
+    `${await tempDir()}/models`,
   ]);
   assert.equal(cron.code, 1);
   assert.match(

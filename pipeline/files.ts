@@ -1,0 +1,59 @@
+/**
+ * File helpers shared by the cache, run folders, comparisons and the registry:
+ * a stat that tolerates absence, and whole-or-nothing writes.
+ *
+ * @module
+ */
+
+/** Prefix of temp files and folders that are not finished yet, so listings can skip them. */
+export const TEMP_PREFIX = ".tmp-";
+
+/** `Deno.stat`, or null when nothing is there. */
+export async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}
+
+/** Flushes a file or folder to disk where the platform allows it. */
+export async function syncPath(path: string): Promise<void> {
+  try {
+    const file = await Deno.open(path);
+    try {
+      await file.sync();
+    } finally {
+      file.close();
+    }
+  } catch {
+    // fsync of a folder is not possible everywhere; the rename order still keeps writes whole.
+  }
+}
+
+/**
+ * Writes a file through a synced temp file (named with {@linkcode TEMP_PREFIX})
+ * renamed into place, so a reader or a crash sees the old file or the new, whole.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/")) || ".";
+  const temp = `${dir}/${TEMP_PREFIX}${path.slice(dir.length + 1)}-${
+    crypto.randomUUID().slice(0, 8)
+  }`;
+  try {
+    const file = await Deno.open(temp, { write: true, createNew: true });
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(temp, path);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+  await syncPath(dir);
+}
