@@ -34,14 +34,6 @@ const { values: flags } = parseArgs({
     help: { type: "boolean", short: "h" },
   },
 });
-if (flags.help) {
-  console.log(`deno task bench [--quick] [--threads N] [--skip-pipeline]
-
-  --quick           fewer minibatches and repetitions, a 1-epoch pipeline (about 30 s)
-  --threads N       threads for our kernels (default: every core, ${defaultThreads()})
-  --skip-pipeline   leave out the whole-pipeline run`);
-  Deno.exit(0);
-}
 const quick = flags.quick === true;
 const threads = flags.threads ? Number(flags.threads) : defaultThreads();
 const PEERS: PeerBackend[] = ["cpu", "wasm"];
@@ -49,19 +41,28 @@ const PEERS: PeerBackend[] = ["cpu", "wasm"];
 const NATIVE_GFLOPS = 100;
 
 const log = (line: string) => console.error(line);
-log(`loading MNIST (${quick ? "quick" : "full"} run, ours on ${threads} thread(s))`);
-const data = await loadMnist();
-const width = data.train.rows * data.train.cols;
 
-const ours1 = await createWasmKernels({ threads: 1 });
-const oursN = await createWasmKernels({ threads });
-const ourKernels: [string, WasmKernels][] = [["ours ×1", ours1], [`ours ×${threads}`, oursN]];
-const peerData = {
-  images: data.train.images,
-  labels: data.train.labels,
-  width,
-  classes: data.classes,
-};
+/**
+ * Runs its arguments as a command and, every 50 ms while it runs, reads its
+ * peak resident set (VmHWM) from /proc; prints `peak-rss-kib N` on stderr and
+ * exits with the command's status.
+ */
+const PEAK_RSS_WATCHER = `"$@" & pid=$!
+peak=0
+while kill -0 "$pid" 2>/dev/null; do
+  hwm=$(sed -n 's/^VmHWM:[[:space:]]*\\([0-9]*\\).*/\\1/p' "/proc/$pid/status" 2>/dev/null)
+  if [ -n "$hwm" ] && [ "$hwm" -gt "$peak" ]; then peak=$hwm; fi
+  sleep 0.05
+done
+wait "$pid"; code=$?
+echo "peak-rss-kib $peak" >&2
+exit $code`;
+
+const HELP = `deno task bench [--quick] [--threads N] [--skip-pipeline]
+
+  --quick           fewer minibatches and repetitions, a 1-epoch pipeline (about 30 s)
+  --threads N       threads for our kernels (default: every core, ${defaultThreads()})
+  --skip-pipeline   leave out the whole-pipeline run`;
 
 /** One row of the table: a workload, its unit, and each contender's figure. */
 interface Row {
@@ -70,116 +71,176 @@ interface Row {
   figures: Map<string, number>;
   target?: number;
 }
-const rows: Row[] = [];
 
-// Matrix products: the textbook layer at 1200 rows and the wide layer at 128, forward and both gradients.
-const shapes: [string, number, number, number, boolean, boolean][] = [
-  ["(1200×785)·(785×50)", 1200, 50, 785, false, false],
-  ["(785×1200)·(1200×50) dW", 785, 50, 1200, true, false],
-  ["(1200×50)·(50×785) dX", 1200, 785, 50, false, true],
-  ["(128×784)·(784×800)", 128, 800, 784, false, false],
-  ["(784×128)·(128×800) dW", 784, 800, 128, true, false],
-  ["(128×800)·(800×784) dX", 128, 784, 800, false, true],
-];
-const matmulSeconds = quick ? 0.15 : 0.5;
-for (const [label, m, n, k, transA, transB] of shapes) {
-  const figures = new Map<string, number>();
-  for (const backend of PEERS) {
-    await usePeer(backend);
-    figures.set(`tfjs-${backend}`, peerMatMul(m, n, k, transA, transB, matmulSeconds));
+/** Runs every workload, prints the table, then the pipeline figures. */
+async function runBench(): Promise<void> {
+  log(`loading MNIST (${quick ? "quick" : "full"} run, ours on ${threads} thread(s))`);
+  const data = await loadMnist();
+  const width = data.train.rows * data.train.cols;
+
+  const ours1 = await createWasmKernels({ threads: 1 });
+  const oursN = await createWasmKernels({ threads });
+  const ourKernels: [string, WasmKernels][] = [["ours ×1", ours1], [`ours ×${threads}`, oursN]];
+  const peerData = {
+    images: data.train.images,
+    labels: data.train.labels,
+    width,
+    classes: data.classes,
+  };
+
+  const rows: Row[] = [];
+
+  // Matrix products: the textbook layer at 1200 rows and the wide layer at 128, forward and both gradients.
+  const shapes: [string, number, number, number, boolean, boolean][] = [
+    ["(1200×785)·(785×50)", 1200, 50, 785, false, false],
+    ["(785×1200)·(1200×50) dW", 785, 50, 1200, true, false],
+    ["(1200×50)·(50×785) dX", 1200, 785, 50, false, true],
+    ["(128×784)·(784×800)", 128, 800, 784, false, false],
+    ["(784×128)·(128×800) dW", 784, 800, 128, true, false],
+    ["(128×800)·(800×784) dX", 128, 784, 800, false, true],
+  ];
+  const matmulSeconds = quick ? 0.15 : 0.5;
+  for (const [label, m, n, k, transA, transB] of shapes) {
+    const figures = new Map<string, number>();
+    for (const backend of PEERS) {
+      await usePeer(backend);
+      figures.set(`tfjs-${backend}`, peerMatMul(m, n, k, transA, transB, matmulSeconds));
+    }
+    for (const [name, kernels] of ourKernels) {
+      const a = kernels.alloc(m * k), b = kernels.alloc(k * n), c = kernels.alloc(m * n);
+      a.forEach((_, i) => a[i] = Math.sin(i));
+      b.forEach((_, i) => b[i] = Math.cos(i));
+      const perCall = timePerCall(
+        () => kernels.gemm({ m, n, k, a, b, c, transA, transB }),
+        matmulSeconds,
+      );
+      figures.set(name, (2 * m * n * k) / perCall / 1e9);
+    }
+    rows.push({ workload: `matmul ${label}`, unit: "GFLOP/s", figures, target: 1 });
+    log(`measured matmul ${label}`);
   }
-  for (const [name, kernels] of ourKernels) {
-    const a = kernels.alloc(m * k), b = kernels.alloc(k * n), c = kernels.alloc(m * n);
-    a.forEach((_, i) => a[i] = Math.sin(i));
-    b.forEach((_, i) => b[i] = Math.cos(i));
-    const perCall = timePerCall(
-      () => kernels.gemm({ m, n, k, a, b, c, transA, transB }),
-      matmulSeconds,
-    );
-    figures.set(name, (2 * m * n * k) / perCall / 1e9);
+
+  // The textbook epoch: 784-50-10 sigmoid, logistic cost summed, L2, momentum, 50 minibatches of 1200.
+  const textbookOptions: TrainOptions = {
+    hidden: [50],
+    activation: "sigmoid",
+    output: "sigmoid",
+    init: "uniform",
+    optimizer: "sgd",
+    eta: 0.001,
+    momentum: 0.001,
+    decay: 0.00001,
+    decaySchedule: "textbook",
+    l1: 0,
+    l2: 0.1,
+    reduction: "sum",
+    epochs: quick ? 2 : 4,
+    patience: 0,
+    seed: 1,
+    deskew: false,
+  };
+  const textbookPeer: PeerNetwork = {
+    hidden: 50,
+    activation: "sigmoid",
+    output: "sigmoid",
+    optimizer: "momentum",
+    eta: 0.001,
+    momentum: 0.001,
+    l2: 0.1,
+  };
+  rows.push(
+    await trainingRow(
+      "textbook epoch 784-50-10 sigmoid, 50 batches of 1200",
+      textbookOptions,
+      { minibatches: 50 },
+      data.train.labels.length,
+      textbookPeer,
+      { cpu: quick ? 3 : 8, wasm: quick ? 5 : 15 },
+      10,
+    ),
+  );
+
+  // The wide epoch: 784-800-10 ReLU, softmax, Adam, batch 128.
+  const wideRows = quick ? 12800 : data.train.labels.length;
+  rows.push(
+    await trainingRow(
+      `wide epoch 784-800-10 ReLU softmax Adam, batch 128${quick ? ` (${wideRows} rows)` : ""}`,
+      {
+        ...textbookOptions,
+        hidden: [800],
+        activation: "relu",
+        output: "softmax",
+        init: "he",
+        optimizer: "adam",
+        momentum: 0,
+        decay: 0,
+        decaySchedule: "inverse",
+        l2: 0,
+        reduction: "mean",
+        epochs: 1,
+      },
+      { batchSize: 128 },
+      wideRows,
+      {
+        ...textbookPeer,
+        hidden: 800,
+        activation: "relu",
+        output: "softmax",
+        optimizer: "adam",
+        l2: 0,
+      },
+      { cpu: quick ? 4 : 12, wasm: quick ? 10 : 40 },
+      3,
+    ),
+  );
+  ours1.close();
+  oursN.close();
+
+  printTable(rows);
+  if (!flags["skip-pipeline"]) await benchPipeline();
+
+  /**
+   * Trains with our kernels on every row of `rowsUsed` (samples/s from the
+   * median epoch after the first), and with each peer on the first minibatches
+   * of the same plan.
+   */
+  async function trainingRow(
+    workload: string,
+    options: TrainOptions,
+    batching: { minibatches: number } | { batchSize: number },
+    rowsUsed: number,
+    peer: PeerNetwork,
+    peerBatches: Record<PeerBackend, number>,
+    target: number,
+  ): Promise<Row> {
+    const figures = new Map<string, number>();
+    const plan = planBatches(rowsUsed, { batching, validation: 0, seed: 1 });
+    const order = epochOrder(plan, 0);
+    const batches: Uint32Array[] = [];
+    for (let b = 0; b + 1 < plan.starts.length; b++) {
+      batches.push(order.slice(plan.starts[b], plan.starts[b + 1]));
+    }
+    for (const backend of PEERS) {
+      await usePeer(backend);
+      figures.set(
+        `tfjs-${backend}`,
+        peerTrain(peer, { ...peerData, batches: batches.slice(0, peerBatches[backend]) }),
+      );
+      log(`measured tfjs-${peerName()}: ${workload}`);
+    }
+    for (const [name, kernels] of ourKernels) {
+      const result = trainNetwork(data, plan, options, { log() {} }, kernels);
+      const epochs = result.history.map((h) => h.seconds);
+      const seconds = epochs.length > 1 ? median(epochs.slice(1))! : epochs[0];
+      figures.set(name, plan.trainIndices.length / seconds);
+    }
+    log(`measured ours: ${workload}`);
+    return { workload, unit: "samples/s", figures, target };
   }
-  rows.push({ workload: `matmul ${label}`, unit: "GFLOP/s", figures, target: 1 });
-  log(`measured matmul ${label}`);
 }
 
-// The textbook epoch: 784-50-10 sigmoid, logistic cost summed, L2, momentum, 50 minibatches of 1200.
-const textbookOptions: TrainOptions = {
-  hidden: [50],
-  activation: "sigmoid",
-  output: "sigmoid",
-  init: "uniform",
-  optimizer: "sgd",
-  eta: 0.001,
-  momentum: 0.001,
-  decay: 0.00001,
-  decaySchedule: "textbook",
-  l1: 0,
-  l2: 0.1,
-  reduction: "sum",
-  epochs: quick ? 2 : 4,
-  patience: 0,
-  seed: 1,
-  deskew: false,
-};
-const textbookPeer: PeerNetwork = {
-  hidden: 50,
-  activation: "sigmoid",
-  output: "sigmoid",
-  optimizer: "momentum",
-  eta: 0.001,
-  momentum: 0.001,
-  l2: 0.1,
-};
-rows.push(
-  await trainingRow(
-    "textbook epoch 784-50-10 sigmoid, 50 batches of 1200",
-    textbookOptions,
-    { minibatches: 50 },
-    data.train.labels.length,
-    textbookPeer,
-    { cpu: quick ? 3 : 8, wasm: quick ? 5 : 15 },
-    10,
-  ),
-);
-
-// The wide epoch: 784-800-10 ReLU, softmax, Adam, batch 128.
-const wideRows = quick ? 12800 : data.train.labels.length;
-rows.push(
-  await trainingRow(
-    `wide epoch 784-800-10 ReLU softmax Adam, batch 128${quick ? ` (${wideRows} rows)` : ""}`,
-    {
-      ...textbookOptions,
-      hidden: [800],
-      activation: "relu",
-      output: "softmax",
-      init: "he",
-      optimizer: "adam",
-      momentum: 0,
-      decay: 0,
-      decaySchedule: "inverse",
-      l2: 0,
-      reduction: "mean",
-      epochs: 1,
-    },
-    { batchSize: 128 },
-    wideRows,
-    {
-      ...textbookPeer,
-      hidden: 800,
-      activation: "relu",
-      output: "softmax",
-      optimizer: "adam",
-      l2: 0,
-    },
-    { cpu: quick ? 4 : 12, wasm: quick ? 10 : 40 },
-    3,
-  ),
-);
-ours1.close();
-oursN.close();
-
-printTable(rows);
-if (!flags["skip-pipeline"]) await benchPipeline();
+if (flags.help) console.log(HELP);
+else await runBench();
 
 /** Real MNIST, decoded and scaled to 0..1 (the peers get the very same floats). */
 async function loadMnist(): Promise<DataSplits<Float32Array>> {
@@ -191,45 +252,6 @@ async function loadMnist(): Promise<DataSplits<Float32Array>> {
     classes: raw.classes,
     normalization,
   };
-}
-
-/**
- * Trains with our kernels on every row of `rowsUsed` (samples/s from the
- * median epoch after the first), and with each peer on the first minibatches
- * of the same plan.
- */
-async function trainingRow(
-  workload: string,
-  options: TrainOptions,
-  batching: { minibatches: number } | { batchSize: number },
-  rowsUsed: number,
-  peer: PeerNetwork,
-  peerBatches: Record<PeerBackend, number>,
-  target: number,
-): Promise<Row> {
-  const figures = new Map<string, number>();
-  const plan = planBatches(rowsUsed, { batching, validation: 0, seed: 1 });
-  const order = epochOrder(plan, 0);
-  const batches: Uint32Array[] = [];
-  for (let b = 0; b + 1 < plan.starts.length; b++) {
-    batches.push(order.slice(plan.starts[b], plan.starts[b + 1]));
-  }
-  for (const backend of PEERS) {
-    await usePeer(backend);
-    figures.set(
-      `tfjs-${backend}`,
-      peerTrain(peer, { ...peerData, batches: batches.slice(0, peerBatches[backend]) }),
-    );
-    log(`measured tfjs-${peerName()}: ${workload}`);
-  }
-  for (const [name, kernels] of ourKernels) {
-    const result = trainNetwork(data, plan, options, { log() {} }, kernels);
-    const epochs = result.history.map((h) => h.seconds);
-    const seconds = epochs.length > 1 ? median(epochs.slice(1))! : epochs[0];
-    figures.set(name, plan.trainIndices.length / seconds);
-  }
-  log(`measured ours: ${workload}`);
-  return { workload, unit: "samples/s", figures, target };
 }
 
 /** Prints the table: every contender's figure, and our all-thread figure over tfjs-wasm. */
@@ -285,22 +307,21 @@ async function benchPipeline(): Promise<void> {
     ];
     log(`running: deno ${args.join(" ")}`);
     const started = performance.now();
-    const child = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "null" })
-      .spawn();
-    let peakKiB = 0;
-    const poll = setInterval(() => {
-      try {
-        const status = Deno.readTextFileSync(`/proc/${child.pid}/status`);
-        const hwm = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
-        peakKiB = Math.max(peakKiB, hwm);
-      } catch {
-        // The process has just exited, or /proc is not there (not Linux): keep the last reading.
-      }
-    }, 50);
+    // Deno may read /proc only with --allow-all, so a shell watches the child's high-water mark.
+    const child = new Deno.Command("bash", {
+      args: ["-c", PEAK_RSS_WATCHER, "bash", Deno.execPath(), ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
     const output = await child.output();
-    clearInterval(poll);
     const wall = (performance.now() - started) / 1000;
-    if (!output.success) throw new Error(`the pipeline exited with ${output.code}`);
+    const stderr = new TextDecoder().decode(output.stderr);
+    if (!output.success) {
+      throw new Error(
+        `Cannot measure the pipeline as it must succeed: it exited with ${output.code}:\n${stderr}`,
+      );
+    }
+    const peakKiB = Number(/peak-rss-kib (\d+)/.exec(stderr)?.[1] ?? NaN);
     const metrics = JSON.parse(new TextDecoder().decode(output.stdout));
     const stages = metrics.stages as { name: string; seconds: number; status: string }[];
     const dataStages = stages.filter((s) => ["decode", "normalize", "deskew"].includes(s.name));
@@ -308,7 +329,9 @@ async function benchPipeline(): Promise<void> {
     console.log();
     console.log(
       `pipeline (default preset${quick ? ", 1 epoch" : ""}, cold cache, ${threads} thread(s)): ` +
-        `wall ${wall.toFixed(1)} s, peak RSS ${(peakKiB / 1024).toFixed(0)} MiB, ` +
+        `wall ${wall.toFixed(1)} s, peak RSS ${
+          Number.isNaN(peakKiB) || peakKiB === 0 ? "unknown" : `${(peakKiB / 1024).toFixed(0)} MiB`
+        }, ` +
         `test accuracy ${(100 * metrics.testAccuracy).toFixed(2)}%`,
     );
     console.log(
