@@ -13,11 +13,32 @@ export const ACTIVATIONS = ["sigmoid", "tanh", "relu", "swish"] as const;
 /** One of {@linkcode ACTIVATIONS}. */
 export type Activation = typeof ACTIVATIONS[number];
 
-/** The logistic function, written so a large |z| never overflows `exp`. */
+/** Float32's smallest normal number: below it a float32 is a denormal. */
+export const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+
+/**
+ * `v`, or 0 where a float32 could hold `v` only as a denormal. Denormals cost
+ * every CPU a slow path on each operation (saturated sigmoids on raw pixels
+ * made whole epochs twice as slow), and no network needs values below 1e-38.
+ */
+export function flushDenormal(v: number): number {
+  return v > -FLOAT32_MIN_NORMAL && v < FLOAT32_MIN_NORMAL ? 0 : v;
+}
+
+/**
+ * `Math.exp(x)` for x above ln(float32's smallest normal), else 0: what a
+ * float32 keeps of it once denormals flush. Below about −700, `Math.exp` takes
+ * a slow path (raw 0..255 pixels push sigmoids there all the time).
+ */
+export function expOrZero(x: number): number {
+  return x < -87.4 ? 0 : Math.exp(x);
+}
+
+/** The logistic function, written so a large |z| never overflows `exp`; denormals flush to 0. */
 export function sigmoid(z: number): number {
-  if (z >= 0) return 1 / (1 + Math.exp(-z));
-  const e = Math.exp(z);
-  return e / (1 + e);
+  if (z >= 0) return 1 / (1 + expOrZero(-z));
+  const e = expOrZero(z);
+  return flushDenormal(e / (1 + e));
 }
 
 /**
@@ -44,7 +65,7 @@ export function activate(kind: Activation, z: Floats, a: Floats, n: number): voi
       for (let i = 0; i < n; i++) a[i] = z[i] > 0 ? z[i] : 0;
       return;
     case "swish":
-      for (let i = 0; i < n; i++) a[i] = z[i] * sigmoid(z[i]);
+      for (let i = 0; i < n; i++) a[i] = flushDenormal(z[i] * sigmoid(z[i]));
       return;
   }
 }
@@ -62,10 +83,10 @@ export function activateBackward(
 ): void {
   switch (kind) {
     case "sigmoid":
-      for (let i = 0; i < n; i++) grad[i] *= a[i] * (1 - a[i]);
+      for (let i = 0; i < n; i++) grad[i] = flushDenormal(grad[i] * a[i] * (1 - a[i]));
       return;
     case "tanh":
-      for (let i = 0; i < n; i++) grad[i] *= 1 - a[i] * a[i];
+      for (let i = 0; i < n; i++) grad[i] = flushDenormal(grad[i] * (1 - a[i] * a[i]));
       return;
     case "relu":
       for (let i = 0; i < n; i++) if (z[i] <= 0) grad[i] = 0;
@@ -74,7 +95,7 @@ export function activateBackward(
       // d/dz z·σ(z) = σ(z) + a·(1 − σ(z))
       for (let i = 0; i < n; i++) {
         const s = sigmoid(z[i]);
-        grad[i] *= s + a[i] * (1 - s);
+        grad[i] = flushDenormal(grad[i] * (s + a[i] * (1 - s)));
       }
       return;
   }

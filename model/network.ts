@@ -13,7 +13,9 @@ import {
   activate,
   activateBackward,
   type Activation,
+  expOrZero,
   type Floats,
+  flushDenormal,
   sigmoid,
 } from "./activations.ts";
 import { type Kernels, referenceKernels } from "./kernels.ts";
@@ -185,7 +187,7 @@ export function softmaxRows(z: Floats, p: Floats, batch: number, classes: number
     for (let c = 0; c < classes; c++) if (z[row + c] > max) max = z[row + c];
     let sum = 0;
     for (let c = 0; c < classes; c++) {
-      const e = Math.exp(z[row + c] - max);
+      const e = expOrZero(z[row + c] - max);
       p[row + c] = e;
       sum += e;
     }
@@ -224,10 +226,10 @@ export function outputLoss(
       let max = -Infinity;
       for (let c = 0; c < classes; c++) if (z[row + c] > max) max = z[row + c];
       let sum = 0;
-      for (let c = 0; c < classes; c++) sum += Math.exp(z[row + c] - max);
+      for (let c = 0; c < classes; c++) sum += expOrZero(z[row + c] - max);
       const logSum = max + Math.log(sum);
       for (let c = 0; c < classes; c++) {
-        a[row + c] = Math.exp(z[row + c] - logSum);
+        a[row + c] = flushDenormal(expOrZero(z[row + c] - logSum));
         if (y[row + c] !== 0) loss += y[row + c] * (logSum - z[row + c]);
       }
     }
@@ -237,14 +239,14 @@ export function outputLoss(
     // One exp and one log per unit, none of which can overflow.
     for (let i = 0; i < n; i++) {
       const zi = z[i];
-      const e = Math.exp(-Math.abs(zi));
-      a[i] = zi >= 0 ? 1 / (1 + e) : e / (1 + e);
+      const e = expOrZero(-Math.abs(zi));
+      a[i] = zi >= 0 ? 1 / (1 + e) : flushDenormal(e / (1 + e));
       const tail = Math.log1p(e);
       const yi = y[i];
       loss += yi * (Math.max(-zi, 0) + tail) + (1 - yi) * (Math.max(zi, 0) + tail);
     }
   }
-  for (let i = 0; i < n; i++) dz[i] = (a[i] - y[i]) * scale;
+  for (let i = 0; i < n; i++) dz[i] = flushDenormal((a[i] - y[i]) * scale);
   return loss;
 }
 
