@@ -124,8 +124,9 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const start = Math.ceil(top / 64) * 64;
     const end = start + bytes;
     const have = memory.buffer.byteLength;
-    if (end > have) {
-      memory.grow(Math.ceil((end - have) / PAGE));
+    // 64 bytes of slack past the last buffer: the sparse kernels' last vector may read 12 past a row.
+    if (end + 64 > have) {
+      memory.grow(Math.ceil((end + 64 - have) / PAGE));
       ours.add(memory.buffer);
     }
     top = end;

@@ -241,7 +241,8 @@ export function outputLoss(
       const zi = z[i];
       const e = expOrZero(-Math.abs(zi));
       a[i] = zi >= 0 ? 1 / (1 + e) : flushDenormal(e / (1 + e));
-      const tail = Math.log1p(e);
+      // log1p(e) is e itself once e < 2⁻⁵⁴; skipping the call there changes no bit.
+      const tail = e < 5e-17 ? e : Math.log1p(e);
       const yi = y[i];
       loss += yi * (Math.max(-zi, 0) + tail) + (1 - yi) * (Math.max(zi, 0) + tail);
     }

@@ -234,7 +234,7 @@ function storeSum(dst: usize, offset: usize, sum: v128, accumulate: bool): void 
 /**
  * One row of C from a list of A's non-zero terms in that row: for each term t,
  * C[j] += val[t]·B(idx[t], j), summed per column in list order (which is p order),
- * 48 columns at a time in registers, then 16, then 4, then one by one.
+ * 48 columns at a time in registers, then 16, then 4, then the last 1 to 3.
  */
 function rowFromList(
   idx: usize,
@@ -319,16 +319,30 @@ function rowFromList(
     const dst = c + (<usize>j << 2);
     v128.store(dst, accumulate ? f32x4.add(v128.load(dst), c0) : c0);
   }
-  for (; j < j1; j++) {
-    let sum: f32 = 0;
+  if (j < j1) {
+    // The last 1 to 3 columns as one vector: its other lanes read up to 12 bytes
+    // past them (the memory always has that much slack) and are never stored.
+    let c0 = f32x4.splat(0);
     const column = b + (<usize>j << 2);
     for (let t = 0; t < count; t++) {
       const at = <usize>t << 2;
-      sum += load<f32>(val + at) * load<f32>(column + <usize>load<i32>(idx + at) * bRowBytes);
+      const src = column + <usize>load<i32>(idx + at) * bRowBytes;
+      c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(val + at), v128.load(src)));
     }
     const dst = c + (<usize>j << 2);
-    store<f32>(dst, accumulate ? load<f32>(dst) + sum : sum);
+    const left = j1 - j;
+    storeLane(dst, 0, f32x4.extract_lane(c0, 0), accumulate);
+    if (left > 1) storeLane(dst, 4, f32x4.extract_lane(c0, 1), accumulate);
+    if (left > 2) storeLane(dst, 8, f32x4.extract_lane(c0, 2), accumulate);
   }
+}
+
+/** Stores one sum at dst + offset, added to what is there when accumulating. */
+// @ts-ignore: decorator
+@inline
+function storeLane(dst: usize, offset: usize, sum: f32, accumulate: bool): void {
+  const at = dst + offset;
+  store<f32>(at, accumulate ? load<f32>(at) + sum : sum);
 }
 
 /**
