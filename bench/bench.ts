@@ -10,6 +10,8 @@ import { parseArgs } from "node:util";
 import { median } from "d3-array";
 import { createWasmKernels, defaultThreads, type WasmKernels } from "../kernels/wasm_kernels.ts";
 import { bundledDataDir } from "../pipeline/bundled.ts";
+import { PRESET_VALUES } from "../pipeline/config.ts";
+import { trainOptionsOf } from "../pipeline/job.ts";
 import type { DataSplits } from "../pipeline/samples.ts";
 import { decodeDataSet, findDataFiles } from "../stages/idx_decode.ts";
 import { epochOrder, planBatches } from "../stages/minibatch.ts";
@@ -122,22 +124,8 @@ async function runBench(): Promise<void> {
 
   // The textbook epoch: 784-50-10 sigmoid, logistic cost summed, L2, momentum, 50 minibatches of 1200.
   const textbookOptions: TrainOptions = {
-    hidden: [50],
-    activation: "sigmoid",
-    output: "sigmoid",
-    init: "uniform",
-    optimizer: "sgd",
-    eta: 0.001,
-    momentum: 0.001,
-    decay: 0.00001,
-    decaySchedule: "textbook",
-    l1: 0,
-    l2: 0.1,
-    reduction: "sum",
+    ...trainOptionsOf(PRESET_VALUES.textbook),
     epochs: quick ? 2 : 4,
-    patience: 0,
-    seed: 1,
-    deskew: false,
   };
   const textbookPeer: PeerNetwork = {
     hidden: 50,

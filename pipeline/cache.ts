@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { writeFileAtomic } from "./files.ts";
 import { CacheError } from "./errors.ts";
 import { sha256, toHex } from "./hash.ts";
 
@@ -61,26 +62,7 @@ export async function writeEntry(
   header.set(await sha256(payload), 56);
   const path = entryPath(dir, stage, key);
   await Deno.mkdir(`${dir}/${stage}`, { recursive: true });
-  const temp = `${path}.${crypto.randomUUID()}.tmp`;
-  try {
-    const file = await Deno.open(temp, { write: true, createNew: true });
-    try {
-      await writeAll(file, header);
-      await writeAll(file, payload);
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(temp, path);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
+  await writeFileAtomic(path, [header, payload]);
 }
 
 /**

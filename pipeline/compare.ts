@@ -429,7 +429,7 @@ export function formatComparison(run: ComparisonRun): string[] {
   const { comparison: c, rows } = run;
   const [a, b] = c.arms;
   const lines: string[] = [];
-  const width = Math.max(14, a.label.length + 2, b.label.length + 2);
+  const width = Math.max(16, a.label.length + 2, b.label.length + 2);
   const head = 28;
   const row = (name: string, x: string, y: string) =>
     `${name.padEnd(head)}${x.padStart(width)}${y.padStart(width)}`;

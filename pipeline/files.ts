@@ -33,10 +33,14 @@ export async function syncPath(path: string): Promise<void> {
 }
 
 /**
- * Writes a file through a synced temp file (named with {@linkcode TEMP_PREFIX})
+ * Writes a file (from one or more parts) through a synced temp file (named with {@linkcode TEMP_PREFIX})
  * renamed into place, so a reader or a crash sees the old file or the new, whole.
  */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  bytes: Uint8Array | readonly Uint8Array[],
+): Promise<void> {
+  const parts = bytes instanceof Uint8Array ? [bytes] : bytes;
   const dir = path.slice(0, path.lastIndexOf("/")) || ".";
   const temp = `${dir}/${TEMP_PREFIX}${path.slice(dir.length + 1)}-${
     crypto.randomUUID().slice(0, 8)
@@ -44,8 +48,10 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   try {
     const file = await Deno.open(temp, { write: true, createNew: true });
     try {
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+      for (const part of parts) {
+        let written = 0;
+        while (written < part.length) written += await file.write(part.subarray(written));
+      }
       await file.sync();
     } finally {
       file.close();

@@ -17,7 +17,12 @@ import {
 } from "../stages/idx_decode.ts";
 import { minibatchStage } from "../stages/minibatch.ts";
 import { normalizeStage } from "../stages/normalize.ts";
-import { type EpochRecord, type TrainResult, trainStage } from "../stages/train.ts";
+import {
+  type EpochRecord,
+  type TrainOptions,
+  type TrainResult,
+  trainStage,
+} from "../stages/train.ts";
 import { BUNDLED_DATA, bundledDataDir } from "./bundled.ts";
 import type { PipelineConfig, TrainingConfig } from "./config.ts";
 import { type PlanEntry, planPipeline, runPipeline, type StageRecord } from "./run.ts";
@@ -69,17 +74,9 @@ export interface StageChain {
   evaluate: Stage<never, Evaluation>;
 }
 
-/** Builds the stage chain; deskew is left out of the chain when it is off. */
-export function buildStages(config: TrainingConfig): StageChain {
-  const decode = idxDecodeStage();
-  const normalize = normalizeStage(config.normalize);
-  const samples = config.deskew ? deskewStage() : normalize;
-  const minibatch = minibatchStage({
-    batching: config.batching,
-    validation: config.validation,
-    seed: config.seed,
-  });
-  const train = trainStage({
+/** The train stage's options from a config: everything that shapes training. */
+export function trainOptionsOf(config: Omit<TrainingConfig, "preset" | "data">): TrainOptions {
+  return {
     hidden: config.hidden,
     activation: config.activation,
     output: config.output,
@@ -96,7 +93,20 @@ export function buildStages(config: TrainingConfig): StageChain {
     patience: config.patience,
     seed: config.seed,
     deskew: config.deskew,
-  }, samples);
+  };
+}
+
+/** Builds the stage chain; deskew is left out of the chain when it is off. */
+export function buildStages(config: TrainingConfig): StageChain {
+  const decode = idxDecodeStage();
+  const normalize = normalizeStage(config.normalize);
+  const samples = config.deskew ? deskewStage() : normalize;
+  const minibatch = minibatchStage({
+    batching: config.batching,
+    validation: config.validation,
+    seed: config.seed,
+  });
+  const train = trainStage(trainOptionsOf(config), samples);
   const evaluate = evaluateStage(samples);
   const stages: AnyStage[] = config.deskew
     ? [decode, normalize, samples, minibatch, train, evaluate]
