@@ -6,7 +6,7 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { KERNEL_EXPORTS, MAILBOX, type WorkerInit } from "./mailbox.ts";
+import { KERNEL_EXPORTS, MAILBOX, waitForChange, type WorkerInit } from "./mailbox.ts";
 
 self.onmessage = (event: MessageEvent<WorkerInit>) => {
   const { module, memory, control, slot } = event.data;
@@ -16,8 +16,7 @@ self.onmessage = (event: MessageEvent<WorkerInit>) => {
   self.postMessage("ready");
   let seen = 0;
   for (;;) {
-    Atomics.wait(control, base + MAILBOX.request, seen);
-    seen = Atomics.load(control, base + MAILBOX.request);
+    seen = waitForChange(control, base + MAILBOX.request, seen);
     if (seen < 0) break;
     const args: number[] = [];
     for (let i = 0; i < MAILBOX.args; i++) args.push(control[base + MAILBOX.firstArg + i]);

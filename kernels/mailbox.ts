@@ -24,6 +24,31 @@ export const MAILBOX = {
 /** The exports of gemm.wasm a mailbox can name (gemm and gemmSparseA take 15 arguments, gemmCsr 16). */
 export const KERNEL_EXPORTS = ["gemm", "gemmSparseA", "gemmCsr"] as const;
 
+/**
+ * How long a thread keeps polling for its next message before it sleeps.
+ * Products come every millisecond or two while training, and waking a
+ * sleeping thread costs up to half a millisecond on a virtual machine.
+ */
+export const SPIN_MS = 2;
+
+/**
+ * Waits until `control[index]` differs from `value`: polls for up to
+ * {@linkcode SPIN_MS}, then sleeps on it. Returns the new value.
+ */
+export function waitForChange(control: Int32Array, index: number, value: number): number {
+  const until = performance.now() + SPIN_MS;
+  for (let polls = 1;; polls++) {
+    const seen = Atomics.load(control, index);
+    if (seen !== value) return seen;
+    if ((polls & 255) === 0 && performance.now() > until) break;
+  }
+  for (;;) {
+    Atomics.wait(control, index, value);
+    const seen = Atomics.load(control, index);
+    if (seen !== value) return seen;
+  }
+}
+
 /** What a worker receives once, before any work. */
 export interface WorkerInit {
   /** The compiled kernels. */

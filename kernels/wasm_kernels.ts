@@ -11,7 +11,7 @@
  * @module
  */
 import { checkGemm, type GemmArgs, type Kernels, referenceGemm } from "../model/kernels.ts";
-import { KERNEL_EXPORTS, MAILBOX, type WorkerInit } from "./mailbox.ts";
+import { KERNEL_EXPORTS, MAILBOX, waitForChange, type WorkerInit } from "./mailbox.ts";
 
 /** Options of {@linkcode createWasmKernels}. */
 export interface WasmKernelOptions {
@@ -180,8 +180,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     exported[kernel](...blocks[0]);
     for (let part = 1; part < blocks.length; part++) {
       const done = part * MAILBOX.size + MAILBOX.done;
-      for (;;) {
-        const seen = Atomics.load(control, done);
+      for (let seen = Atomics.load(control, done);; seen = waitForChange(control, done, seen)) {
         if (seen === sequence) break;
         if (seen === -sequence) {
           throw new Error(
@@ -189,7 +188,6 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
               "(its error is printed above)",
           );
         }
-        Atomics.wait(control, done, seen);
       }
     }
     if (!ours.has(c.buffer)) c.set(view(cAt, length));
