@@ -21,8 +21,8 @@ export const MAILBOX = {
   args: 16,
 } as const;
 
-/** The exports of gemm.wasm a mailbox can name (gemm and gemmSparseA take 15 arguments, gemmCsr 16). */
-export const KERNEL_EXPORTS = ["gemm", "gemmSparseA", "gemmCsr"] as const;
+/** The exports of gemm.wasm a mailbox can name (up to 16 arguments; extra ones are ignored). */
+export const KERNEL_EXPORTS = ["gemm", "gemmSparseA", "gemmCsr", "sigmoidRange"] as const;
 
 /**
  * How long a thread keeps polling for its next message before it sleeps.

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { exp64 } from "./exp.ts";
+
 /** A float buffer the model computes in: float32 to train, float64 to check gradients. */
 export type Floats = Float32Array | Float64Array;
 
@@ -34,10 +36,18 @@ export function expOrZero(x: number): number {
   return x < -87.4 ? 0 : Math.exp(x);
 }
 
-/** The logistic function, written so a large |z| never overflows `exp`; denormals flush to 0. */
+/** {@linkcode expOrZero} with {@linkcode exp64}, which the WebAssembly kernels compute bit for bit. */
+export function sigmoidExp(x: number): number {
+  return x < -87.4 ? 0 : exp64(x);
+}
+
+/**
+ * The logistic function, written so a large |z| never overflows `exp`;
+ * denormals flush to 0. The kernels' `sigmoidRange` gives the same bits.
+ */
 export function sigmoid(z: number): number {
-  if (z >= 0) return 1 / (1 + expOrZero(-z));
-  const e = expOrZero(z);
+  if (z >= 0) return 1 / (1 + sigmoidExp(-z));
+  const e = sigmoidExp(z);
   return flushDenormal(e / (1 + e));
 }
 

@@ -50,6 +50,8 @@ export interface Kernels {
   gemm(args: GemmArgs): void;
   /** Says `a`, rows of `cols` values, will often be read through `aRows`; kernels may index it. */
   prepareRows?(a: Float32Array, cols: number): void;
+  /** `a[i] = sigmoid(z[i])` for i < n, the same bits as model/activations.ts `sigmoid`. */
+  sigmoid?(z: Float32Array, a: Float32Array, n: number): void;
 }
 
 /** Throws unless the buffers are large enough for the shapes. */

@@ -251,6 +251,16 @@ export function outputLoss(
   return loss;
 }
 
+/** A hidden layer's activation, on the kernels when they offer it (same bits either way). */
+function activateHidden(kind: Activation, ws: Workspace, l: number, n: number): void {
+  const z = ws.z[l], a = ws.a[l];
+  if (kind === "sigmoid" && ws.kernels.sigmoid && z instanceof Float32Array) {
+    ws.kernels.sigmoid(z, a as Float32Array, n);
+  } else {
+    activate(kind, z, a, n);
+  }
+}
+
 /** Buffers for one batch of up to `capacity` rows, allocated once, reused every step. */
 export interface Workspace {
   /** Rows the buffers hold. */
@@ -315,7 +325,7 @@ export function forward(
     const layer = layers[l];
     denseForward(input, layer, ws.z[l], batch, ws.kernels, l === 0 ? rows : undefined);
     const n = batch * layer.outputs;
-    if (l < last) activate(spec.activation, ws.z[l], ws.a[l], n);
+    if (l < last) activateHidden(spec.activation, ws, l, n);
     else if (spec.output === "softmax") softmaxRows(ws.z[l], ws.a[l], batch, layer.outputs);
     else for (let i = 0; i < n; i++) ws.a[l][i] = sigmoid(ws.z[l][i]);
     input = ws.a[l];
@@ -361,7 +371,7 @@ export function lossAndGradient(
   let input = x;
   for (let l = 0; l < last; l++) {
     denseForward(input, layers[l], ws.z[l], batch, ws.kernels, l === 0 ? rows : undefined);
-    activate(spec.activation, ws.z[l], ws.a[l], batch * layers[l].outputs);
+    activateHidden(spec.activation, ws, l, batch * layers[l].outputs);
     input = ws.a[l];
   }
   denseForward(input, layers[last], ws.z[last], batch, ws.kernels, last === 0 ? rows : undefined);

@@ -7,6 +7,7 @@ import {
   flushDenormal,
   sigmoid,
 } from "../model/activations.ts";
+import { exp64 } from "../model/exp.ts";
 
 Deno.test("flushDenormal() zeroes what a float32 could hold only as a denormal, and nothing else", () => {
   assert.equal(flushDenormal(1e-40), 0);
@@ -27,7 +28,7 @@ Deno.test("sigmoid() saturates to exactly 0 and 1 far out, with no denormal in f
   assert.equal(sigmoid(0), 0.5);
   assert.equal(sigmoid(800), 1);
   assert.equal(sigmoid(-800), 0);
-  assert.equal(sigmoid(-80), Math.exp(-80) / (1 + Math.exp(-80)));
+  assert.equal(sigmoid(-80), exp64(-80) / (1 + exp64(-80)));
   const z = Float32Array.of(-1000, -87.5, -50, 0, 50, 1000);
   const a = new Float32Array(z.length);
   activate("sigmoid", z, a, z.length);
@@ -37,4 +38,25 @@ Deno.test("sigmoid() saturates to exactly 0 and 1 far out, with no denormal in f
   activateBackward("sigmoid", z, a, grad, z.length);
   for (const v of grad) assert.ok(v === 0 || Math.abs(v) >= FLOAT32_MIN_NORMAL, `denormal ${v}`);
   assert.equal(grad[3], 0.25);
+});
+
+Deno.test("exp64() stays within 1 ulp of Math.exp, and handles the edges", () => {
+  const bits = new BigInt64Array(2);
+  const values = new Float64Array(bits.buffer);
+  let worst = 0n;
+  for (let i = 0; i < 20000; i++) {
+    const x = Math.sin(i * 12.9898) * (i % 2 === 0 ? 700 : 20);
+    values[0] = exp64(x);
+    values[1] = Math.exp(x);
+    const d = bits[0] - bits[1];
+    if ((d < 0n ? -d : d) > worst) worst = d < 0n ? -d : d;
+  }
+  assert.ok(worst <= 1n, `worst difference ${worst} ulp`);
+  assert.equal(exp64(0), 1);
+  assert.equal(exp64(-0), 1);
+  assert.equal(exp64(1e-12), 1 + 1e-12);
+  assert.equal(exp64(710), Infinity);
+  assert.equal(exp64(-709), 0);
+  assert.equal(exp64(-Infinity), 0);
+  assert.ok(Number.isNaN(exp64(NaN)));
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { sigmoid } from "../model/activations.ts";
 import { type GemmArgs, type Kernels, referenceGemm } from "../model/kernels.ts";
 import { seededRandom } from "../pipeline/rng.ts";
 import { planBatches } from "../stages/minibatch.ts";
@@ -192,6 +193,43 @@ Deno.test("wasm gemm works in place on its own buffers, as on copies", async () 
   }
 });
 
+Deno.test("wasm sigmoid gives the bits of the TypeScript sigmoid, on 1 and 2 threads", async () => {
+  const random = seededRandom(10, "sigmoid");
+  const special = [
+    0,
+    -0,
+    1e-30,
+    -1e-30,
+    87.3,
+    -87.3,
+    -87.5,
+    88,
+    -88,
+    700,
+    -700,
+    1e6,
+    -1e6,
+    Infinity,
+  ];
+  for (const threads of [1, 2]) {
+    const kernels = await createWasmKernels({ threads, minParallelWork: 0 });
+    try {
+      const n = 5000;
+      const z = kernels.alloc(n), a = kernels.alloc(n);
+      for (let i = 0; i < n; i++) {
+        z[i] = i < special.length ? special[i] : (random() * 2 - 1) * (i % 3 === 0 ? 200 : 8);
+      }
+      z[special.length] = -Infinity;
+      z[special.length + 1] = NaN;
+      kernels.sigmoid(z, a, n);
+      const expected = Float32Array.from(z, sigmoid);
+      assert.equal(firstDifference(a, expected), -1);
+    } finally {
+      kernels.close();
+    }
+  }
+});
+
 Deno.test("wasm kernels refuse work once closed, and bad thread counts", async () => {
   const kernels = await createWasmKernels({ threads: 1 });
   kernels.close();
@@ -206,46 +244,48 @@ Deno.test("wasm kernels refuse work once closed, and bad thread counts", async (
   );
 });
 
-Deno.test("training gives the same bits on the reference and on 1 or 2 wasm threads", async () => {
-  const random = seededRandom(4, "threads");
-  const toFloat = (s: ReturnType<typeof syntheticSet>) => ({
-    ...s,
-    images: Float32Array.from(s.images, (v) => v / 255),
-  });
-  const data = {
-    train: toFloat(syntheticSet(90, 5, 12, 12, random)),
-    test: toFloat(syntheticSet(10, 5, 12, 12, random)),
-    classes: 5,
-  };
-  const options: TrainOptions = {
-    hidden: [19, 11],
-    activation: "tanh",
-    output: "softmax",
-    init: "xavier",
-    optimizer: "adam",
-    eta: 0.01,
-    momentum: 0,
-    decay: 0,
-    decaySchedule: "inverse",
-    l1: 0.001,
-    l2: 0.01,
-    reduction: "mean",
-    epochs: 3,
-    patience: 0,
-    seed: 5,
-    deskew: false,
-  };
-  const plan = planBatches(90, { batching: { batchSize: 16 }, validation: 0.1, seed: 2 });
-  const quiet = { log() {} };
-  const reference = trainNetwork(data, plan, options, quiet);
-  for (const [threads, sparseZeros] of [[1, 2], [2, 2], [2, 0]]) {
-    const kernels = await createWasmKernels({ threads, minParallelWork: 0, sparseZeros });
-    try {
-      const result = trainNetwork(data, plan, options, quiet, kernels);
-      assert.equal(firstDifference(result.model.params, reference.model.params), -1);
-      assert.deepEqual(result.costs, reference.costs);
-    } finally {
-      kernels.close();
+for (const activation of ["tanh", "sigmoid"] as const) {
+  Deno.test(`training (${activation}) gives the same bits on the reference and on 1 or 2 wasm threads`, async () => {
+    const random = seededRandom(4, "threads");
+    const toFloat = (s: ReturnType<typeof syntheticSet>) => ({
+      ...s,
+      images: Float32Array.from(s.images, (v) => v / 255),
+    });
+    const data = {
+      train: toFloat(syntheticSet(90, 5, 12, 12, random)),
+      test: toFloat(syntheticSet(10, 5, 12, 12, random)),
+      classes: 5,
+    };
+    const options: TrainOptions = {
+      hidden: [19, 11],
+      activation,
+      output: "softmax",
+      init: "xavier",
+      optimizer: "adam",
+      eta: 0.01,
+      momentum: 0,
+      decay: 0,
+      decaySchedule: "inverse",
+      l1: 0.001,
+      l2: 0.01,
+      reduction: "mean",
+      epochs: 3,
+      patience: 0,
+      seed: 5,
+      deskew: false,
+    };
+    const plan = planBatches(90, { batching: { batchSize: 16 }, validation: 0.1, seed: 2 });
+    const quiet = { log() {} };
+    const reference = trainNetwork(data, plan, options, quiet);
+    for (const [threads, sparseZeros] of [[1, 2], [2, 2], [2, 0]]) {
+      const kernels = await createWasmKernels({ threads, minParallelWork: 0, sparseZeros });
+      try {
+        const result = trainNetwork(data, plan, options, quiet, kernels);
+        assert.equal(firstDifference(result.model.params, reference.model.params), -1);
+        assert.deepEqual(result.costs, reference.costs);
+      } finally {
+        kernels.close();
+      }
     }
-  }
-});
+  });
+}

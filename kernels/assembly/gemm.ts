@@ -517,3 +517,5 @@ export function gemmCsr(
     rowFromList(listIdx + at, listVal + at, count, b, bRowBytes, j0, j1, ci, add);
   }
 }
+
+export { sigmoidRange } from "./elementwise";
