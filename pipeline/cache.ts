@@ -62,7 +62,8 @@ export async function writeEntry(
   header.set(await sha256(payload), 56);
   const path = entryPath(dir, stage, key);
   await Deno.mkdir(`${dir}/${stage}`, { recursive: true });
-  await writeFileAtomic(path, [header, payload]);
+  // No fsync: an entry a crash left torn fails its checksum on read and is recomputed.
+  await writeFileAtomic(path, [header, payload], { sync: false });
 }
 
 /**

@@ -33,13 +33,16 @@ export async function syncPath(path: string): Promise<void> {
 }
 
 /**
- * Writes a file (from one or more parts) through a synced temp file (named with {@linkcode TEMP_PREFIX})
- * renamed into place, so a reader or a crash sees the old file or the new, whole.
+ * Writes a file (from one or more parts) through a synced temp file (named with
+ * {@linkcode TEMP_PREFIX}) renamed into place, so a reader or a crash sees the old file or the new, whole.
+ * `sync: false` skips the fsyncs, for files that are verified on read anyway.
  */
 export async function writeFileAtomic(
   path: string,
   bytes: Uint8Array | readonly Uint8Array[],
+  options: { sync?: boolean } = {},
 ): Promise<void> {
+  const { sync = true } = options;
   const parts = bytes instanceof Uint8Array ? [bytes] : bytes;
   const dir = path.slice(0, path.lastIndexOf("/")) || ".";
   const temp = `${dir}/${TEMP_PREFIX}${path.slice(dir.length + 1)}-${
@@ -52,7 +55,7 @@ export async function writeFileAtomic(
         let written = 0;
         while (written < part.length) written += await file.write(part.subarray(written));
       }
-      await file.sync();
+      if (sync) await file.sync();
     } finally {
       file.close();
     }
@@ -61,5 +64,5 @@ export async function writeFileAtomic(
     await Deno.remove(temp).catch(() => {});
     throw error;
   }
-  await syncPath(dir);
+  if (sync) await syncPath(dir);
 }

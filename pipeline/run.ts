@@ -134,6 +134,8 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
   const { stages, cacheDir, reporter, useCache = true } = options;
   const keys = await stageKeys(stages, options.source.key);
   const memo = new Map<number, Promise<unknown>>();
+  // Cache writes go on while later stages compute; the run ends only when all are on disk.
+  const writes: Promise<void>[] = [];
   const records = new Map<number, StageRecord>();
 
   const compute = async (i: number): Promise<unknown> => {
@@ -169,7 +171,9 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
     };
     const started = performance.now();
     const value = await stage.run(input, context);
-    await writeEntry(cacheDir, stage.name, keys[i], stage.codec.encode(value));
+    const write = writeEntry(cacheDir, stage.name, keys[i], stage.codec.encode(value));
+    write.catch(() => {}); // awaited below; this only keeps an early failure from going unhandled
+    writes.push(write);
     finish(i, false, started);
     return value;
   };
@@ -194,10 +198,16 @@ export async function runPipeline(options: RunOptions): Promise<RunResult> {
 
   const want = options.want?.length ? options.want : [stages[stages.length - 1]];
   const outputs = new Map<AnyStage, unknown>();
-  for (const stage of want) {
-    outputs.set(stage, await get(indexOfStage(stages, stage)));
+  try {
+    for (const stage of want) {
+      outputs.set(stage, await get(indexOfStage(stages, stage)));
+    }
+    for (const [i, promise] of memo) outputs.set(stages[i], await promise);
+  } finally {
+    // Even a failed run leaves the entries it computed whole on disk, not half written.
+    await Promise.allSettled(writes);
   }
-  for (const [i, promise] of memo) outputs.set(stages[i], await promise);
+  await Promise.all(writes);
   const ordered = await Promise.all(stages.map(async (stage, i) =>
     records.get(i) ?? {
       name: stage.name,
