@@ -151,7 +151,8 @@ export function evaluateStage(
   return {
     name: "evaluate",
     // 2: products run in float32 in a fixed order (model/kernels.ts), not in float64.
-    version: 2,
+    // 3: sigmoid through exp64, values below float32's normal range flushed to 0.
+    version: 3,
     params: {},
     uses: [samples],
     run: async (trained, context) =>

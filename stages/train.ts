@@ -346,7 +346,8 @@ export function trainStage(
   return {
     name: "train",
     // 2: products run in float32 in a fixed order (model/kernels.ts), not in float64.
-    version: 2,
+    // 3: sigmoid through exp64, values below float32's normal range flushed to 0.
+    version: 3,
     params: { ...options },
     uses: [samples],
     run: async (plan, context) =>
