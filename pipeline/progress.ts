@@ -5,12 +5,13 @@
  *
  * @module
  */
-// @ts-types="@types/cli-progress"
+// @ts-types="./cli_progress.d.ts"
 import cliProgress from "cli-progress";
+import type { Options, SingleBar } from "./cli_progress.d.ts";
 import type { Reporter, TrainProgress } from "./stage.ts";
 
 /** The terminal stream cli-progress draws on: a Node writable such as `process.stderr`. */
-export type ProgressStream = NonNullable<cliProgress.Options["stream"]>;
+export type ProgressStream = NonNullable<Options["stream"]>;
 
 /** Options of {@linkcode liveReporter}. */
 export interface LiveReporterOptions {
@@ -64,7 +65,7 @@ export function liveReporter(
     // Training runs synchronously, so cli-progress's own timer never gets to redraw.
     synchronousUpdate: true,
   }, cliProgress.Presets.shades_classic);
-  let bar: cliProgress.SingleBar | null = null;
+  let bar: SingleBar | null = null;
   let lastDraw = -Infinity;
   let lastValue = -1;
   let closed = false;
