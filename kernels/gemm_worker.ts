@@ -18,11 +18,12 @@ self.onmessage = (event: MessageEvent<WorkerInit>) => {
   for (;;) {
     seen = waitForChange(control, base + MAILBOX.request, seen);
     if (seen < 0) break;
+    const kernel = kernels[control[base + MAILBOX.kernel]];
     const args: number[] = [];
     for (let i = 0; i < MAILBOX.args; i++) args.push(control[base + MAILBOX.firstArg + i]);
     let outcome = seen;
     try {
-      kernels[control[base + MAILBOX.kernel]](...args);
+      kernel(...args);
     } catch (error) {
       // A trap (say, an access out of bounds) must not leave the caller waiting forever;
       // the caller is blocked and cannot take a message, so the error goes to stderr here.

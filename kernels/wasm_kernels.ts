@@ -158,7 +158,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   /** Sparse copies (CSR) of arrays read through `aRows`, made by `prepareRows`. */
   const prepared = new WeakMap<
     Float32Array,
-    { rowStart: number; idx: number; val: number; zeros: number }
+    { rowStart: number; idx: number; val: number; zeros: number; rows: number; cols: number }
   >();
 
   let sequence = 0;
@@ -172,7 +172,8 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     cAt: number,
     length: number,
   ) => {
-    sequence++;
+    // Positive and below 2^30, however long training runs: negative requests stop workers.
+    sequence = sequence % 0x3fffffff + 1;
     for (let part = 1; part < blocks.length; part++) {
       const base = part * MAILBOX.size;
       control[base + MAILBOX.kernel] = kernel;
@@ -180,38 +181,48 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       Atomics.store(control, base + MAILBOX.request, sequence);
       Atomics.notify(control, base + MAILBOX.request);
     }
-    exported[kernel](...blocks[0]);
-    for (let part = 1; part < blocks.length; part++) {
-      const done = part * MAILBOX.size + MAILBOX.done;
-      for (let seen = Atomics.load(control, done);; seen = waitForChange(control, done, seen)) {
-        if (seen === sequence) break;
-        if (seen === -sequence) {
-          throw new Error(
-            `Cannot multiply matrices as kernel worker ${part} must finish its block: it failed ` +
-              "(its error is printed above)",
-          );
-        }
+    let failed = -1;
+    try {
+      exported[kernel](...blocks[0]);
+    } finally {
+      // Every worker finishes this request before anything returns or throws, so no later
+      // request can rewrite a mailbox a worker is still reading.
+      for (let part = 1; part < blocks.length; part++) {
+        const done = part * MAILBOX.size + MAILBOX.done;
+        let seen = Atomics.load(control, done);
+        while (seen !== sequence && seen !== -sequence) seen = waitForChange(control, done, seen);
+        if (seen === -sequence && failed < 0) failed = part;
       }
+    }
+    if (failed > 0) {
+      throw new Error(
+        `Cannot compute as kernel worker ${failed} must finish its block: it failed ` +
+          "(its error is printed above)",
+      );
     }
     if (!ours.has(c.buffer)) c.set(view(cAt, length));
   };
 
   /** Splits `tiles` tiles among the threads when `work` is worth it: [from, to) per part. */
   const split = (tiles: number, work: number): [number, number][] => {
-    const parts = work < minParallelWork ? 1 : Math.min(threads, tiles);
+    const parts = work < minParallelWork ? 1 : Math.max(1, Math.min(threads, tiles));
     return Array.from({ length: parts }, (_, part) => [
       Math.floor((tiles * part) / parts),
       Math.floor((tiles * (part + 1)) / parts),
     ]);
   };
 
-  const gemm = (args: GemmArgs): void => {
+  const checkOpen = (action: string) => {
     if (closed) {
       throw new Error(
-        "Cannot multiply matrices as the kernels must be open: they were closed. " +
+        `Cannot ${action} as the kernels must be open: they were closed. ` +
           "Hint: create new kernels with createWasmKernels()",
       );
     }
+  };
+
+  const gemm = (args: GemmArgs): void => {
+    checkOpen("multiply matrices");
     const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false, aRows } = args;
     if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) {
       referenceGemm(args);
@@ -223,9 +234,15 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const sparseFits = !transB && (!transA || n >= 64 || sparseZeros === 0);
 
     if (aRows) {
-      const csr = prepared.get(a);
       const stored = transA ? k : m, width = transA ? m : k;
-      // The index lists a transposed A's terms cheaply, so here width does not matter.
+      const indexed = prepared.get(a);
+      // The index serves only products that read `a` with the width it was built for; it lists
+      // a transposed A's terms cheaply, so here the width of C does not matter.
+      const csr = indexed?.cols === width && aRows.subarray(0, stored).every((r) =>
+          r < indexed.rows
+        )
+        ? indexed
+        : undefined;
       if (!csr || transB || csr.zeros < sparseZeros) {
         // No index to use: gather the rows, then multiply as usual (the same bits either way).
         staging.rows = area(staging.rows, stored * width * 4);
@@ -279,6 +296,8 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
 
   /** Elementwise sigmoid, in place in the memory (else the TypeScript twin), shared by the threads. */
   const sigmoid = (z: Float32Array, a: Float32Array, n: number): void => {
+    checkOpen("compute sigmoids");
+    if (n <= 0) return;
     if (!ours.has(z.buffer) || !ours.has(a.buffer) || z.length < n || a.length < n) {
       for (let i = 0; i < n; i++) a[i] = sigmoidOf(z[i]);
       return;
@@ -319,7 +338,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       }
     }
     starts[rows] = t;
-    prepared.set(a, { rowStart, idx, val, zeros });
+    prepared.set(a, { rowStart, idx, val, zeros, rows, cols });
   };
 
   return {

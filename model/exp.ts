@@ -56,5 +56,7 @@ export function exp64(x: number): number {
   const c = r - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))));
   if (k === 0) return 1 - ((r * c) / (c - 2) - r);
   const y = 1 - ((lo - (r * c) / (2 - c)) - hi);
+  // 2^1024 is not a float64: scale in two steps just below overflow.
+  if (k === 1024) return y * 2 * 8.98846567431158e307;
   return y * POWERS_OF_TWO[k + 1022];
 }

@@ -230,9 +230,41 @@ Deno.test("wasm sigmoid gives the bits of the TypeScript sigmoid, on 1 and 2 thr
   }
 });
 
+Deno.test("an index built for one row width is not used for another", async () => {
+  const kernels = await createWasmKernels({ threads: 1, sparseZeros: 0 });
+  try {
+    const a = Float32Array.of(1, 0, 0, 0, 0, 2, 0, 3); // two rows of 4, or four rows of 2
+    kernels.prepareRows(a, 4);
+    const b = Float32Array.of(1, 2, 3, 4, 5, 6);
+    const args = { m: 2, n: 3, k: 2, a, aRows: Uint32Array.of(0, 1), b, c: new Float32Array(6) };
+    assertMatchesReference(kernels, args, "rows of 2 read from an index of rows of 4");
+    assertMatchesReference(
+      kernels,
+      { ...args, aRows: Uint32Array.of(3, 2) },
+      "rows past the index",
+    );
+  } finally {
+    kernels.close();
+  }
+});
+
+Deno.test("wasm sigmoid of nothing does nothing, also when split among threads", async () => {
+  const kernels = await createWasmKernels({ threads: 2, minParallelWork: 0 });
+  try {
+    kernels.sigmoid(kernels.alloc(4), kernels.alloc(4), 0);
+  } finally {
+    kernels.close();
+  }
+});
+
 Deno.test("wasm kernels refuse work once closed, and bad thread counts", async () => {
-  const kernels = await createWasmKernels({ threads: 1 });
+  const kernels = await createWasmKernels({ threads: 2 });
+  const big = kernels.alloc(200_000);
   kernels.close();
+  assert.throws(
+    () => kernels.sigmoid(big, big, big.length),
+    /Cannot compute sigmoids as the kernels must be open: they were closed/,
+  );
   const one = Float32Array.of(1);
   assert.throws(
     () => kernels.gemm({ m: 1, n: 1, k: 1, a: one, b: one, c: one }),

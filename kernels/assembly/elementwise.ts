@@ -35,6 +35,7 @@ function exp64(x: f64): f64 {
   const c = r - t * (P1 + t * (P2 + t * (P3 + t * (P4 + t * P5))));
   if (k == 0) return 1 - ((r * c) / (c - 2) - r);
   const y = 1 - ((lo - (r * c) / (2 - c)) - hi);
+  if (k == 1024) return y * 2 * 8.98846567431158e307;
   return y * reinterpret<f64>(<i64>(k + 1023) << 52);
 }
 
