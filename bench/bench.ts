@@ -10,10 +10,10 @@
 import { parseArgs } from "node:util";
 import { median } from "d3-array";
 import { createWasmKernels, defaultThreads, type WasmKernels } from "../kernels/wasm_kernels.ts";
-import { bundledDataDir } from "../pipeline/bundled.ts";
-import { PRESET_VALUES } from "../pipeline/config.ts";
-import { trainOptionsOf } from "../pipeline/job.ts";
-import type { DataSplits } from "../pipeline/samples.ts";
+import { bundledDataDir } from "../app/bundled.ts";
+import { PRESET_VALUES } from "../app/config.ts";
+import { trainOptionsOf } from "../app/job.ts";
+import type { DataSplits } from "../engine/chunk.ts";
 import { decodeDataSet, findDataFiles } from "../stages/idx_decode.ts";
 import { epochOrder, planBatches } from "../stages/minibatch.ts";
 import { fitNormalization, type NormalizeMode, normalizePixels } from "../stages/normalize.ts";

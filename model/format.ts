@@ -16,14 +16,23 @@
  *
  * @module
  */
-import { ModelFormatError } from "../pipeline/errors.ts";
-import type { Normalization } from "../pipeline/samples.ts";
+import { ModelFormatError } from "./errors.ts";
 import { type Activation, ACTIVATIONS } from "./activations.ts";
 import { type NetworkSpec, type OutputKind, OUTPUTS, parameterCount } from "./network.ts";
 
 /** The current model file format version. */
 export const MODEL_FORMAT_VERSION = 1;
 const MAGIC = "MNPMODEL";
+
+/** How pixel values were scaled, and the training statistics used (kept for predict). */
+export interface Normalization {
+  /** `scale` (÷255), `standardize` ((x−mean)/std with train statistics), or `none`. */
+  mode: "scale" | "standardize" | "none";
+  /** Mean of the raw training pixels (standardize), else 0. */
+  mean: number;
+  /** Standard deviation of the raw training pixels (standardize), else 1. */
+  std: number;
+}
 
 /** What predict must do to an image before the network sees it. */
 export interface Preprocessing {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Random } from "../pipeline/rng.ts";
+import type { Random } from "./rng.ts";
 import { type Init, initialize } from "./init.ts";
 import {
   createNetwork,

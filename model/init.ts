@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { normalFrom, type Random, uniformFrom } from "../pipeline/rng.ts";
+import { normalFrom, type Random, uniformFrom } from "./rng.ts";
 import type { Network } from "./network.ts";
 
 /** The initialisation schemes. */

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { RegistryError } from "../pipeline/errors.ts";
-import type { Reporter } from "../pipeline/stage.ts";
+import { RegistryError } from "../engine/errors.ts";
+import type { Reporter } from "../engine/stage.ts";
 import { withLock } from "./lock.ts";
 import {
   appendHistory,

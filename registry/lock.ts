@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { LockError } from "../pipeline/errors.ts";
-import type { Reporter } from "../pipeline/stage.ts";
-import { TEMP_PREFIX } from "../pipeline/files.ts";
+import { LockError } from "../engine/errors.ts";
+import type { Reporter } from "../engine/stage.ts";
+import { TEMP_PREFIX } from "../engine/files.ts";
 import { registryPaths } from "./registry.ts";
 
 /** What the lock file holds: who took it, for the messages; liveness comes from the flock. */

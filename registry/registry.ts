@@ -16,10 +16,10 @@
  *
  * @module
  */
-import { MODEL_FILE } from "../pipeline/job.ts";
-import { RegistryError } from "../pipeline/errors.ts";
-import { statOrNull, syncPath, TEMP_PREFIX, writeFileAtomic } from "../pipeline/files.ts";
-import type { Reporter } from "../pipeline/stage.ts";
+import { MODEL_FILE } from "../engine/run_folder.ts";
+import { RegistryError } from "../engine/errors.ts";
+import { statOrNull, syncPath, TEMP_PREFIX, writeFileAtomic } from "../engine/files.ts";
+import type { Reporter } from "../engine/stage.ts";
 
 /** The registry folder used when `--registry` is not given. */
 export const DEFAULT_REGISTRY = "models";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { ConfigError, PipelineError } from "../pipeline/errors.ts";
+import { ConfigError, PipelineError } from "../engine/errors.ts";
 import { describeDecision } from "./champion.ts";
 import type { HistoryEntry } from "./registry.ts";
 

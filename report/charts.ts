@@ -7,7 +7,7 @@
  */
 import * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
-import type { EpochRecord } from "../stages/train.ts";
+import type { EpochView as EpochRecord } from "./views.ts";
 
 /** One arm's training record: what a curve is drawn from. */
 export interface TrainingSeries {

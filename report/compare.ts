@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ComparisonRun } from "../pipeline/compare.ts";
+import type { ComparisonRun } from "./views.ts";
 import {
   classErrorChart,
   confusionChart,

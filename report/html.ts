@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { RunMetrics } from "../pipeline/job.ts";
+import type { RunMetricsView as RunMetrics } from "./views.ts";
 import { classErrorChart, confusionChart, costChart, epochChart } from "./charts.ts";
 import { digitDataUri } from "./digits.ts";
 

@@ -6,14 +6,9 @@
  *
  * @module
  */
-import {
-  type Chunk,
-  type DataSplits,
-  dataSplitsCodec,
-  type Normalization,
-  streamThrough,
-} from "../pipeline/samples.ts";
-import type { Codec, Stage } from "../pipeline/stage.ts";
+import { type Chunk, type DataSplits, dataSplitsCodec, streamThrough } from "../engine/chunk.ts";
+import type { Normalization } from "../model/format.ts";
+import type { Codec, Stage } from "../engine/stage.ts";
 
 /** Image moments: centre of mass and the shear they imply. */
 export interface Moments {

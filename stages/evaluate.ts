@@ -8,9 +8,9 @@
 import { type Kernels, referenceKernels } from "../model/kernels.ts";
 import { argmax, createNetwork, createWorkspace, forward, type Network } from "../model/network.ts";
 import type { SavedModel } from "../model/format.ts";
-import { packBlobs, unpackBlobs } from "../pipeline/binary.ts";
-import type { Chunk, DataSplits } from "../pipeline/samples.ts";
-import type { Codec, Stage } from "../pipeline/stage.ts";
+import { packBlobs, unpackBlobs } from "../engine/binary.ts";
+import type { Chunk, DataSplits } from "../engine/chunk.ts";
+import type { Codec, Stage } from "../engine/stage.ts";
 import type { TrainResult } from "./train.ts";
 
 /** A misclassified test image. */

@@ -7,11 +7,11 @@
  *
  * @module
  */
-import { InputError } from "../pipeline/errors.ts";
-import { sha256, toHex } from "../pipeline/hash.ts";
-import type { Chunk, DataSplits } from "../pipeline/samples.ts";
-import type { Codec, Stage } from "../pipeline/stage.ts";
-import { dataSplitsCodec } from "../pipeline/samples.ts";
+import { InputError } from "../engine/errors.ts";
+import { sha256, toHex } from "../engine/hash.ts";
+import type { Chunk, DataSplits } from "../engine/chunk.ts";
+import type { Codec, Stage } from "../engine/stage.ts";
+import { dataSplitsCodec } from "../engine/chunk.ts";
 
 /** The IDX type byte for unsigned bytes, the only type MNIST-like files use. */
 const UBYTE = 0x08;

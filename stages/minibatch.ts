@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { asUint32, packBlobs, unpackBlobs } from "../pipeline/binary.ts";
-import { ConfigError } from "../pipeline/errors.ts";
-import { permutation, seededRandom } from "../pipeline/rng.ts";
-import { countOf, type DataSplits } from "../pipeline/samples.ts";
-import type { Codec, Stage } from "../pipeline/stage.ts";
+import { asUint32, packBlobs, unpackBlobs } from "../engine/binary.ts";
+import { ConfigError } from "../engine/errors.ts";
+import { permutation, seededRandom } from "../model/rng.ts";
+import { countOf, type DataSplits } from "../engine/chunk.ts";
+import type { Codec, Stage } from "../engine/stage.ts";
 
 /** How an epoch is cut: a fixed batch size, or a fixed number of near-equal minibatches. */
 export type Batching = { batchSize: number } | { minibatches: number };

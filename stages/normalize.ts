@@ -6,15 +6,10 @@
  * @module
  */
 import { deviation, mean } from "d3-array";
-import { ConfigError } from "../pipeline/errors.ts";
-import {
-  type Chunk,
-  type DataSplits,
-  dataSplitsCodec,
-  type Normalization,
-  streamThrough,
-} from "../pipeline/samples.ts";
-import type { Codec, Stage } from "../pipeline/stage.ts";
+import { ConfigError } from "../engine/errors.ts";
+import { type Chunk, type DataSplits, dataSplitsCodec, streamThrough } from "../engine/chunk.ts";
+import type { Normalization } from "../model/format.ts";
+import type { Codec, Stage } from "../engine/stage.ts";
 
 /** The normalize modes. */
 export const NORMALIZE_MODES = ["scale", "standardize", "none"] as const;

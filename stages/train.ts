@@ -28,11 +28,11 @@ import {
   learningRate,
   type OptimizerKind,
 } from "../model/optimizers.ts";
-import { packBlobs, unpackBlobs } from "../pipeline/binary.ts";
-import { ConfigError, DivergenceError } from "../pipeline/errors.ts";
-import { seededRandom } from "../pipeline/rng.ts";
-import type { Chunk, DataSplits } from "../pipeline/samples.ts";
-import type { Codec, Reporter, Stage } from "../pipeline/stage.ts";
+import { packBlobs, unpackBlobs } from "../engine/binary.ts";
+import { ConfigError, DivergenceError } from "../engine/errors.ts";
+import { seededRandom } from "../model/rng.ts";
+import type { Chunk, DataSplits } from "../engine/chunk.ts";
+import type { Codec, Reporter, Stage } from "../engine/stage.ts";
 import { type BatchPlan, epochOrder } from "./minibatch.ts";
 
 /** Everything that shapes training; all of it goes into the cache key. */

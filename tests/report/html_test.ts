@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { PNG } from "pngjs";
+import { main } from "../../main.ts";
+import { digitPng, toGrey } from "../../report/digits.ts";
+import { captureConsole, makeDataSet, tempDir } from "../fixtures.ts";
+
+const SMALL = ["--epochs", "2", "--hidden", "4", "--batch-size", "16"];
+
+async function pipeline(args: string[]) {
+  const c = captureConsole();
+  const code = await main(["pipeline", ...args], c.io);
+  assert.equal(code, 0, c.err.join("\n"));
+}
+
+/** The `<img>` tags of a page with their data URIs and captions. */
+function digitsOf(html: string): { src: string; caption: string }[] {
+  return [...html.matchAll(/<div class="digit"><img src="([^"]+)"[^>]*>([^<]*)<\/div>/g)].map((
+    m,
+  ) => ({
+    src: m[1],
+    caption: m[2],
+  }));
+}
+
+Deno.test("every run folder gets a self-contained report with charts, digits, stages and config", async () => {
+  const data = await makeDataSet();
+  const cache = await tempDir();
+  const out = await tempDir();
+  await pipeline(["--data", data, "--cache-dir", cache, "--out", `${out}/a`, ...SMALL]);
+  const html = await Deno.readTextFile(`${out}/a/report.html`);
+  const metrics = JSON.parse(await Deno.readTextFile(`${out}/a/metrics.json`));
+  // Nothing to fetch: no scripts, stylesheets or remote sources.
+  assert.doesNotMatch(html, /<script|<link|src="http|href="http|url\(/);
+  // Cost, loss, accuracy, confusion matrix, per-class error.
+  assert.equal((html.match(/<svg/g) ?? []).length, 5);
+  assert.match(html, /cost per minibatch/);
+  assert.match(html, /confusion matrix/);
+  const digits = digitsOf(html);
+  assert.ok(digits.every((d) => d.src.startsWith("data:image/png;base64,")));
+  const wrong = metrics.misclassified.slice(0, 25);
+  const titled = digits.filter((d) => d.caption.startsWith("t: "));
+  assert.deepEqual(
+    titled.map((d) => d.caption),
+    wrong.map((m: { label: number; predicted: number }) => `t: ${m.label} p: ${m.predicted}`),
+  );
+  assert.deepEqual(digits.filter((d) => /^\d$/.test(d.caption)).map((d) => d.caption), [
+    "0",
+    "1",
+    "2",
+    "3",
+  ]);
+  assert.equal(digits.filter((d) => d.caption === "before").length, 8);
+  assert.equal(digits.filter((d) => d.caption === "after").length, 8);
+  assert.match(html, new RegExp(`${(100 * metrics.testAccuracy).toFixed(2)}%`));
+  assert.match(html, /<td>deskew<\/td><td>ran<\/td>/);
+  assert.match(html, /<td>hidden<\/td><td>\[4\]<\/td>/);
+
+  // Fully cached, the report rebuilds the same digits from the data files.
+  await pipeline(["--data", data, "--cache-dir", cache, "--out", `${out}/b`, ...SMALL]);
+  const cached = await Deno.readTextFile(`${out}/b/report.html`);
+  assert.match(cached, /<td>train<\/td><td>cached<\/td>/);
+  assert.deepEqual(digitsOf(cached), digits);
+});
+
+Deno.test("a run without deskew has no before/after row", async () => {
+  const data = await makeDataSet();
+  const out = await tempDir();
+  await pipeline([
+    "--data",
+    data,
+    "--cache-dir",
+    await tempDir(),
+    "--out",
+    `${out}/a`,
+    "--no-deskew",
+    ...SMALL,
+  ]);
+  const html = await Deno.readTextFile(`${out}/a/report.html`);
+  assert.doesNotMatch(html, /before and after deskew/);
+  assert.equal(digitsOf(html).filter((d) => d.caption === "before").length, 0);
+});
+
+Deno.test("digitPng() draws ink dark on white, scaled to the image's own range", () => {
+  const image = new Float32Array([-1, 0, 1, 3, 3, -1]);
+  const png = PNG.sync.read(Buffer.from(digitPng(image, 2, 3)));
+  assert.equal(png.width, 3);
+  assert.equal(png.height, 2);
+  const red = Array.from({ length: 6 }, (_, i) => png.data[4 * i]);
+  assert.deepEqual(red, [255, 191, 127, 0, 0, 255]);
+  assert.deepEqual([...toGrey(new Float32Array([2, 2]))], [0, 0]);
+  assert.throws(() => digitPng(image, 2, 2), {
+    message: "Cannot draw a digit as it must hold rows·cols = 4 pixels: it holds 6",
+  });
+});
