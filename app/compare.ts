@@ -237,7 +237,10 @@ export async function runComparison(
       if (result.kind !== "run") throw new Error("compare must run, not plan");
       const m = result.metrics;
       runs.push(m);
-      predictions.push({ labels: result.testLabels, predicted: result.evaluation.testPredictions });
+      predictions.push({
+        labels: result.evaluation.testLabels,
+        predicted: result.evaluation.testPredictions,
+      });
       arms.push({
         label: armLabel(options.vary, value),
         value,

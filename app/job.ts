@@ -7,30 +7,31 @@
  */
 import { createWasmKernels, type WasmKernels } from "../kernels/wasm_kernels.ts";
 import { encodeModel } from "../model/format.ts";
+import { renderRunReport } from "../report/html.ts";
 import { deskewStage } from "../stages/deskew.ts";
 import { evaluateStage, type Evaluation, type Metrics } from "../stages/evaluate.ts";
 import {
   type DataFiles,
+  decodeStage,
   findDataFiles,
   fingerprintData,
-  idxDecodeStage,
+  readIdxHeader,
 } from "../stages/idx_decode.ts";
 import { minibatchStage } from "../stages/minibatch.ts";
 import { normalizeStage } from "../stages/normalize.ts";
 import {
   type EpochRecord,
+  TRAIN_OPTION_KEYS,
   type TrainOptions,
   type TrainResult,
   trainStage,
 } from "../stages/train.ts";
+import { Pipeline, type PlanEntry, type StageRecord } from "../engine/runner.ts";
+import type { Reporter } from "../engine/stage.ts";
+import { checkRunFolder, MODEL_FILE, REPORT_FILE, writeRunFolder } from "../engine/run_folder.ts";
 import { BUNDLED_DATA, bundledDataDir } from "./bundled.ts";
 import type { PipelineConfig, TrainingConfig } from "./config.ts";
-import { type PlanEntry, planPipeline, runPipeline, type StageRecord } from "../engine/runner.ts";
-import type { DataSplits } from "../engine/chunk.ts";
-import type { AnyStage, Reporter, Stage } from "../engine/stage.ts";
-import { checkRunFolder, MODEL_FILE, REPORT_FILE, writeRunFolder } from "../engine/run_folder.ts";
-import { renderRunReport } from "../report/html.ts";
-import { selectDigits, testViews } from "./report_data.ts";
+import { reportDigits } from "./report_data.ts";
 
 /** The contents of `metrics.json`. */
 export interface RunMetrics extends Metrics {
@@ -46,58 +47,50 @@ export interface RunMetrics extends Metrics {
   dataFingerprint: string;
 }
 
-/** The stages of a config, in order, with handles on the ones callers read. */
-export interface StageChain {
-  /** Every stage, first to last. */
-  stages: AnyStage[];
-  /** The normalize stage (the report's "before deskew" images). */
-  normalize: Stage<never, DataSplits<Float32Array>>;
-  /** The stage whose samples train and evaluate see. */
-  samples: Stage<never, DataSplits<Float32Array>>;
-  /** The train stage. */
-  train: Stage<never, TrainResult>;
-  /** The evaluate stage. */
-  evaluate: Stage<never, Evaluation>;
+/** The train stage's options from a config: its own fields, picked by name, and the buffer size. */
+export function trainOptionsOf(
+  config: Omit<TrainingConfig, "preset" | "data">,
+  shuffleBuffer: number | null = null,
+): TrainOptions {
+  const options = Object.fromEntries(TRAIN_OPTION_KEYS.map((key) => [key, config[key]]));
+  return { ...options, shuffleBuffer } as TrainOptions;
 }
 
-/** The train stage's options from a config: everything that shapes training. */
-export function trainOptionsOf(config: Omit<TrainingConfig, "preset" | "data">): TrainOptions {
-  return {
-    hidden: config.hidden,
-    activation: config.activation,
-    output: config.output,
-    init: config.init,
-    optimizer: config.optimizer,
-    eta: config.eta,
-    momentum: config.momentum,
-    decay: config.decay,
-    decaySchedule: config.decaySchedule,
-    l1: config.l1,
-    l2: config.l2,
-    reduction: config.reduction,
-    epochs: config.epochs,
-    patience: config.patience,
-    seed: config.seed,
-    deskew: config.deskew,
-  };
+/**
+ * How training holds a set of `count` float32 images of `width` pixels under
+ * `memoryMb`: null (all in memory) when they fit, else the rows of the shuffle
+ * buffer that fit.
+ */
+export function shuffleBufferFor(count: number, width: number, memoryMb: number): number | null {
+  const rowBytes = width * Float32Array.BYTES_PER_ELEMENT;
+  const budget = memoryMb * 2 ** 20;
+  return count * rowBytes <= budget ? null : Math.max(1, Math.floor(budget / rowBytes));
 }
 
-/** Builds the stage chain; deskew is left out of the chain when it is off. */
-export function buildStages(config: TrainingConfig): StageChain {
-  const decode = idxDecodeStage();
-  const normalize = normalizeStage(config.normalize);
-  const samples = config.deskew ? deskewStage() : normalize;
-  const minibatch = minibatchStage({
-    batching: config.batching,
-    validation: config.validation,
-    seed: config.seed,
-  });
-  const train = trainStage(trainOptionsOf(config), samples);
-  const evaluate = evaluateStage(samples);
-  const stages: AnyStage[] = config.deskew
-    ? [decode, normalize, samples, minibatch, train, evaluate]
-    : [decode, normalize, minibatch, train, evaluate];
-  return { stages, normalize, samples, train, evaluate };
+/** The pipeline of a config, with handles on what the job reads. */
+export function buildPipeline(
+  config: PipelineConfig,
+  source: { files: DataFiles; fingerprint: string; trainCount: number; width: number },
+  reporter: Reporter,
+  kernels: () => Promise<WasmKernels>,
+) {
+  const pipeline = new Pipeline({ cacheDir: config.cacheDir, useCache: config.useCache, reporter });
+  const files = pipeline.source("data", source.fingerprint, source.files);
+  const decoded = pipeline.add(decodeStage(), files);
+  const normalized = pipeline.add(normalizeStage(config.normalize), decoded);
+  const samples = config.deskew ? pipeline.add(deskewStage(), normalized) : normalized;
+  const plan = pipeline.add(
+    minibatchStage({ batching: config.batching, validation: config.validation, seed: config.seed }),
+    samples,
+  );
+  const shuffleBuffer = shuffleBufferFor(source.trainCount, source.width, config.memory);
+  const trained = pipeline.add(
+    trainStage(trainOptionsOf(config, shuffleBuffer), kernels),
+    plan,
+    samples,
+  );
+  const evaluated = pipeline.add(evaluateStage(kernels), trained, samples);
+  return { pipeline, trained, evaluated };
 }
 
 /** The data folder a config reads. */
@@ -114,37 +107,31 @@ export type JobResult =
     runDir: string;
     evaluation: Evaluation;
     trained: TrainResult;
-    /** Test labels, in order (to pair with `evaluation.testPredictions`). */
-    testLabels: Uint8Array;
   };
 
 /** Runs (or, with `dryRun`, plans) the pipeline for a config. */
 export async function runJob(config: PipelineConfig, reporter: Reporter): Promise<JobResult> {
   const files: DataFiles = await findDataFiles(dataDirOf(config));
   const fingerprint = await fingerprintData(files);
-  const chain = buildStages(config);
-  const options = {
-    source: { key: fingerprint, value: files },
-    stages: chain.stages,
-    want: [chain.train, chain.evaluate],
-    cacheDir: config.cacheDir,
-    useCache: config.useCache,
-    reporter,
-  };
-  if (config.dryRun) return { kind: "plan", plan: await planPipeline(options) };
-  if (config.out) await checkRunFolder(config.out);
+  const [trainCount, rows, cols] = (await readIdxHeader(files.trainImages, 3)).dims;
   // Workers start only when a stage computes, so a fully cached run starts none.
   let started: Promise<WasmKernels> | undefined;
   const kernels = () => (started ??= createWasmKernels({ threads: config.threads }));
-  let ran: Awaited<ReturnType<typeof runPipeline>>;
+  const { pipeline, trained: trainNode, evaluated } = buildPipeline(
+    config,
+    { files, fingerprint, trainCount, width: rows * cols },
+    reporter,
+    kernels,
+  );
+  if (config.dryRun) return { kind: "plan", plan: await pipeline.plan([trainNode, evaluated]) };
+  if (config.out) await checkRunFolder(config.out);
+  let ran;
   try {
-    ran = await runPipeline({ ...options, kernels });
+    ran = await pipeline.run([trainNode, evaluated]);
   } finally {
     await started?.then((k) => k.close(), () => {});
   }
-  const { outputs, records } = ran;
-  const trained = outputs.get(chain.train) as TrainResult;
-  const evaluation = outputs.get(chain.evaluate) as Evaluation;
+  const { outputs: [trained, evaluation], records } = ran;
   const metrics: RunMetrics = {
     ...evaluation.metrics,
     history: trained.history,
@@ -156,19 +143,11 @@ export async function runJob(config: PipelineConfig, reporter: Reporter): Promis
   const evaluateKey = records[records.length - 1].key;
   const runDir = config.out ?? `runs/${timestamp()}-${evaluateKey.slice(0, 8)}`;
   const configJson = { ...config, dataSet: config.data ?? BUNDLED_DATA };
-  const loaded = (stage: AnyStage) =>
-    (outputs.get(stage) as DataSplits<Float32Array> | undefined)?.test;
-  const views = await testViews(
-    trained.model,
-    files,
-    loaded(chain.normalize),
-    config.deskew ? loaded(chain.samples) : undefined,
-  );
   const report = renderRunReport({
     title: `run ${runDir.replace(/\/+$/, "").split("/").pop()}`,
     config: configJson,
     metrics,
-    digits: selectDigits(views, evaluation.metrics.misclassified, config.deskew),
+    digits: await reportDigits(trained.model, files, evaluation.metrics.misclassified),
   });
   await writeRunFolder(runDir, {
     "config.json": json(configJson),
@@ -176,14 +155,7 @@ export async function runJob(config: PipelineConfig, reporter: Reporter): Promis
     [MODEL_FILE]: encodeModel(trained.model),
     [REPORT_FILE]: new TextEncoder().encode(report),
   });
-  return {
-    kind: "run",
-    metrics,
-    runDir,
-    evaluation,
-    trained,
-    testLabels: views.normalized.labels,
-  };
+  return { kind: "run", metrics, runDir, evaluation, trained };
 }
 
 function json(value: unknown): Uint8Array {

@@ -6,9 +6,10 @@
  *
  * @module
  */
-import { type Chunk, type DataSplits, dataSplitsCodec, streamThrough } from "../engine/chunk.ts";
+import type { Chunk, DataSet } from "../engine/chunk.ts";
+import { ChunkMapStream, chunkStage, type DataStage } from "../engine/stage.ts";
 import type { Normalization } from "../model/format.ts";
-import type { Codec, Stage } from "../engine/stage.ts";
+import type { NormalizedMeta } from "./normalize.ts";
 
 /** Image moments: centre of mass and the shear they imply. */
 export interface Moments {
@@ -125,34 +126,35 @@ export function deskewImages(
   return out;
 }
 
+/** Deskews every image of a chunk into a new chunk. */
+export function deskewChunk(chunk: Chunk<Float32Array>, background = 0): Chunk<Float32Array> {
+  const { labels, rows, cols } = chunk;
+  return { images: deskewImages(chunk.images, rows, cols, background), labels, rows, cols };
+}
+
 /** Deskews every image of each float32 chunk. */
-export class DeskewStream extends TransformStream<Chunk<Float32Array>, Chunk<Float32Array>> {
+export class DeskewStream extends ChunkMapStream<Chunk<Float32Array>, Chunk<Float32Array>> {
   /** Creates a stream whose "no ink" pixel value is `background`. */
   constructor(background = 0) {
-    super({
-      transform(chunk, controller) {
-        const { rows, cols } = chunk;
-        const images = deskewImages(chunk.images, rows, cols, background);
-        controller.enqueue({ images, labels: chunk.labels, rows, cols });
-      },
-    });
+    super((chunk) => deskewChunk(chunk, background));
   }
 }
 
-/** The deskew stage (present in the chain only when deskew is on). */
-export function deskewStage(): Stage<DataSplits<Float32Array>, DataSplits<Float32Array>> {
-  return {
+/** The deskew stage (present in the chain only when deskew is on); learns nothing. */
+export function deskewStage(): DataStage<
+  [DataSet<Float32Array, NormalizedMeta>],
+  Float32Array,
+  NormalizedMeta
+> {
+  return chunkStage({
     name: "deskew",
-    version: 1,
+    // 2: chunked, streamed output in cache format 2.
+    version: 2,
     params: { method: "moments-shear-bilinear" },
-    async run(input) {
-      const background = backgroundOf(input.normalization);
-      return {
-        ...input,
-        train: await streamThrough(input.train, new DeskewStream(background)),
-        test: await streamThrough(input.test, new DeskewStream(background)),
-      };
+    fit: (input) => Promise.resolve(input.meta),
+    map: (meta) => {
+      const background = backgroundOf(meta.normalization);
+      return (chunk) => deskewChunk(chunk, background);
     },
-    codec: dataSplitsCodec as Codec<DataSplits<Float32Array>>,
-  };
+  });
 }

@@ -1,7 +1,8 @@
 /**
- * Evaluate: runs the trained model over the test set (and the training set)
- * and reports accuracy, the confusion matrix, per-class precision and recall,
- * and the misclassified test images.
+ * Evaluate: streams the test set (and the training set) through the trained
+ * model chunk by chunk and reports accuracy, the confusion matrix, per-class
+ * precision and recall, and the misclassified test images. It holds one byte
+ * per test image (the predictions), never the images.
  *
  * @module
  */
@@ -9,8 +10,8 @@ import { type Kernels, referenceKernels } from "../model/kernels.ts";
 import { argmax, createNetwork, createWorkspace, forward, type Network } from "../model/network.ts";
 import type { SavedModel } from "../model/format.ts";
 import { packBlobs, unpackBlobs } from "../engine/binary.ts";
-import type { Chunk, DataSplits } from "../engine/chunk.ts";
-import type { Codec, Stage } from "../engine/stage.ts";
+import type { Chunk, DataMeta, DataSet } from "../engine/chunk.ts";
+import type { Codec, ValueStage } from "../engine/stage.ts";
 import type { TrainResult } from "./train.ts";
 
 /** A misclassified test image. */
@@ -47,6 +48,8 @@ export interface Evaluation {
   metrics: Metrics;
   /** Predicted class of every test image, in order. */
   testPredictions: Uint8Array;
+  /** True class of every test image, in order (to pair predictions of two models). */
+  testLabels: Uint8Array;
 }
 
 /** Builds a float32 network from a saved model, its weights where `kernels` work. */
@@ -96,17 +99,50 @@ export function accuracyOf(labels: Uint8Array, predicted: Uint8Array): number {
   return labels.length === 0 ? 0 : correct / labels.length;
 }
 
-/** Computes all metrics of a model on both sets, its products on `kernels`. */
-export function evaluateModel(
+/** Predicts every image of a split as it streams past, batch by batch within each chunk. */
+async function predictSplit(
+  net: Network,
+  stream: ReadableStream<Chunk<Float32Array>>,
+  count: number,
+  kernels: Kernels,
+): Promise<{ predicted: Uint8Array; labels: Uint8Array }> {
+  const classes = net.spec.sizes[net.spec.sizes.length - 1];
+  const predicted = new Uint8Array(count);
+  const labels = new Uint8Array(count);
+  const ws = createWorkspace(net, Math.max(1, Math.min(512, count)), kernels);
+  let at = 0;
+  for await (const chunk of stream) {
+    const width = chunk.rows * chunk.cols;
+    const n = chunk.labels.length;
+    if (at + n > count) throw new RangeError(`expected ${count} images from the stream, got more`);
+    labels.set(chunk.labels, at);
+    for (let start = 0; start < n; start += ws.capacity) {
+      const batch = Math.min(ws.capacity, n - start);
+      const p = forward(
+        net,
+        chunk.images.subarray(start * width, (start + batch) * width),
+        batch,
+        ws,
+      );
+      for (let i = 0; i < batch; i++) predicted[at + start + i] = argmax(p, i * classes, classes);
+    }
+    at += n;
+  }
+  if (at !== count) throw new RangeError(`expected ${count} images from the stream, got ${at}`);
+  return { predicted, labels };
+}
+
+/** Computes all metrics of a model on both splits, streamed, its products on `kernels`. */
+export async function evaluateModel(
   model: SavedModel,
-  data: DataSplits<Float32Array>,
+  data: DataSet<Float32Array, DataMeta>,
   kernels: Kernels = referenceKernels,
-): Evaluation {
+): Promise<Evaluation> {
   const net = networkOf(model, kernels);
-  const test = predictAll(net, data.test, 512, kernels).predicted;
-  const train = predictAll(net, data.train, 512, kernels).predicted;
-  const classes = data.classes;
-  const matrix = confusionMatrix(data.test.labels, test, classes);
+  const { counts, classes } = data.meta;
+  const test = await predictSplit(net, data.open("test"), counts.test, kernels);
+  const train = await predictSplit(net, data.open("train"), counts.train, kernels);
+  const matrix = confusionMatrix(test.labels, test.predicted, classes);
   const precision = matrix.map((_, c) => {
     const column = matrix.reduce((sum, row) => sum + row[c], 0);
     return column === 0 ? null : matrix[c][c] / column;
@@ -116,47 +152,52 @@ export function evaluateModel(
     return total === 0 ? null : row[c] / total;
   });
   const misclassified: Misclassified[] = [];
-  for (let i = 0; i < test.length && misclassified.length < 100; i++) {
-    if (test[i] !== data.test.labels[i]) {
-      misclassified.push({ index: i, label: data.test.labels[i], predicted: test[i] });
+  for (let i = 0; i < test.predicted.length && misclassified.length < 100; i++) {
+    if (test.predicted[i] !== test.labels[i]) {
+      misclassified.push({ index: i, label: test.labels[i], predicted: test.predicted[i] });
     }
   }
   return {
     metrics: {
-      testAccuracy: accuracyOf(data.test.labels, test),
-      trainAccuracy: accuracyOf(data.train.labels, train),
+      testAccuracy: accuracyOf(test.labels, test.predicted),
+      trainAccuracy: accuracyOf(train.labels, train.predicted),
       confusionMatrix: matrix,
       precision,
       recall,
       misclassified,
-      testCount: test.length,
+      testCount: test.predicted.length,
     },
-    testPredictions: test,
+    testPredictions: test.predicted,
+    testLabels: test.labels,
   };
 }
 
 /** The cache codec of {@linkcode Evaluation}. */
 export const evaluationCodec: Codec<Evaluation> = {
-  encode: (e) => packBlobs(e.metrics, [e.testPredictions]),
+  encode: (e) => packBlobs(e.metrics, [e.testPredictions, e.testLabels]),
   decode(bytes) {
     const { meta, blobs } = unpackBlobs(bytes);
-    return { metrics: meta as Metrics, testPredictions: blobs[0].slice() };
+    return {
+      metrics: meta as Metrics,
+      testPredictions: blobs[0].slice(),
+      testLabels: blobs[1].slice(),
+    };
   },
 };
 
-/** The evaluate stage; `samples` is the stage whose test set it scores. */
+/** The evaluate stage: a trained model and the samples in, metrics out. */
 export function evaluateStage(
-  samples: Stage<never, DataSplits<Float32Array>>,
-): Stage<TrainResult, Evaluation> {
+  kernels: () => Promise<Kernels> = () => Promise.resolve(referenceKernels),
+): ValueStage<[TrainResult, DataSet<Float32Array, DataMeta>], Evaluation> {
   return {
+    kind: "value",
     name: "evaluate",
     // 2: products run in float32 in a fixed order (model/kernels.ts), not in float64.
     // 3: sigmoid through exp64, values below float32's normal range flushed to 0.
-    version: 3,
+    // 4: streams both splits.
+    version: 4,
     params: {},
-    uses: [samples],
-    run: async (trained, context) =>
-      evaluateModel(trained.model, context.outputOf(samples), await context.kernels()),
+    run: async ([trained, samples]) => evaluateModel(trained.model, samples, await kernels()),
     codec: evaluationCodec,
   };
 }

@@ -1,17 +1,27 @@
 /**
- * IDX decode: streams IDX files (raw or gzip, sniffed by magic) into uint8
- * chunks, checking the header, the counts against the data size, and labels.
+ * IDX decode: streams IDX files (raw or gzip, sniffed by magic, one or more
+ * members) into uint8 chunks, checking the header, the counts against the data
+ * size, and labels. Nothing is allocated from what a header declares: buffers
+ * grow as data arrives, and a stream that holds more than its header declares
+ * is refused as soon as the excess appears, so a gzip bomb stops early.
  *
  * IDX layout: two zero bytes, a type byte (0x08 = unsigned byte), a dimension
  * count, then one big-endian u32 per dimension, then the data.
  *
  * @module
  */
+import { createHash } from "node:crypto";
+import zlib from "node:zlib";
+import {
+  type Chunk,
+  CHUNK_IMAGES,
+  collect,
+  type DataMeta,
+  type DataSet,
+  type Split,
+} from "../engine/chunk.ts";
 import { InputError } from "../engine/errors.ts";
-import { sha256, toHex } from "../engine/hash.ts";
-import type { Chunk, DataSplits } from "../engine/chunk.ts";
-import type { Codec, Stage } from "../engine/stage.ts";
-import { dataSplitsCodec } from "../engine/chunk.ts";
+import type { DataStage, StageContext } from "../engine/stage.ts";
 
 /** The IDX type byte for unsigned bytes, the only type MNIST-like files use. */
 const UBYTE = 0x08;
@@ -238,13 +248,66 @@ export async function findDataFiles(dir: string): Promise<DataFiles> {
   return found as DataFiles;
 }
 
-/** A content hash of the four files (never their paths or times): the source key. */
+/** A content hash of the four files (never their paths or times): the source key. Streams each file. */
 export async function fingerprintData(files: DataFiles): Promise<string> {
   const parts: string[] = [];
   for (const role of Object.keys(DATA_FILE_NAMES) as (keyof DataFiles)[]) {
-    parts.push(`${role}:${toHex(await sha256(await Deno.readFile(files[role])))}`);
+    const hash = createHash("sha256");
+    const file = await Deno.open(files[role]);
+    for await (const bytes of file.readable) hash.update(bytes);
+    parts.push(`${role}:${hash.digest("hex")}`);
   }
-  return toHex(await sha256(parts.join("\n")));
+  return createHash("sha256").update(parts.join("\n")).digest("hex");
+}
+
+/**
+ * Inflates a gzip stream of one or more members (what `cat a.gz b.gz` makes),
+ * checking each member's CRC and length, through node:zlib. A cut or damaged
+ * stream errors; each input chunk is fed in 16 KiB pieces so the output
+ * between two checks by the consumer stays bounded.
+ */
+export class GunzipStream extends TransformStream<Uint8Array, Uint8Array> {
+  /** Creates an inflater. */
+  constructor() {
+    const inflater = zlib.createGunzip();
+    let failure: Error | null = null;
+    let output: TransformStreamDefaultController<Uint8Array> | null = null;
+    inflater.on("data", (data: Uint8Array) => {
+      try {
+        output?.enqueue(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      } catch {
+        // The consumer has gone; the pipe is being torn down.
+      }
+    });
+    const ended = new Promise<void>((resolve) => {
+      inflater.on("end", () => resolve());
+      inflater.on("error", (error: Error) => {
+        failure = error;
+        resolve();
+      });
+    });
+    super({
+      start(controller) {
+        output = controller;
+      },
+      async transform(chunk) {
+        for (let at = 0; at < chunk.length && !failure; at += 16384) {
+          await new Promise<void>((resolve) =>
+            inflater.write(chunk.subarray(at, at + 16384), () => resolve())
+          );
+        }
+        if (failure) throw failure;
+      },
+      async flush() {
+        inflater.end();
+        await ended;
+        if (failure) throw failure;
+      },
+      cancel() {
+        inflater.destroy();
+      },
+    });
+  }
 }
 
 /** An opened IDX file: its (decompressed) bytes, whether it was gzip, and its size on disk. */
@@ -289,24 +352,19 @@ async function openMaybeGzip(path: string): Promise<OpenedFile> {
     cancel: (reason) => reader.cancel(reason),
   });
   const gzip = head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
-  return {
-    bytes: gzip
-      ? bytes.pipeThrough(
-        new DecompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>,
-      )
-      : bytes,
-    gzip,
-    size,
-  };
+  return { bytes: gzip ? bytes.pipeThrough(new GunzipStream()) : bytes, gzip, size };
 }
 
-/** Decodes one IDX file into its header and all its data bytes. */
-export async function decodeIdxFile(
+/**
+ * Streams one IDX file as blocks of whole items; a gzip failure becomes an
+ * {@linkcode InputError} naming the file.
+ */
+export async function idxBlocks(
   path: string,
   dimensions: number,
-): Promise<{ dims: number[]; data: Uint8Array }> {
+): Promise<ReadableStream<IdxBlock>> {
   const opened = await openMaybeGzip(path);
-  const stream = opened.bytes.pipeThrough(
+  const blocks = opened.bytes.pipeThrough(
     new IdxDecoderStream({
       source: path,
       dimensions,
@@ -314,54 +372,111 @@ export async function decodeIdxFile(
       byteLength: opened.gzip || opened.size === 0 ? undefined : opened.size,
     }),
   );
-  let data: Uint8Array | null = null;
-  let dims: number[] = [];
-  let filled = 0;
-  try {
-    for await (const block of stream) {
-      if (!data) {
-        dims = block.header.dims;
-        const total = dims.reduce((a, b) => a * b, 1);
-        try {
-          data = new Uint8Array(total);
-        } catch {
-          throw new InputError(
-            `Cannot decode IDX file "${path}" as its header declares ${
-              dims.join("×")
-            } = ${total} ` +
-              `data bytes, more than fit in memory. Hint: the header is damaged`,
-          );
-        }
+  if (!opened.gzip) return blocks;
+  const reader = blocks.getReader();
+  return new ReadableStream<IdxBlock>({
+    async pull(controller) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      } catch (error) {
+        if (error instanceof InputError) throw error;
+        throw new InputError(
+          `Cannot decode IDX file "${path}" as its gzip stream must be complete and valid: ${
+            (error as Error).message
+          }. Hint: the file is damaged or truncated; fetch it again`,
+        );
       }
-      data.set(block.data, filled);
-      filled += block.data.length;
-    }
-  } catch (error) {
-    if (error instanceof InputError || !opened.gzip) throw error;
-    throw new InputError(
-      `Cannot decode IDX file "${path}" as its gzip stream must be complete and valid: ${
-        (error as Error).message
-      }. Hint: the file is damaged or truncated; fetch it again`,
-    );
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+/** Reads only the header of an IDX file (and, for a raw file, checks its size against it). */
+export async function readIdxHeader(path: string, dimensions: number): Promise<IdxHeader> {
+  const reader = (await idxBlocks(path, dimensions)).getReader();
+  try {
+    const { value, done } = await reader.read();
+    if (done) throw new InputError(`Cannot decode IDX file "${path}" as it holds no data`);
+    return value.header;
+  } finally {
+    await reader.cancel().catch(() => {});
   }
-  if (!data) throw new InputError(`Cannot decode IDX file "${path}" as it holds no data`);
+}
+
+/**
+ * Decodes one whole IDX file into its header and all its data bytes, growing
+ * the buffer as data arrives (never from the header's claim alone).
+ */
+export async function decodeIdxFile(
+  path: string,
+  dimensions: number,
+): Promise<{ dims: number[]; data: Uint8Array }> {
+  const parts: Uint8Array[] = [];
+  let dims: number[] = [];
+  let total = 0;
+  for await (const block of await idxBlocks(path, dimensions)) {
+    dims = block.header.dims;
+    parts.push(block.data);
+    total += block.data.length;
+  }
+  if (parts.length === 0) {
+    throw new InputError(`Cannot decode IDX file "${path}" as it holds no data`);
+  }
+  const data = parts.length === 1 ? parts[0] : new Uint8Array(total);
+  if (parts.length > 1) {
+    let at = 0;
+    for (const part of parts) {
+      data.set(part, at);
+      at += part.length;
+    }
+  }
   return { dims, data };
 }
 
-/** Decodes an images file and a labels file into one chunk, checking they pair up. */
-export async function decodeImagesAndLabels(
-  imagesPath: string,
-  labelsPath: string,
-): Promise<Chunk<Uint8Array>> {
-  const images = await decodeIdxFile(imagesPath, 3);
-  const labels = await decodeIdxFile(labelsPath, 1);
-  if (images.dims[0] !== labels.dims[0]) {
-    throw new InputError(
-      `Cannot pair IDX files "${imagesPath}" and "${labelsPath}" as their counts must match: ` +
-        `${images.dims[0]} images, ${labels.dims[0]} labels`,
-    );
+/**
+ * Cuts blocks of whole images into chunks of `size` images (the last one
+ * shorter), pairing each with its labels.
+ */
+export class ImageChunkStream extends TransformStream<IdxBlock, Chunk<Uint8Array>> {
+  /** Creates a chunker over `labels`, in file order. */
+  constructor(labels: Uint8Array, size = CHUNK_IMAGES) {
+    let buffer: Uint8Array | null = null;
+    let filled = 0; // images in the buffer
+    let emitted = 0; // images before the buffer
+    let width = 0, rows = 0, cols = 0;
+    const emit = (controller: TransformStreamDefaultController<Chunk<Uint8Array>>) => {
+      controller.enqueue({
+        images: buffer!.subarray(0, filled * width),
+        labels: labels.subarray(emitted, emitted + filled),
+        rows,
+        cols,
+      });
+      emitted += filled;
+      filled = 0;
+      buffer = null;
+    };
+    super({
+      transform(block, controller) {
+        [, rows, cols] = block.header.dims;
+        width = rows * cols;
+        let at = 0;
+        const count = block.data.length / width;
+        while (at < count) {
+          buffer ??= new Uint8Array(Math.min(size, labels.length - emitted) * width);
+          const take = Math.min(size - filled, count - at, buffer.length / width - filled);
+          buffer.set(block.data.subarray(at * width, (at + take) * width), filled * width);
+          filled += take;
+          at += take;
+          if (filled * width === buffer.length) emit(controller);
+        }
+      },
+      flush(controller) {
+        if (buffer && filled > 0) emit(controller);
+      },
+    });
   }
-  return { images: images.data, labels: labels.data, rows: images.dims[1], cols: images.dims[2] };
 }
 
 /** Returns the index of the first label ≥ `classes`, or −1. */
@@ -370,14 +485,44 @@ function firstLabelOutside(labels: Uint8Array, classes: number): number {
   return -1;
 }
 
-/** Decodes and checks a whole data set; `classes` is one more than the largest training label. */
-export async function decodeDataSet(files: DataFiles): Promise<DataSplits<Uint8Array>> {
-  const train = await decodeImagesAndLabels(files.trainImages, files.trainLabels);
-  const test = await decodeImagesAndLabels(files.testImages, files.testLabels);
-  if (train.rows !== test.rows || train.cols !== test.cols) {
+/** The images of one split: file paths, header and labels. */
+interface SplitSource {
+  images: string;
+  labelsPath: string;
+  labels: Uint8Array;
+}
+
+/** Reads a split's labels whole and its images' header, checking that they pair up. */
+async function readSplit(imagesPath: string, labelsPath: string) {
+  const header = await readIdxHeader(imagesPath, 3);
+  const labels = (await decodeIdxFile(labelsPath, 1)).data;
+  if (header.dims[0] !== labels.length) {
+    throw new InputError(
+      `Cannot pair IDX files "${imagesPath}" and "${labelsPath}" as their counts must match: ` +
+        `${header.dims[0]} images, ${labels.length} labels`,
+    );
+  }
+  return { dims: header.dims, labels };
+}
+
+/**
+ * Opens a data set over the four files, checking everything but the pixels
+ * now: headers, raw sizes, counts, and every label (labels are read whole, one
+ * byte an image; images stream). `classes` is one more than the largest
+ * training label.
+ */
+export async function decodeDataSet(
+  files: DataFiles,
+  addTime: StageContext["addTime"] = () => {},
+  chunkImages = CHUNK_IMAGES,
+): Promise<DataSet<Uint8Array>> {
+  const train = await readSplit(files.trainImages, files.trainLabels);
+  const test = await readSplit(files.testImages, files.testLabels);
+  const [, rows, cols] = train.dims;
+  if (rows !== test.dims[1] || cols !== test.dims[2]) {
     throw new InputError(
       `Cannot use test images "${files.testImages}" as their size must match the training images ` +
-        `(${train.rows}×${train.cols}): current value is ${test.rows}×${test.cols}`,
+        `(${rows}×${cols}): current value is ${test.dims[1]}×${test.dims[2]}`,
     );
   }
   const perClass = new Array<number>(256).fill(0);
@@ -406,16 +551,62 @@ export async function decodeDataSet(files: DataFiles): Promise<DataSplits<Uint8A
         `range 0..${classes - 1}: label ${test.labels[outside]} at index ${outside}`,
     );
   }
-  return { train, test, classes };
+  const sources: Record<Split, SplitSource> = {
+    train: { images: files.trainImages, labelsPath: files.trainLabels, labels: train.labels },
+    test: { images: files.testImages, labelsPath: files.testLabels, labels: test.labels },
+  };
+  const meta: DataMeta = {
+    rows,
+    cols,
+    classes,
+    counts: { train: train.labels.length, test: test.labels.length },
+    pixels: "uint8",
+  };
+  return {
+    meta,
+    open(split) {
+      const source = sources[split];
+      let reader: ReadableStreamDefaultReader<Chunk<Uint8Array>> | null = null;
+      return new ReadableStream<Chunk<Uint8Array>>({
+        async pull(controller) {
+          reader ??= (await idxBlocks(source.images, 3))
+            .pipeThrough(new ImageChunkStream(source.labels, chunkImages)).getReader();
+          const started = performance.now();
+          const { value, done } = await reader.read();
+          // The decoding happens inside the read; count it as the stage's time.
+          addTime(performance.now() - started);
+          if (done) controller.close();
+          else controller.enqueue(value);
+        },
+        cancel: (reason) => reader?.cancel(reason),
+      });
+    },
+  };
 }
 
-/** The decode stage: data files in, uint8 train and test chunks out. */
-export function idxDecodeStage(): Stage<DataFiles, DataSplits<Uint8Array>> {
+/** Decodes a whole split into memory: for predict, gradcheck and small tools, not the pipeline. */
+export async function decodeImagesAndLabels(
+  imagesPath: string,
+  labelsPath: string,
+): Promise<Chunk<Uint8Array>> {
+  const { dims, labels } = await readSplit(imagesPath, labelsPath);
+  const stream = (await idxBlocks(imagesPath, 3)).pipeThrough(new ImageChunkStream(labels));
+  return collect(stream, labels.length, { rows: dims[1], cols: dims[2], pixels: "uint8" });
+}
+
+/**
+ * The decode stage: data files in, a streamed uint8 data set out, in chunks of
+ * `chunkImages` (which frames the cache entry but changes no pixel, so it is no param).
+ */
+export function decodeStage(
+  chunkImages = CHUNK_IMAGES,
+): DataStage<[DataFiles], Uint8Array, DataMeta> {
   return {
+    kind: "data",
     name: "decode",
-    version: 1,
+    // 2: chunked, streamed output in cache format 2.
+    version: 2,
     params: {},
-    run: (files) => decodeDataSet(files),
-    codec: dataSplitsCodec as Codec<DataSplits<Uint8Array>>,
+    build: ([files], context) => decodeDataSet(files, context.addTime, chunkImages),
   };
 }

@@ -1,15 +1,17 @@
 /**
  * Shuffle/minibatch: splits off a seeded validation set and plans each epoch's
  * seeded shuffle and its minibatches. The plan holds indices, not pixels, so it
- * is cheap to cache; the train stage gathers each minibatch from the samples.
+ * is cheap to cache; the train stage gathers each minibatch from the samples,
+ * either by index from a set held in memory ({@linkcode epochOrder}: an exact
+ * permutation) or from a stream through a {@linkcode ShuffleBuffer}.
  *
  * @module
  */
 import { asUint32, packBlobs, unpackBlobs } from "../engine/binary.ts";
+import type { DataMeta, DataSet, Pixels } from "../engine/chunk.ts";
 import { ConfigError } from "../engine/errors.ts";
-import { permutation, seededRandom } from "../model/rng.ts";
-import { countOf, type DataSplits } from "../engine/chunk.ts";
-import type { Codec, Stage } from "../engine/stage.ts";
+import type { Codec, ValueStage } from "../engine/stage.ts";
+import { permutation, type Random, seededRandom } from "../model/rng.ts";
 
 /** How an epoch is cut: a fixed batch size, or a fixed number of near-equal minibatches. */
 export type Batching = { batchSize: number } | { minibatches: number };
@@ -94,6 +96,88 @@ export function epochOrder(plan: BatchPlan, epoch: number): Uint32Array {
   return order;
 }
 
+/**
+ * A seeded shuffle buffer of `capacity` slots, with the semantics of
+ * tf.data's `shuffle(buffer_size)`: the first `capacity` rows fill the slots;
+ * after that each arriving row takes the place of a uniformly chosen slot,
+ * whose row is emitted first; when the stream ends, the rows left are emitted
+ * in a uniformly random order. Every row is emitted exactly once; a row can
+ * move at most about `capacity` places earlier than it arrived, so the mix is
+ * exact (a full permutation) only when `capacity` is at least the row count.
+ * The buffer hands out slot numbers; the caller keeps the rows in its own
+ * storage, so pixels stay in the type the stage stored them in.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ShuffleBuffer } from "./minibatch.ts";
+ * import { seededRandom } from "../model/rng.ts";
+ * const buffer = new ShuffleBuffer(2, seededRandom(1, "example"));
+ * const slots = [0, 1, 2].map(() => buffer.place());
+ * assert.deepEqual(slots.slice(0, 2), [{ emit: -1, slot: 0 }, { emit: -1, slot: 1 }]);
+ * assert.equal(slots[2].emit, slots[2].slot);
+ * assert.equal(buffer.drain().length, 2);
+ * ```
+ */
+export class ShuffleBuffer {
+  #filled = 0;
+  #capacity: number;
+  #random: Random;
+
+  /** Creates an empty buffer; `random` decides every choice. */
+  constructor(capacity: number, random: Random) {
+    if (!(Number.isInteger(capacity) && capacity >= 1)) {
+      throw new ConfigError(
+        `Cannot shuffle through a buffer as its capacity must be an integer ≥ 1: current value is ${capacity}`,
+      );
+    }
+    this.#capacity = capacity;
+    this.#random = random;
+  }
+
+  /**
+   * Where the next row goes: `slot` to write it to, and `emit`, a slot whose
+   * row must be taken out first (−1 while the buffer is still filling).
+   */
+  place(): { emit: number; slot: number } {
+    if (this.#filled < this.#capacity) return { emit: -1, slot: this.#filled++ };
+    const slot = Math.floor(this.#random() * this.#capacity);
+    return { emit: slot, slot };
+  }
+
+  /** The occupied slots in the random order to emit them once the stream has ended; empties the buffer. */
+  drain(): Uint32Array {
+    const order = permutation(this.#filled, this.#random);
+    this.#filled = 0;
+    return order;
+  }
+}
+
+/** The seeded source of a streamed epoch's shuffle buffer. */
+export function bufferRandom(plan: BatchPlan, epoch: number): Random {
+  return seededRandom(plan.seed, "shuffle-buffer", epoch);
+}
+
+/**
+ * The order in which a streamed epoch visits the plan's training rows when
+ * they arrive in row order through a buffer of `capacity` (what the train
+ * stage does with pixels, here with row numbers alone).
+ */
+export function bufferedOrder(plan: BatchPlan, epoch: number, capacity: number): Uint32Array {
+  const rows = plan.trainIndices;
+  const buffer = new ShuffleBuffer(capacity, bufferRandom(plan, epoch));
+  const slots = new Uint32Array(Math.min(capacity, rows.length));
+  const order = new Uint32Array(rows.length);
+  let out = 0;
+  for (const row of rows) {
+    const { emit, slot } = buffer.place();
+    if (emit >= 0) order[out++] = slots[emit];
+    slots[slot] = row;
+  }
+  for (const slot of buffer.drain()) order[out++] = slots[slot];
+  return order;
+}
+
 /** The cache codec of {@linkcode BatchPlan}. */
 export const batchPlanCodec: Codec<BatchPlan> = {
   encode: (plan) =>
@@ -109,14 +193,17 @@ export const batchPlanCodec: Codec<BatchPlan> = {
   },
 };
 
-/** The shuffle/minibatch stage. */
-export function minibatchStage(options: MinibatchOptions): Stage<DataSplits, BatchPlan> {
+/** The shuffle/minibatch stage: needs only its input's training row count. */
+export function minibatchStage(
+  options: MinibatchOptions,
+): ValueStage<[DataSet<Pixels, DataMeta>], BatchPlan> {
   const { batching, validation, seed } = options;
   return {
+    kind: "value",
     name: "minibatch",
     version: 1,
     params: { ...batching, validation, seed },
-    run: (input) => Promise.resolve(planBatches(countOf(input.train), options)),
+    run: ([input]) => Promise.resolve(planBatches(input.meta.counts.train, options)),
     codec: batchPlanCodec,
   };
 }

@@ -5,11 +5,11 @@
  *
  * @module
  */
-import { deviation, mean } from "d3-array";
+import { deviation, mean, sum } from "d3-array";
+import { type Chunk, type DataMeta, type DataSet } from "../engine/chunk.ts";
 import { ConfigError } from "../engine/errors.ts";
-import { type Chunk, type DataSplits, dataSplitsCodec, streamThrough } from "../engine/chunk.ts";
+import { ChunkMapStream, chunkStage, type DataStage } from "../engine/stage.ts";
 import type { Normalization } from "../model/format.ts";
-import type { Codec, Stage } from "../engine/stage.ts";
 
 /** The normalize modes. */
 export const NORMALIZE_MODES = ["scale", "standardize", "none"] as const;
@@ -22,12 +22,7 @@ export function fitNormalization(mode: NormalizeMode, trainPixels: Uint8Array): 
   if (mode !== "standardize") return { mode, mean: 0, std: 1 };
   const m = mean(trainPixels) ?? 0;
   const std = deviation(trainPixels) ?? 0;
-  if (!(std > 0)) {
-    throw new ConfigError(
-      `Cannot standardize as the training pixels' deviation must be above 0: current value is ${std}. ` +
-        `Hint: use --normalize scale`,
-    );
-  }
+  if (!(std > 0)) throw invalidDeviation(std);
   return { mode, mean: m, std };
 }
 
@@ -41,6 +36,50 @@ export function normalizePixels(pixels: Uint8Array | Float32Array, n: Normalizat
   const out = new Float32Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) out[i] = (pixels[i] - offset) * scale;
   return out;
+}
+
+/** The meta of normalized data: the fitted normalization travels with it (and into the model). */
+export interface NormalizedMeta extends DataMeta {
+  /** How the pixels were scaled. */
+  normalization: Normalization;
+}
+
+function invalidDeviation(std: number): ConfigError {
+  return new ConfigError(
+    `Cannot standardize as the training pixels' deviation must be above 0: current value is ${std}. ` +
+      `Hint: use --normalize scale`,
+  );
+}
+
+/**
+ * Fits `mode` on a stream of training chunks in one pass: a histogram of the
+ * 256 pixel values, from which mean and deviation follow exactly whatever the
+ * data set's size (d3-array sums them).
+ */
+export async function fitNormalizationStream(
+  mode: NormalizeMode,
+  train: ReadableStream<Chunk<Uint8Array>>,
+): Promise<Normalization> {
+  if (mode !== "standardize") {
+    await train.cancel();
+    return { mode, mean: 0, std: 1 };
+  }
+  const counts = new Float64Array(256);
+  for await (const chunk of train) {
+    const pixels = chunk.images;
+    for (let i = 0; i < pixels.length; i++) counts[pixels[i]]++;
+  }
+  const n = sum(counts);
+  const m = sum(counts, (c: number, v: number) => c * v) / n;
+  const std = Math.sqrt(sum(counts, (c: number, v: number) => c * (v - m) * (v - m)) / (n - 1));
+  if (!(std > 0)) throw invalidDeviation(std);
+  return { mode, mean: m, std };
+}
+
+/** Normalizes one chunk into a new float32 chunk. */
+export function normalizeChunk(chunk: Chunk<Uint8Array>, n: Normalization): Chunk<Float32Array> {
+  const { labels, rows, cols } = chunk;
+  return { images: normalizePixels(chunk.images, n), labels, rows, cols };
 }
 
 /**
@@ -59,35 +98,27 @@ export function normalizePixels(pixels: Uint8Array | Float32Array, n: Normalizat
  * assert.deepEqual([...out.images], [0, 1]);
  * ```
  */
-export class NormalizeStream extends TransformStream<Chunk<Uint8Array>, Chunk<Float32Array>> {
+export class NormalizeStream extends ChunkMapStream<Chunk<Uint8Array>, Chunk<Float32Array>> {
   /** Creates a stream applying `normalization`. */
   constructor(normalization: Normalization) {
-    super({
-      transform(chunk, controller) {
-        const images = normalizePixels(chunk.images, normalization);
-        controller.enqueue({ images, labels: chunk.labels, rows: chunk.rows, cols: chunk.cols });
-      },
-    });
+    super((chunk) => normalizeChunk(chunk, normalization));
   }
 }
 
-/** The normalize stage. */
+/** The normalize stage: fits on the training split only, then maps both splits. */
 export function normalizeStage(
   mode: NormalizeMode,
-): Stage<DataSplits<Uint8Array>, DataSplits<Float32Array>> {
-  return {
+): DataStage<[DataSet<Uint8Array, DataMeta>], Float32Array, NormalizedMeta> {
+  return chunkStage({
     name: "normalize",
-    version: 1,
+    // 2: chunked, streamed output; standardize fits from a pixel histogram.
+    version: 2,
     params: { mode },
-    async run(input) {
-      const normalization = fitNormalization(mode, input.train.images);
-      return {
-        train: await streamThrough(input.train, new NormalizeStream(normalization)),
-        test: await streamThrough(input.test, new NormalizeStream(normalization)),
-        classes: input.classes,
-        normalization,
-      };
-    },
-    codec: dataSplitsCodec as Codec<DataSplits<Float32Array>>,
-  };
+    fit: async (input) => ({
+      ...input.meta,
+      pixels: "float32",
+      normalization: await fitNormalizationStream(mode, input.open("train")),
+    }),
+    map: (meta) => (chunk) => normalizeChunk(chunk, meta.normalization),
+  });
 }

@@ -3,6 +3,13 @@
  * epoch, recording the cost of every minibatch and per-epoch loss and accuracy
  * (and validation figures when a validation split is set).
  *
+ * Two modes, each deterministic (same seed, same bits):
+ * - **in memory** (`shuffleBuffer: null`): the training split is read into
+ *   memory once and every epoch visits an exact seeded permutation of it;
+ * - **streamed** (`shuffleBuffer: K`): every epoch streams the training split
+ *   (from the cache) through a seeded {@linkcode ShuffleBuffer} of K rows, so
+ *   memory stays at K rows however large the set is.
+ *
  * @module
  */
 import type { Activation } from "../model/activations.ts";
@@ -29,11 +36,12 @@ import {
   type OptimizerKind,
 } from "../model/optimizers.ts";
 import { packBlobs, unpackBlobs } from "../engine/binary.ts";
+import { type Chunk, collectSplit, type DataSet } from "../engine/chunk.ts";
 import { ConfigError, DivergenceError } from "../engine/errors.ts";
+import type { Codec, Reporter, ValueStage } from "../engine/stage.ts";
 import { seededRandom } from "../model/rng.ts";
-import type { Chunk, DataSplits } from "../engine/chunk.ts";
-import type { Codec, Reporter, Stage } from "../engine/stage.ts";
-import { type BatchPlan, epochOrder } from "./minibatch.ts";
+import { type BatchPlan, bufferRandom, epochOrder, ShuffleBuffer } from "./minibatch.ts";
+import type { NormalizedMeta } from "./normalize.ts";
 
 /** Everything that shapes training; all of it goes into the cache key. */
 export interface TrainOptions {
@@ -69,7 +77,39 @@ export interface TrainOptions {
   seed: number;
   /** Whether the samples were deskewed (recorded in the model for predict). */
   deskew: boolean;
+  /**
+   * Rows of the streamed mode's shuffle buffer; null holds the whole training
+   * split in memory and shuffles it exactly.
+   */
+  shuffleBuffer: number | null;
 }
+
+/** The names of {@linkcode TrainOptions}' fields that a config sets (all but the buffer size). */
+export const TRAIN_OPTION_KEYS = [
+  "hidden",
+  "activation",
+  "output",
+  "init",
+  "optimizer",
+  "eta",
+  "momentum",
+  "decay",
+  "decaySchedule",
+  "l1",
+  "l2",
+  "reduction",
+  "epochs",
+  "patience",
+  "seed",
+  "deskew",
+] as const satisfies readonly Exclude<keyof TrainOptions, "shuffleBuffer">[];
+
+// Fails to compile when TrainOptions gains a field the list above misses.
+const _everyKeyListed: Record<Exclude<keyof TrainOptions, "shuffleBuffer">, true> = Object
+  .fromEntries(TRAIN_OPTION_KEYS.map((k) => [k, true])) as Record<
+    typeof TRAIN_OPTION_KEYS[number],
+    true
+  >;
 
 /** One epoch of training history. */
 export interface EpochRecord {
@@ -159,24 +199,57 @@ export function measure(
   return { loss: loss / total, accuracy: correct / total };
 }
 
+/** Streams the rows of `split` whose indices are listed (ascending) in `wanted`, in batches. */
+async function* rowBatches(
+  data: DataSet<Float32Array>,
+  wanted: Uint32Array,
+  x: Float32Array,
+  labels: Uint8Array,
+  capacity: number,
+): AsyncGenerator<number, void, undefined> {
+  const width = data.meta.rows * data.meta.cols;
+  let row = 0, next = 0, filled = 0;
+  for await (const chunk of data.open("train")) {
+    for (let i = 0; i < chunk.labels.length && next < wanted.length; i++, row++) {
+      if (wanted[next] !== row) continue;
+      next++;
+      x.set(chunk.images.subarray(i * width, (i + 1) * width), filled * width);
+      labels[filled++] = chunk.labels[i];
+      if (filled === capacity) {
+        yield filled;
+        filled = 0;
+      }
+    }
+  }
+  if (filled > 0) yield filled;
+}
+
 /**
  * Trains a network on `data` following `plan`, with its products on `kernels`;
- * pure but for progress lines sent to `reporter`.
+ * pure but for progress lines sent to `reporter`. Holds the training split in
+ * memory, or streams it each epoch, as `options.shuffleBuffer` says.
  */
-export function trainNetwork(
-  data: DataSplits<Float32Array>,
+export async function trainNetwork(
+  data: DataSet<Float32Array, NormalizedMeta>,
   plan: BatchPlan,
   options: TrainOptions,
   reporter: Reporter,
   kernels: Kernels = referenceKernels,
-): TrainResult {
-  const { train, classes } = data;
-  const width = train.rows * train.cols;
+): Promise<TrainResult> {
+  const { meta } = data;
+  const classes = meta.classes;
+  const width = meta.rows * meta.cols;
   const spec = {
     sizes: [width, ...options.hidden, classes],
     activation: options.activation,
     output: options.output,
   };
+  if (options.patience > 0 && plan.validationIndices.length === 0) {
+    throw new ConfigError(
+      `Cannot stop early with --patience ${options.patience} as it needs a validation split: ` +
+        `current value of --validation is 0. Hint: add --validation 0.1`,
+    );
+  }
   const net = createNetwork(spec, "float32", kernels);
   initialize(net, options.init, seededRandom(options.seed, "init"));
   const grad = kernels.alloc(net.params.length);
@@ -190,35 +263,32 @@ export function trainNetwork(
     capacity = Math.max(capacity, plan.starts[b + 1] - plan.starts[b]);
   }
   const ws = createWorkspace(net, capacity, kernels);
-  // Minibatches are read in place from the training images, by row index.
-  kernels.prepareRows?.(train.images, width);
   const y = new Float32Array(capacity * classes);
   const reg: Regularization = { l1: options.l1, l2: options.l2 };
   const validating = plan.validationIndices.length > 0;
-  if (options.patience > 0 && !validating) {
-    throw new ConfigError(
-      `Cannot stop early with --patience ${options.patience} as it needs a validation split: ` +
-        `current value of --validation is 0. Hint: add --validation 0.1`,
-    );
-  }
+  const batches = plan.starts.length - 1;
+  const rowsPerEpoch = plan.trainIndices.length;
 
   const history: EpochRecord[] = [];
   const costs: number[] = [];
   let best = { loss: Infinity, epoch: 0, params: null as Float32Array | null };
   const every = options.epochs <= 100 ? 1 : 10;
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
-    const started = performance.now();
-    const eta = learningRate(options.eta, options.decay, epoch, options.decaySchedule);
-    const order = epochOrder(plan, epoch);
-    let lossSum = 0, correct = 0;
-    for (let b = 0; b + 1 < plan.starts.length; b++) {
-      const start = plan.starts[b];
-      const batch = plan.starts[b + 1] - start;
-      fillOneHot(train.labels, order, start, batch, classes, y);
-      const rows = order.subarray(start, start + batch);
-      const cost = lossAndGradient(
+
+  /** One optimiser step on a minibatch; returns the rows it got right. */
+  const step = (
+    x: Float32Array,
+    labels: Uint8Array,
+    rows: Uint32Array | null,
+    start: number,
+    batch: number,
+    eta: number,
+    where: string,
+  ): number => {
+    fillOneHot(labels, rows, start, batch, classes, y);
+    const cost = rows
+      ? lossAndGradient(
         net,
-        train.images,
+        x,
         y,
         batch,
         ws,
@@ -226,34 +296,116 @@ export function trainNetwork(
         gradLayers,
         reg,
         options.reduction,
-        rows,
-      );
-      if (!Number.isFinite(cost)) {
-        throw diverged(cost, `epoch ${epoch + 1}, minibatch ${b + 1}`, eta);
-      }
-      costs.push(cost);
-      lossSum += ws.dataLoss;
-      correct += countCorrect(ws.a[ws.a.length - 1], train.labels, order, start, batch, classes);
-      optimizer.step(net.params, grad, eta);
+        rows.subarray(start, start + batch),
+      )
+      : lossAndGradient(net, x, y, batch, ws, grad, gradLayers, reg, options.reduction);
+    if (!Number.isFinite(cost)) throw diverged(cost, where, eta);
+    costs.push(cost);
+    optimizer.step(net.params, grad, eta);
+    return countCorrect(ws.a[ws.a.length - 1], labels, rows, start, batch, classes);
+  };
+
+  // In memory: the whole split, indexed once so products skip zero pixels.
+  const held = options.shuffleBuffer === null ? await collectSplit(data, "train") : null;
+  if (held) kernels.prepareRows?.(held.images, width);
+  // Streamed: the buffer's rows and one minibatch, allocated once for every epoch.
+  const slots = options.shuffleBuffer === null ? 0 : Math.min(options.shuffleBuffer, rowsPerEpoch);
+  const bufferImages = new Float32Array(slots * width);
+  const bufferLabels = new Uint8Array(slots);
+  const batchImages = held ? null : kernels.alloc(capacity * width);
+  const batchLabels = new Uint8Array(capacity);
+
+  const validate = async () => {
+    if (held) return measure(net, held, plan.validationIndices, ws, y);
+    let loss = 0, correct = 0;
+    for await (
+      const n of rowBatches(data, plan.validationIndices, batchImages!, batchLabels, capacity)
+    ) {
+      fillOneHot(batchLabels, null, 0, n, classes, y);
+      loss += forwardLoss(net, batchImages!, y, n, ws);
+      correct += countCorrect(ws.a[ws.a.length - 1], batchLabels, null, 0, n, classes);
+    }
+    const total = plan.validationIndices.length;
+    return { loss: loss / total, accuracy: correct / total };
+  };
+
+  for (let epoch = 0; epoch < options.epochs; epoch++) {
+    const started = performance.now();
+    const eta = learningRate(options.eta, options.decay, epoch, options.decaySchedule);
+    let lossSum = 0, correct = 0, b = 0;
+    const progress = () => {
+      const seen = plan.starts[b + 1] - plan.starts[0];
       reporter.progress?.({
         epoch: epoch + 1,
         epochs: options.epochs,
         batch: b + 1,
-        batches: plan.starts.length - 1,
-        loss: lossSum / (plan.starts[b + 1] - plan.starts[0]),
-        accuracy: correct / (plan.starts[b + 1] - plan.starts[0]),
+        batches,
+        loss: lossSum / seen,
+        accuracy: correct / seen,
       });
+    };
+    if (held) {
+      const order = epochOrder(plan, epoch);
+      for (; b < batches; b++) {
+        const start = plan.starts[b], batch = plan.starts[b + 1] - start;
+        correct += step(
+          held.images,
+          held.labels,
+          order,
+          start,
+          batch,
+          eta,
+          `epoch ${epoch + 1}, minibatch ${b + 1}`,
+        );
+        lossSum += ws.dataLoss;
+        progress();
+      }
+    } else {
+      const buffer = new ShuffleBuffer(slots, bufferRandom(plan, epoch));
+      let filled = 0;
+      const take = (slot: number) => {
+        batchImages!.set(bufferImages.subarray(slot * width, (slot + 1) * width), filled * width);
+        batchLabels[filled++] = bufferLabels[slot];
+        if (filled < plan.starts[b + 1] - plan.starts[b]) return;
+        correct += step(
+          batchImages!,
+          batchLabels,
+          null,
+          0,
+          filled,
+          eta,
+          `epoch ${epoch + 1}, minibatch ${b + 1}`,
+        );
+        lossSum += ws.dataLoss;
+        progress();
+        b++;
+        filled = 0;
+      };
+      const validation = plan.validationIndices;
+      let row = 0, skip = 0;
+      for await (const chunk of data.open("train")) {
+        for (let i = 0; i < chunk.labels.length; i++, row++) {
+          if (skip < validation.length && validation[skip] === row) {
+            skip++;
+            continue;
+          }
+          const { emit, slot } = buffer.place();
+          if (emit >= 0) take(emit);
+          bufferImages.set(chunk.images.subarray(i * width, (i + 1) * width), slot * width);
+          bufferLabels[slot] = chunk.labels[i];
+        }
+      }
+      for (const slot of buffer.drain()) take(slot);
     }
-    const rows = plan.trainIndices.length;
     const record: EpochRecord = {
       epoch: epoch + 1,
-      trainLoss: lossSum / rows,
-      trainAccuracy: correct / rows,
+      trainLoss: lossSum / rowsPerEpoch,
+      trainAccuracy: correct / rowsPerEpoch,
       eta,
       seconds: 0,
     };
     if (validating) {
-      const v = measure(net, train, plan.validationIndices, ws, y);
+      const v = await validate();
       if (!Number.isFinite(v.loss)) throw diverged(v.loss, `epoch ${epoch + 1}, validation`, eta);
       record.validationLoss = v.loss;
       record.validationAccuracy = v.accuracy;
@@ -284,9 +436,9 @@ export function trainNetwork(
     throw diverged(NaN, "the end of training (weights)", options.eta);
   }
   const preprocessing: Preprocessing = {
-    rows: train.rows,
-    cols: train.cols,
-    normalization: data.normalization ?? { mode: "none", mean: 0, std: 1 },
+    rows: meta.rows,
+    cols: meta.cols,
+    normalization: meta.normalization ?? { mode: "none", mean: 0, std: 1 },
     deskew: options.deskew,
   };
   return {
@@ -338,26 +490,21 @@ export const trainResultCodec: Codec<TrainResult> = {
   },
 };
 
-/** The train stage; `samples` is the stage whose output it trains on. */
+/** The train stage: a plan and the samples in, a model and its history out. */
 export function trainStage(
   options: TrainOptions,
-  samples: Stage<never, DataSplits<Float32Array>>,
-): Stage<BatchPlan, TrainResult> {
+  kernels: () => Promise<Kernels> = () => Promise.resolve(referenceKernels),
+): ValueStage<[BatchPlan, DataSet<Float32Array, NormalizedMeta>], TrainResult> {
   return {
+    kind: "value",
     name: "train",
     // 2: products run in float32 in a fixed order (model/kernels.ts), not in float64.
     // 3: sigmoid through exp64, values below float32's normal range flushed to 0.
-    version: 3,
+    // 4: inputs are a streamed data set; a shuffle buffer when the set is streamed.
+    version: 4,
     params: { ...options },
-    uses: [samples],
-    run: async (plan, context) =>
-      trainNetwork(
-        context.outputOf(samples),
-        plan,
-        options,
-        context.reporter,
-        await context.kernels(),
-      ),
+    run: async ([plan, samples], context) =>
+      trainNetwork(samples, plan, options, context.reporter, await kernels()),
     codec: trainResultCodec,
   };
 }

@@ -5,6 +5,8 @@
  * @module
  */
 import { type Random, seededRandom } from "../model/rng.ts";
+import { type DataSet, memoryDataSet } from "../engine/chunk.ts";
+import type { NormalizedMeta } from "../stages/normalize.ts";
 
 /** IDX bytes for unsigned-byte data of the given dimensions. */
 export function idxBytes(dims: number[], data: ArrayLike<number>): Uint8Array {
@@ -149,4 +151,26 @@ export function captureConsole(): CapturedConsole {
   const out: string[] = [];
   const err: string[] = [];
   return { out, err, io: { out: (line) => out.push(line), err: (line) => err.push(line) } };
+}
+
+/** Two synthetic sets as a float32 data set (÷255), streamed in chunks of `chunk` images. */
+export function floatDataSet(
+  train: RawSet,
+  test: RawSet,
+  classes: number,
+  chunk = 7,
+): DataSet<Float32Array, NormalizedMeta> {
+  const toFloat = (s: RawSet) => ({ ...s, images: Float32Array.from(s.images, (v) => v / 255) });
+  return memoryDataSet(
+    {
+      rows: train.rows,
+      cols: train.cols,
+      classes,
+      counts: { train: train.labels.length, test: test.labels.length },
+      pixels: "float32",
+      normalization: { mode: "scale", mean: 0, std: 1 },
+    },
+    { train: toFloat(train), test: toFloat(test) },
+    chunk,
+  );
 }

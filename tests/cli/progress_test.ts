@@ -4,15 +4,14 @@ import { seededRandom } from "../../model/rng.ts";
 import type { TrainProgress } from "../../engine/stage.ts";
 import { planBatches } from "../../stages/minibatch.ts";
 import { trainNetwork } from "../../stages/train.ts";
-import { syntheticSet } from "../fixtures.ts";
+import { floatDataSet, syntheticSet } from "../fixtures.ts";
 
-Deno.test("trainNetwork() reports progress after every minibatch, ending on the epoch's figures", () => {
+Deno.test("trainNetwork() reports progress after every minibatch, ending on the epoch's figures", async () => {
   const random = seededRandom(3, "progress");
   const set = syntheticSet(50, 4, 10, 10, random);
-  const train = { ...set, images: Float32Array.from(set.images, (v) => v / 255) };
   const plan = planBatches(50, { batching: { batchSize: 16 }, validation: 0, seed: 1 });
   const calls: TrainProgress[] = [];
-  const result = trainNetwork({ train, test: train, classes: 4 }, plan, {
+  const result = await trainNetwork(floatDataSet(set, set, 4), plan, {
     hidden: [6],
     activation: "relu",
     output: "softmax",
@@ -29,6 +28,7 @@ Deno.test("trainNetwork() reports progress after every minibatch, ending on the 
     patience: 0,
     seed: 1,
     deskew: false,
+    shuffleBuffer: null,
   }, { log() {}, progress: (p) => calls.push(p) });
   // 50 rows in batches of 16: 16, 16, 16, 2.
   assert.deepEqual(

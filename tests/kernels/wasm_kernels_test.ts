@@ -5,7 +5,7 @@ import { seededRandom } from "../../model/rng.ts";
 import { planBatches } from "../../stages/minibatch.ts";
 import { trainNetwork, type TrainOptions } from "../../stages/train.ts";
 import { createWasmKernels, type WasmKernels } from "../../kernels/wasm_kernels.ts";
-import { syntheticSet } from "../fixtures.ts";
+import { floatDataSet, syntheticSet } from "../fixtures.ts";
 
 /** A random matrix product, shapes drawn from `sizes`. */
 function randomCase(random: () => number, sizes: number[]): GemmArgs {
@@ -279,15 +279,8 @@ Deno.test("wasm kernels refuse work once closed, and bad thread counts", async (
 for (const activation of ["tanh", "sigmoid"] as const) {
   Deno.test(`training (${activation}) gives the same bits on the reference and on 1 or 2 wasm threads`, async () => {
     const random = seededRandom(4, "threads");
-    const toFloat = (s: ReturnType<typeof syntheticSet>) => ({
-      ...s,
-      images: Float32Array.from(s.images, (v) => v / 255),
-    });
-    const data = {
-      train: toFloat(syntheticSet(90, 5, 12, 12, random)),
-      test: toFloat(syntheticSet(10, 5, 12, 12, random)),
-      classes: 5,
-    };
+    const train = syntheticSet(90, 5, 12, 12, random);
+    const data = floatDataSet(train, syntheticSet(10, 5, 12, 12, random), 5);
     const options: TrainOptions = {
       hidden: [19, 11],
       activation,
@@ -305,18 +298,27 @@ for (const activation of ["tanh", "sigmoid"] as const) {
       patience: 0,
       seed: 5,
       deskew: false,
+      shuffleBuffer: null,
     };
     const plan = planBatches(90, { batching: { batchSize: 16 }, validation: 0.1, seed: 2 });
     const quiet = { log() {} };
-    const reference = trainNetwork(data, plan, options, quiet);
-    for (const [threads, sparseZeros] of [[1, 2], [2, 2], [2, 0]]) {
-      const kernels = await createWasmKernels({ threads, minParallelWork: 0, sparseZeros });
-      try {
-        const result = trainNetwork(data, plan, options, quiet, kernels);
-        assert.equal(firstDifference(result.model.params, reference.model.params), -1);
-        assert.deepEqual(result.costs, reference.costs);
-      } finally {
-        kernels.close();
+    for (const shuffleBuffer of [null, 30]) {
+      const reference = await trainNetwork(data, plan, { ...options, shuffleBuffer }, quiet);
+      for (const [threads, sparseZeros] of [[1, 2], [2, 2], [2, 0]]) {
+        const kernels = await createWasmKernels({ threads, minParallelWork: 0, sparseZeros });
+        try {
+          const result = await trainNetwork(
+            data,
+            plan,
+            { ...options, shuffleBuffer },
+            quiet,
+            kernels,
+          );
+          assert.equal(firstDifference(result.model.params, reference.model.params), -1);
+          assert.deepEqual(result.costs, reference.costs);
+        } finally {
+          kernels.close();
+        }
       }
     }
   });

@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import { InputError } from "../../engine/errors.ts";
+import { collectSplit } from "../../engine/chunk.ts";
 import {
   decodeDataSet,
   decodeIdxFile,
+  decodeImagesAndLabels,
   findDataFiles,
+  fingerprintData,
   IdxDecoderStream,
+  ImageChunkStream,
+  readIdxHeader,
 } from "../../stages/idx_decode.ts";
 import { gzip, idxBytes, makeDataSet, tempDir } from "../fixtures.ts";
 
@@ -129,11 +134,14 @@ Deno.test("findDataFiles() says when the data folder does not exist", async () =
 Deno.test("decodeDataSet() reads raw and gz sets alike and counts classes from the labels", async () => {
   for (const zipped of [false, true]) {
     const dir = await makeDataSet({ gzip: zipped });
-    const data = await decodeDataSet(await findDataFiles(dir));
-    assert.equal(data.classes, 4);
-    assert.equal(data.train.labels.length, 120);
-    assert.equal(data.test.images.length, 40 * 10 * 10);
-    assert.equal(data.train.rows, 10);
+    const data = await decodeDataSet(await findDataFiles(dir), () => {}, 16);
+    assert.equal(data.meta.classes, 4);
+    assert.deepEqual(data.meta.counts, { train: 120, test: 40 });
+    assert.equal(data.meta.rows, 10);
+    const chunks = await Array.fromAsync(data.open("train"));
+    assert.deepEqual(chunks.map((c) => c.labels.length), [16, 16, 16, 16, 16, 16, 16, 8]);
+    const test = await collectSplit(data, "test");
+    assert.equal(test.images.length, 40 * 10 * 10);
   }
 });
 
@@ -174,4 +182,69 @@ Deno.test("decodeDataSet() rejects a test label outside the training class range
       e instanceof InputError &&
       e.message.includes("range 0..3: label 9 at index 5"),
   );
+});
+
+Deno.test("a multi-member gzip file (cat a.gz b.gz) decodes as one file", async () => {
+  const bytes = idxBytes([2, 3, 4], pixels);
+  const joined = new Uint8Array([
+    ...(await gzip(bytes.subarray(0, 10))),
+    ...(await gzip(bytes.subarray(10))),
+  ]);
+  const path = await tempFile(joined);
+  assert.deepEqual((await decodeIdxFile(path, 3)).data, pixels);
+});
+
+Deno.test("a gzip bomb stops as soon as it inflates past its header's declared size", async () => {
+  // The header declares 1 image of 4×4; the stream then inflates to 64 MiB of zeros.
+  const header = idxBytes([1, 4, 4], new Uint8Array(16));
+  const body = new Uint8Array(64 * 2 ** 20);
+  body.set(header);
+  const path = await tempFile(await gzip(body));
+  const before = Deno.memoryUsage().rss;
+  await assert.rejects(
+    () => decodeIdxFile(path, 3),
+    (e: unknown) =>
+      e instanceof InputError &&
+      e.message.includes("declares 1×4×4 = 16 data bytes: the file holds more"),
+  );
+  assert.ok(Deno.memoryUsage().rss - before < 48 * 2 ** 20, "inflated far past the header");
+});
+
+Deno.test("a header declaring gigabytes is not allocated before the data proves it", async () => {
+  const path = await tempFile(await gzip(idxBytes([1000000, 64, 64], new Uint8Array(100))));
+  const before = Deno.memoryUsage().rss;
+  await assert.rejects(
+    () => decodeIdxFile(path, 3),
+    (e: unknown) =>
+      e instanceof InputError &&
+      e.message.includes("declares 1000000×64×64 = 4096000000 data bytes: the file holds 100"),
+  );
+  assert.ok(Deno.memoryUsage().rss - before < 64 * 2 ** 20);
+  const whole = await tempFile(idxBytes([2, 3, 4], pixels));
+  assert.deepEqual((await readIdxHeader(whole, 3)).dims, [2, 3, 4]);
+});
+
+Deno.test("ImageChunkStream cuts blocks of any size into chunks of the asked size with their labels", async () => {
+  const labels = Uint8Array.from({ length: 7 }, (_, i) => i);
+  const block = (from: number, to: number) => ({
+    header: { magic: 0x803, dims: [7, 1, 2] },
+    data: Uint8Array.from({ length: 2 * (to - from) }, (_, i) => 2 * from + i),
+  });
+  const chunks = await Array.fromAsync(
+    ReadableStream.from([block(0, 1), block(1, 5), block(5, 7)]).pipeThrough(
+      new ImageChunkStream(labels, 3),
+    ),
+  );
+  assert.deepEqual(chunks.map((c) => [...c.labels]), [[0, 1, 2], [3, 4, 5], [6]]);
+  assert.deepEqual(chunks.flatMap((c) => [...c.images]), Array.from({ length: 14 }, (_, i) => i));
+});
+
+Deno.test("decodeImagesAndLabels() reads a whole split; fingerprintData() hashes content, not names", async () => {
+  const dir = await makeDataSet();
+  const files = await findDataFiles(dir);
+  const test = await decodeImagesAndLabels(files.testImages, files.testLabels);
+  assert.equal(test.labels.length, 40);
+  const copy = await makeDataSet({ gzip: true });
+  assert.notEqual(await fingerprintData(files), await fingerprintData(await findDataFiles(copy)));
+  assert.equal(await fingerprintData(files), await fingerprintData(await findDataFiles(dir)));
 });

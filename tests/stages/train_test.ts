@@ -2,23 +2,19 @@ import assert from "node:assert/strict";
 import { OPTIMIZERS } from "../../model/optimizers.ts";
 import { DivergenceError } from "../../engine/errors.ts";
 import { seededRandom } from "../../model/rng.ts";
-import type { DataSplits } from "../../engine/chunk.ts";
+import { collectSplit, type DataSet } from "../../engine/chunk.ts";
+import type { NormalizedMeta } from "../../stages/normalize.ts";
 import { evaluateModel } from "../../stages/evaluate.ts";
 import { planBatches } from "../../stages/minibatch.ts";
 import { trainNetwork, type TrainOptions } from "../../stages/train.ts";
-import { syntheticSet } from "../fixtures.ts";
+import { floatDataSet, syntheticSet } from "../fixtures.ts";
 
-function separable(): DataSplits<Float32Array> {
+function separable(noisy = false): DataSet<Float32Array, NormalizedMeta> {
   const random = seededRandom(3, "separable");
-  const toFloat = (s: ReturnType<typeof syntheticSet>) => ({
-    ...s,
-    images: Float32Array.from(s.images, (v) => v / 255),
-  });
-  return {
-    train: toFloat(syntheticSet(80, 4, 10, 10, random)),
-    test: toFloat(syntheticSet(20, 4, 10, 10, random)),
-    classes: 4,
-  };
+  const train = syntheticSet(80, 4, 10, 10, random);
+  // Noisy labels make the network overfit, so the validation loss turns upwards.
+  if (noisy) { for (let i = 0; i < 80; i += 3) train.labels[i] = (train.labels[i] + 1) % 4; }
+  return floatDataSet(train, syntheticSet(20, 4, 10, 10, random), 4);
 }
 
 const base: TrainOptions = {
@@ -38,21 +34,22 @@ const base: TrainOptions = {
   patience: 0,
   seed: 1,
   deskew: false,
+  shuffleBuffer: null,
 };
 const quiet = { log() {} };
 const learningRates = { sgd: 0.5, nesterov: 0.2, adam: 0.02 };
 
 for (const optimizer of OPTIMIZERS) {
-  Deno.test(`${optimizer} learns a tiny separable problem to 100%`, () => {
+  Deno.test(`${optimizer} learns a tiny separable problem to 100%`, async () => {
     const data = separable();
     const plan = planBatches(80, { batching: { batchSize: 10 }, validation: 0, seed: 1 });
-    const result = trainNetwork(
+    const result = await trainNetwork(
       data,
       plan,
       { ...base, optimizer, eta: learningRates[optimizer] },
       quiet,
     );
-    const { metrics } = evaluateModel(result.model, data);
+    const { metrics } = await evaluateModel(result.model, data);
     assert.equal(metrics.trainAccuracy, 1);
     assert.equal(result.history.length, 40);
     assert.equal(result.costs.length, 40 * 8);
@@ -60,22 +57,46 @@ for (const optimizer of OPTIMIZERS) {
   });
 }
 
-Deno.test("training is bit-for-bit the same for the same seed and differs for another", () => {
+for (const shuffleBuffer of [null, 24]) {
+  const mode = shuffleBuffer === null ? "in memory" : "streamed through a buffer";
+  Deno.test(`training ${mode} is bit-for-bit the same for the same seed and differs for another`, async () => {
+    const data = separable();
+    const plan = planBatches(80, { batching: { batchSize: 16 }, validation: 0, seed: 1 });
+    const options = { ...base, epochs: 3, shuffleBuffer };
+    const a = await trainNetwork(data, plan, options, quiet);
+    const b = await trainNetwork(data, plan, options, quiet);
+    assert.deepEqual(a.model.params, b.model.params);
+    assert.deepEqual(a.costs, b.costs);
+    const c = await trainNetwork(data, plan, { ...options, seed: 2 }, quiet);
+    assert.notDeepEqual(c.model.params, a.model.params);
+  });
+
+  Deno.test(`training ${mode} learns the tiny synthetic set: loss falls, accuracy far above chance`, async () => {
+    const data = separable();
+    const plan = planBatches(80, { batching: { batchSize: 10 }, validation: 0.25, seed: 1 });
+    const result = await trainNetwork(data, plan, { ...base, epochs: 30, shuffleBuffer }, quiet);
+    assert.ok(result.history[29].trainLoss < result.history[0].trainLoss / 4);
+    assert.ok(result.history[29].validationAccuracy! >= 0.9);
+    const { metrics } = await evaluateModel(result.model, data);
+    assert.ok(metrics.testAccuracy >= 0.9, `test accuracy ${metrics.testAccuracy}`);
+  });
+}
+
+Deno.test("the streamed mode trains on other minibatches than the exact shuffle, from the same data", async () => {
   const data = separable();
   const plan = planBatches(80, { batching: { batchSize: 16 }, validation: 0, seed: 1 });
-  const options = { ...base, epochs: 3 };
-  const a = trainNetwork(data, plan, options, quiet);
-  const b = trainNetwork(data, plan, options, quiet);
-  assert.deepEqual(a.model.params, b.model.params);
-  assert.deepEqual(a.costs, b.costs);
-  const c = trainNetwork(data, plan, { ...options, seed: 2 }, quiet);
-  assert.notDeepEqual(c.model.params, a.model.params);
+  const held = await trainNetwork(data, plan, { ...base, epochs: 2 }, quiet);
+  const streamed = await trainNetwork(data, plan, { ...base, epochs: 2, shuffleBuffer: 8 }, quiet);
+  assert.equal(streamed.costs.length, held.costs.length);
+  assert.notDeepEqual(streamed.costs, held.costs);
+  const train = await collectSplit(data, "train");
+  assert.equal(train.labels.length, 80);
 });
 
-Deno.test("a divergent learning rate stops training with a hint to lower it", () => {
+Deno.test("a divergent learning rate stops training with a hint to lower it", async () => {
   const data = separable();
   const plan = planBatches(80, { batching: { batchSize: 80 }, validation: 0, seed: 1 });
-  assert.throws(
+  await assert.rejects(
     () =>
       trainNetwork(data, plan, { ...base, activation: "relu", init: "uniform", eta: 1e30 }, quiet),
     (e: unknown) =>
@@ -84,13 +105,11 @@ Deno.test("a divergent learning rate stops training with a hint to lower it", ()
   );
 });
 
-Deno.test("validation is reported per epoch and early stopping keeps the best epoch", () => {
-  const data = separable();
-  // Noisy labels make the network overfit, so the validation loss turns upwards.
-  for (let i = 0; i < 80; i += 3) data.train.labels[i] = (data.train.labels[i] + 1) % 4;
+Deno.test("validation is reported per epoch and early stopping keeps the best epoch", async () => {
+  const data = separable(true);
   const plan = planBatches(80, { batching: { batchSize: 10 }, validation: 0.25, seed: 1 });
   const lines: string[] = [];
-  const result = trainNetwork(
+  const result = await trainNetwork(
     data,
     plan,
     { ...base, hidden: [32], optimizer: "adam", eta: 0.05, epochs: 200, patience: 3 },
