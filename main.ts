@@ -7,6 +7,7 @@
 import { compareCommand } from "./cli/compare.ts";
 import { gradcheckCommand } from "./cli/gradcheck.ts";
 import { type Command, type Console, stdio } from "./cli/io.ts";
+import { makeDataCommand } from "./cli/make_data.ts";
 import { modelsCommand } from "./cli/models.ts";
 import { pipelineCommand } from "./cli/pipeline.ts";
 import { predictCommand } from "./cli/predict.ts";
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, Command> = {
   retrain: retrainCommand,
   schedule: scheduleCommand,
   models: modelsCommand,
+  "make-data": makeDataCommand,
 };
 
 /** Runs a command line and returns its exit code; prints `error: …` for expected failures. */

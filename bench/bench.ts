@@ -3,7 +3,8 @@
  * TensorFlow.js (WebAssembly and pure-JS backends) on real MNIST, side by side
  * in one process, printed as one table of samples/s, GFLOP/s and ratios; then
  * the default pipeline, cold, as a subprocess (run first): wall time, data
- * stages, peak RSS.
+ * stages, peak RSS; then peak RSS against data size: one epoch on MNIST and on
+ * make-data sets 5 and 10 times its size, each in a fresh subprocess.
  *
  * @module
  */
@@ -14,7 +15,7 @@ import { bundledDataDir } from "../app/bundled.ts";
 import { PRESET_VALUES } from "../app/config.ts";
 import { trainOptionsOf } from "../app/job.ts";
 import type { DataSplits } from "../engine/chunk.ts";
-import { decodeDataSet, findDataFiles } from "../stages/idx_decode.ts";
+import { DATA_FILE_NAMES, decodeDataSet, findDataFiles } from "../stages/idx_decode.ts";
 import { epochOrder, planBatches } from "../stages/minibatch.ts";
 import { fitNormalization, type NormalizeMode, normalizePixels } from "../stages/normalize.ts";
 import { trainNetwork, type TrainOptions } from "../stages/train.ts";
@@ -34,6 +35,8 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean" },
     threads: { type: "string" },
     "skip-pipeline": { type: "boolean" },
+    "skip-memory": { type: "boolean" },
+    "memory-only": { type: "boolean" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -46,11 +49,29 @@ const NATIVE_GFLOPS = 100;
 const log = (line: string) => console.error(line);
 
 /**
+ * Extra pipeline flags of the memory-against-data-size rows, and only of them.
+ * Once the pipeline takes `--memory MB` (training-set bytes held in memory;
+ * beyond it training streams), add `"--memory", "256"` here so the rows
+ * measure the bounded path.
+ */
+const MEMORY_ROW_PIPELINE_ARGS: readonly string[] = [];
+
+/**
+ * The memory rows, as make-data `--copies` of the bundled training set: 1 is
+ * the bundled set itself (no make-data). `--quick` keeps the two smallest.
+ */
+const MEMORY_ROW_COPIES: readonly number[] = quick ? [1, 2] : [1, 5, 10];
+
+/** make-data `--shift` of the memory rows' data sets. */
+const MEMORY_ROW_SHIFT = 2;
+
+/**
  * Runs its arguments as a command and, every 50 ms while it runs, reads its
  * peak resident set (VmHWM) from /proc; prints `peak-rss-kib N` on stderr and
- * exits with the command's status.
+ * exits with the command's status. Stopped by SIGTERM, it stops the command too.
  */
 const PEAK_RSS_WATCHER = `"$@" & pid=$!
+trap 'kill "$pid" 2>/dev/null; wait "$pid"; exit 143' TERM
 peak=0
 while kill -0 "$pid" 2>/dev/null; do
   hwm=$(sed -n 's/^VmHWM:[[:space:]]*\\([0-9]*\\).*/\\1/p' "/proc/$pid/status" 2>/dev/null)
@@ -61,11 +82,19 @@ wait "$pid"; code=$?
 echo "peak-rss-kib $peak" >&2
 exit $code`;
 
-const HELP = `deno task bench [--quick] [--threads N] [--skip-pipeline]
+/** The watched child now running, for an interrupt to stop. */
+let watchedChild: Deno.ChildProcess | null = null;
 
-  --quick           fewer minibatches and repetitions, a 1-epoch pipeline (about 30 s)
+const HELP =
+  `deno task bench [--quick] [--threads N] [--skip-pipeline] [--skip-memory] [--memory-only]
+
+  --quick           fewer minibatches and repetitions, a 1-epoch pipeline (about 30 s), and
+                    memory rows for 60 000 and 120 000 images only (about a minute more)
   --threads N       threads for our kernels (default: every core, ${defaultThreads()})
-  --skip-pipeline   leave out the whole-pipeline run`;
+  --skip-pipeline   leave out the whole-pipeline run
+  --skip-memory     leave out the memory rows: peak RSS of a 1-epoch pipeline for 60 000,
+                    300 000 and 600 000 training images (make-data copies 5 and 10, shift 2)
+  --memory-only     run the memory rows and nothing else`;
 
 /** One row of the table: a workload, its unit, and each contender's figure. */
 interface Row {
@@ -79,7 +108,13 @@ interface Row {
 async function runBench(): Promise<void> {
   // The pipeline runs first, in a fresh process, before this one fills its memory: new pages come
   // slower on this VM while another process holds gigabytes, which would blur the data stages.
+  if (flags["memory-only"]) {
+    for (const line of await benchMemory()) console.log(line);
+    return;
+  }
   const pipelineLines = flags["skip-pipeline"] ? [] : await benchPipeline();
+  // Fresh processes too, so their peak RSS is their own; run before this one fills its memory.
+  const memoryLines = flags["skip-memory"] ? [] : await benchMemory();
   log(`loading MNIST (${quick ? "quick" : "full"} run, ours on ${threads} thread(s))`);
   // Each workload trains on the pixels its recipe uses: raw 0..255 for the textbook, as its preset.
   const rawPixels = await loadMnist("none");
@@ -188,6 +223,7 @@ async function runBench(): Promise<void> {
 
   printTable(rows);
   for (const line of pipelineLines) console.log(line);
+  for (const line of memoryLines) console.log(line);
 
   /**
    * Trains with our kernels on every row of `rowsUsed` (samples/s from the
@@ -302,24 +338,8 @@ async function benchPipeline(): Promise<string[]> {
       String(threads),
       ...(quick ? ["--epochs", "1"] : []),
     ];
-    log(`running: deno ${args.join(" ")}`);
-    const started = performance.now();
-    // Deno may read /proc only with --allow-all, so a shell watches the child's high-water mark.
-    const child = new Deno.Command("bash", {
-      args: ["-c", PEAK_RSS_WATCHER, "bash", Deno.execPath(), ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const output = await child.output();
-    const wall = (performance.now() - started) / 1000;
-    const stderr = new TextDecoder().decode(output.stderr);
-    if (!output.success) {
-      throw new Error(
-        `Cannot measure the pipeline as it must succeed: it exited with ${output.code}:\n${stderr}`,
-      );
-    }
-    const peakKiB = Number(/peak-rss-kib (\d+)/.exec(stderr)?.[1] ?? NaN);
-    const metrics = JSON.parse(new TextDecoder().decode(output.stdout));
+    const { stdout, wall, peakKiB } = await runWatched("the pipeline", args);
+    const metrics = JSON.parse(stdout);
     const stages = metrics.stages as { name: string; seconds: number; status: string }[];
     const dataStages = stages.filter((s) => ["decode", "normalize", "deskew"].includes(s.name));
     const dataSeconds = dataStages.reduce((sum, s) => sum + s.seconds, 0);
@@ -337,5 +357,163 @@ async function benchPipeline(): Promise<string[]> {
     ];
   } finally {
     await Deno.remove(scratch, { recursive: true });
+  }
+}
+
+/** What {@linkcode runWatched} measured of a child. */
+interface WatchedRun {
+  /** The child's stdout. */
+  stdout: string;
+  /** Wall seconds from spawn to exit. */
+  wall: number;
+  /** Peak resident set in KiB; NaN or 0 when /proc could not be read. */
+  peakKiB: number;
+}
+
+/** Runs `deno ...args` in a fresh process watched by {@linkcode PEAK_RSS_WATCHER}; throws unless it succeeds. */
+async function runWatched(what: string, args: string[]): Promise<WatchedRun> {
+  log(`running: deno ${args.join(" ")}`);
+  const started = performance.now();
+  // Deno may read /proc only with --allow-all, so a shell watches the child's high-water mark.
+  const child = new Deno.Command("bash", {
+    args: ["-c", PEAK_RSS_WATCHER, "bash", Deno.execPath(), ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  watchedChild = child;
+  const output = await child.output().finally(() => watchedChild = null);
+  const wall = (performance.now() - started) / 1000;
+  const stderr = new TextDecoder().decode(output.stderr);
+  if (!output.success) {
+    throw new Error(
+      `Cannot measure ${what} as it must succeed: it exited with ${output.code}:\n${stderr}`,
+    );
+  }
+  const peakKiB = Number(/peak-rss-kib (\d+)/.exec(stderr)?.[1] ?? NaN);
+  return { stdout: new TextDecoder().decode(output.stdout), wall, peakKiB };
+}
+
+/** Peak RSS in MB (10^6 bytes), or "unknown" when the watcher could not read it. */
+function megabytes(peakKiB: number): string {
+  return Number.isNaN(peakKiB) || peakKiB === 0 ? "unknown" : (peakKiB * 1024 / 1e6).toFixed(0);
+}
+
+/** The training-image count in an IDX labels file's header. */
+async function labelCount(path: string): Promise<number> {
+  const file = await Deno.open(path);
+  try {
+    const head = new Uint8Array(8);
+    let filled = 0;
+    while (filled < 8) {
+      const n = await file.read(head.subarray(filled));
+      if (n === null) throw new Error(`Cannot read the count of "${path}": it is truncated`);
+      filled += n;
+    }
+    return new DataView(head.buffer).getUint32(4);
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Peak RSS against data size: makes the larger sets with make-data in a temp
+ * folder, then trains one epoch on each (fresh process, `--no-cache`, a temp
+ * cache) and returns a table of images, peak RSS, its ratio to the bundled
+ * set's, and wall seconds. The temp folder goes whatever happens.
+ */
+async function benchMemory(): Promise<string[]> {
+  const scratch = await Deno.makeTempDir({ prefix: "mnist-bench-memory-" });
+  const removeScratch = () => {
+    try {
+      Deno.removeSync(scratch, { recursive: true });
+    } catch {
+      // Already gone: nothing to clean.
+    }
+  };
+  // An interrupt stops the child first, so nothing writes into the folder once it is removed.
+  const onInterrupt = async () => {
+    const child = watchedChild;
+    if (child) {
+      child.kill("SIGTERM");
+      await child.status;
+    }
+    removeScratch();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  try {
+    const main = new URL("../main.ts", import.meta.url).pathname;
+    const source = bundledDataDir();
+    const perCopy = await labelCount(`${source}/${DATA_FILE_NAMES.trainLabels}`);
+    const rows: { images: number; peakKiB: number; wall: number }[] = [];
+    for (const copies of MEMORY_ROW_COPIES) {
+      let data: string[] = [];
+      if (copies > 1) {
+        const dir = `${scratch}/data-${copies}`;
+        const made = await runWatched("make-data", [
+          "run",
+          "--allow-read",
+          "--allow-write",
+          main,
+          "make-data",
+          "--copies",
+          String(copies),
+          "--shift",
+          String(MEMORY_ROW_SHIFT),
+          "--out",
+          dir,
+        ]);
+        log(
+          `made ${copies * perCopy} images in ${made.wall.toFixed(1)} s, ` +
+            `make-data peak RSS ${megabytes(made.peakKiB)} MB`,
+        );
+        data = ["--data", dir];
+      }
+      const run = await runWatched("the pipeline", [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        main,
+        "pipeline",
+        ...data,
+        "--epochs",
+        "1",
+        "--no-cache",
+        "--cache-dir",
+        `${scratch}/cache-${copies}`,
+        "--out",
+        `${scratch}/run-${copies}`,
+        "--json",
+        "--threads",
+        String(threads),
+        ...MEMORY_ROW_PIPELINE_ARGS,
+      ]);
+      rows.push({ images: copies * perCopy, peakKiB: run.peakKiB, wall: run.wall });
+      // Each data set and cache goes once measured, so the disk holds one at a time.
+      await Deno.remove(scratch, { recursive: true });
+      await Deno.mkdir(scratch);
+    }
+    const base = rows[0].peakKiB;
+    const extra = MEMORY_ROW_PIPELINE_ARGS.length ? MEMORY_ROW_PIPELINE_ARGS.join(" ") : "none";
+    return [
+      "",
+      `peak RSS against data size (default preset, 1 epoch, --no-cache, ${threads} thread(s), ` +
+      `extra pipeline flags: ${extra}; make-data --shift ${MEMORY_ROW_SHIFT})` +
+      (quick ? ` [--quick: ${rows.map((r) => r.images).join(" and ")} images only]` : ""),
+      `${"images".padStart(9)} ${"peak RSS MB".padStart(12)} ${`× ${perCopy}`.padStart(9)} ${
+        "wall s".padStart(8)
+      }`,
+      ...rows.map((row) =>
+        [
+          String(row.images).padStart(9),
+          megabytes(row.peakKiB).padStart(12),
+          `${(row.peakKiB / base).toFixed(2)}×`.padStart(9),
+          row.wall.toFixed(1).padStart(8),
+        ].join(" ")
+      ),
+    ];
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    removeScratch();
   }
 }

@@ -66,3 +66,100 @@ export async function writeFileAtomic(
   }
   if (sync) await syncPath(dir);
 }
+
+/**
+ * A file written piece by piece through a temp file beside it (named with
+ * {@linkcode TEMP_PREFIX}); nothing appears at `path` until `commit`. Made by
+ * {@linkcode createPendingFile}.
+ */
+export interface PendingFile {
+  /** Where the file appears on commit. */
+  readonly path: string;
+  /** The temp file being written. */
+  readonly temp: string;
+  /** Appends all of `bytes`; the caller may reuse `bytes` once this resolves. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Flushes (unless `sync: false`) and closes the temp file; no writes after it. */
+  close(): Promise<void>;
+  /** Closes the temp file if still open and renames it to `path`, replacing what was there. */
+  commit(): Promise<void>;
+  /** Closes and removes the temp file; does nothing after a commit or a second time. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Opens a {@linkcode PendingFile} for `path`, for files too large to hold in
+ * memory, or for several files that should appear together: write each, then
+ * commit each, and discard them all on failure. `sync: false` skips the fsyncs.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createPendingFile } from "./files.ts";
+ * const dir = await Deno.makeTempDir();
+ * const file = await createPendingFile(`${dir}/out.bin`);
+ * await file.write(new Uint8Array([1, 2]));
+ * await file.write(new Uint8Array([3]));
+ * await file.commit();
+ * assert.deepEqual(await Deno.readFile(`${dir}/out.bin`), new Uint8Array([1, 2, 3]));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export async function createPendingFile(
+  path: string,
+  options: { sync?: boolean } = {},
+): Promise<PendingFile> {
+  const { sync = true } = options;
+  const dir = path.slice(0, path.lastIndexOf("/")) || ".";
+  const temp = `${dir}/${TEMP_PREFIX}${path.slice(dir.length + 1)}-${
+    crypto.randomUUID().slice(0, 8)
+  }`;
+  let file: Deno.FsFile | null = await Deno.open(temp, { write: true, createNew: true });
+  let state: "open" | "closed" | "committed" | "discarded" = "open";
+  const close = async () => {
+    if (!file) return;
+    const open = file;
+    file = null;
+    try {
+      if (sync) await open.sync();
+    } finally {
+      open.close();
+    }
+  };
+  return {
+    path,
+    temp,
+    async write(bytes) {
+      if (state !== "open" || !file) {
+        throw new Error(`Cannot write "${temp}" as it must be open: it is ${state}`);
+      }
+      let written = 0;
+      while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    },
+    async close() {
+      if (state === "open") state = "closed";
+      await close();
+    },
+    async commit() {
+      if (state === "committed" || state === "discarded") {
+        throw new Error(`Cannot commit "${temp}" as it must be pending: it is ${state}`);
+      }
+      state = "closed";
+      await close();
+      await Deno.rename(temp, path);
+      state = "committed";
+      if (sync) await syncPath(dir);
+    },
+    async discard() {
+      if (state === "committed" || state === "discarded") return;
+      state = "discarded";
+      try {
+        file?.close();
+      } catch {
+        // Already closed by a failed sync: nothing more to release.
+      }
+      file = null;
+      await Deno.remove(temp).catch(() => {});
+    },
+  };
+}
