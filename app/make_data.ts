@@ -14,9 +14,9 @@ import {
   DATA_FILE_NAMES,
   type DataFiles,
   findDataFiles,
-  type IdxBlock,
-  IdxDecoderStream,
+  idxBlocks,
   type IdxHeader,
+  readIdxHeader,
 } from "../stages/idx_decode.ts";
 import { type Random, seededRandom } from "../model/rng.ts";
 
@@ -126,10 +126,10 @@ export async function makeData(options: MakeDataOptions): Promise<MakeDataResult
   numberFlag("seed", String(seed), { integer: true, min: 0, max: 2 ** 32 - 1 });
 
   const source = await findDataFiles(dataDir);
-  const trainImages = await readHeader(source.trainImages, 3);
-  const trainLabels = await readHeader(source.trainLabels, 1);
-  const testImages = await readHeader(source.testImages, 3);
-  const testLabels = await readHeader(source.testLabels, 1);
+  const trainImages = await readIdxHeader(source.trainImages, 3);
+  const trainLabels = await readIdxHeader(source.trainLabels, 1);
+  const testImages = await readIdxHeader(source.testImages, 3);
+  const testLabels = await readIdxHeader(source.testLabels, 1);
   checkPair(source.trainImages, trainImages, source.trainLabels, trainLabels);
   checkPair(source.testImages, testImages, source.testLabels, testLabels);
   const [count, rows, cols] = trainImages.dims;
@@ -178,7 +178,7 @@ export async function makeData(options: MakeDataOptions): Promise<MakeDataResult
     let buffer = new Uint8Array(0);
     for (let copy = 1; copy <= copies; copy++) {
       const random = seededRandom(seed, "make-data shift", copy);
-      for await (const block of readBlocks(source.trainImages, 3)) {
+      for await (const block of await idxBlocks(source.trainImages, 3)) {
         if (copy === 1 || shift === 0) {
           await images.write(block.data);
           continue;
@@ -192,7 +192,9 @@ export async function makeData(options: MakeDataOptions): Promise<MakeDataResult
         }
         await images.write(shifted);
       }
-      for await (const block of readBlocks(source.trainLabels, 1)) await labels.write(block.data);
+      for await (const block of await idxBlocks(source.trainLabels, 1)) {
+        await labels.write(block.data);
+      }
       log(
         `make-data: copy ${copy}/${copies} written (${count} images${
           copy === 1
@@ -210,7 +212,7 @@ export async function makeData(options: MakeDataOptions): Promise<MakeDataResult
     ) {
       const file = await open(out[role]);
       await file.write(headerBytes(header.dims));
-      for await (const block of readBlocks(source[role], header.dims.length)) {
+      for await (const block of await idxBlocks(source[role], header.dims.length)) {
         await file.write(block.data);
       }
       await file.close();
@@ -246,55 +248,6 @@ function checkPair(imagesPath: string, images: IdxHeader, labelsPath: string, la
         `${images.dims[0]} images, ${labels.dims[0]} labels`,
     );
   }
-}
-
-/**
- * Streams one IDX file (raw, or gzip sniffed by its magic) as blocks of whole
- * items, checked by {@linkcode IdxDecoderStream}; stopping early closes the file.
- */
-async function* readBlocks(path: string, dimensions: number): AsyncGenerator<IdxBlock> {
-  const file = await Deno.open(path);
-  let gzip = false;
-  let stream: ReadableStream<IdxBlock>;
-  try {
-    const head = new Uint8Array(2);
-    let filled = 0;
-    while (filled < 2) {
-      const n = await file.read(head.subarray(filled));
-      if (n === null) break;
-      filled += n;
-    }
-    gzip = filled === 2 && head[0] === 0x1f && head[1] === 0x8b;
-    await file.seek(0, Deno.SeekMode.Start);
-    const { size } = await file.stat();
-    const bytes = gzip
-      ? file.readable.pipeThrough(
-        new DecompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>,
-      )
-      : file.readable;
-    stream = bytes.pipeThrough(
-      new IdxDecoderStream({ source: path, dimensions, byteLength: gzip ? undefined : size }),
-    );
-  } catch (error) {
-    file.close();
-    throw error;
-  }
-  try {
-    yield* stream;
-  } catch (error) {
-    if (error instanceof InputError || !gzip) throw error;
-    throw new InputError(
-      `Cannot decode IDX file "${path}" as its gzip stream must be complete and valid: ${
-        (error as Error).message
-      }. Hint: the file is damaged or truncated; fetch it again`,
-    );
-  }
-}
-
-/** The header of an IDX file, from its first block; the rest is checked when streamed. */
-async function readHeader(path: string, dimensions: number): Promise<IdxHeader> {
-  for await (const block of readBlocks(path, dimensions)) return block.header;
-  throw new InputError(`Cannot decode IDX file "${path}" as it holds no data`);
 }
 
 /** The four output names, and the temp files an interrupted make-data leaves beside them. */

@@ -52,6 +52,10 @@ Cache and outputs
   --json                      print metrics.json on stdout; progress stays on stderr
   --threads N                 threads for the matrix products (default: every core); the
                               results are the same bit for bit whatever N is
+  --memory MB                 most megabytes training holds for the training set (default 512):
+                              a set that fits is held whole and shuffled exactly each epoch; a
+                              larger one is streamed from the cache each epoch through a seeded
+                              shuffle buffer of MB (see README, "Bounded memory")
   --help                      this text
 `;
 
@@ -86,6 +90,7 @@ export const PIPELINE_OPTIONS = {
   out: { type: "string" },
   json: { type: "boolean" },
   threads: { type: "string" },
+  memory: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
