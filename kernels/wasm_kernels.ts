@@ -36,6 +36,12 @@ export interface WasmKernels extends Kernels {
   close(): void;
   /** Indexes `a`, rows of `cols` values, for products that read it through `aRows`. */
   prepareRows(a: Float32Array, cols: number): void;
+  /** Indexes streamed rows without a dense copy; see {@linkcode Kernels.indexRows}. */
+  indexRows(
+    pass: () => AsyncIterable<Float32Array>,
+    rows: number,
+    cols: number,
+  ): Promise<Float32Array | null>;
   /** `a[i] = sigmoid(z[i])` for i < n, shared by the threads. */
   sigmoid(z: Float32Array, a: Float32Array, n: number): void;
 }
@@ -155,10 +161,21 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     return staging[role].at;
   };
 
-  /** Sparse copies (CSR) of arrays read through `aRows`, made by `prepareRows`. */
+  /**
+   * Sparse copies (CSR) of arrays read through `aRows`, made by `prepareRows`,
+   * and of rows indexed by `indexRows` (keyed by an empty handle: `dense` false).
+   */
   const prepared = new WeakMap<
     Float32Array,
-    { rowStart: number; idx: number; val: number; zeros: number; rows: number; cols: number }
+    {
+      rowStart: number;
+      idx: number;
+      val: number;
+      zeros: number;
+      rows: number;
+      cols: number;
+      dense: boolean;
+    }
   >();
 
   let sequence = 0;
@@ -228,7 +245,9 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       referenceGemm(args);
       return;
     }
-    checkGemm(args);
+    const handle = prepared.get(a);
+    const indexOnly = handle !== undefined && !handle.dense;
+    checkGemm(args, indexOnly ? handle.rows * handle.cols : a.length);
     if (m === 0 || n === 0) return;
     // Listing a transposed A's terms costs a pass over them, which pays off only over wide rows of C.
     const sparseFits = !transB && (!transA || n >= 64 || sparseZeros === 0);
@@ -243,7 +262,14 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
         )
         ? indexed
         : undefined;
-      if (!csr || transB || csr.zeros < sparseZeros) {
+      if (indexOnly && (!csr || transB)) {
+        throw new Error(
+          "Cannot multiply matrices as rows indexed by indexRows() can only be read through " +
+            `their index, with rows of ${handle.cols} and B not transposed: the product asks ` +
+            `for rows of ${width}${transB ? " with B transposed" : ""}`,
+        );
+      }
+      if (!csr || transB || (!indexOnly && csr.zeros < sparseZeros)) {
         // No index to use: gather the rows, then multiply as usual (the same bits either way).
         staging.rows = area(staging.rows, stored * width * 4);
         const gathered = view(staging.rows.at, stored * width);
@@ -338,7 +364,60 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       }
     }
     starts[rows] = t;
-    prepared.set(a, { rowStart, idx, val, zeros, rows, cols });
+    prepared.set(a, { rowStart, idx, val, zeros, rows, cols, dense: true });
+  };
+
+  /** Builds a CSR index from two passes over streamed rows; no dense copy is ever held. */
+  const indexRows = async (
+    pass: () => AsyncIterable<Float32Array>,
+    rows: number,
+    cols: number,
+  ): Promise<Float32Array | null> => {
+    checkOpen("index rows");
+    let nonZeros = 0, seen = 0;
+    for await (const block of pass()) {
+      for (let i = 0; i < block.length; i++) if (block[i] !== 0) nonZeros++;
+      seen += block.length;
+    }
+    if (seen !== rows * cols) {
+      throw new RangeError(
+        `Cannot index rows as the pass must hold ${rows}×${cols} values: it held ${seen}`,
+      );
+    }
+    const zeros = 1 - nonZeros / Math.max(1, rows * cols);
+    if (zeros < sparseZeros || cols === 0) return null;
+    const rowStart = reserve((rows + 1) * 4),
+      idx = reserve(nonZeros * 4),
+      val = reserve(nonZeros * 4);
+    let t = 0, row = 0, column = 0;
+    for await (const block of pass()) {
+      // Views are taken after every reservation, so no growth can detach them.
+      const starts = new Int32Array(memory.buffer, rowStart, rows + 1);
+      const columns = new Int32Array(memory.buffer, idx, nonZeros);
+      const values = view(val, nonZeros);
+      for (let i = 0; i < block.length; i++) {
+        if (column === 0) starts[row] = t;
+        // −0 counts as zero, as in the kernels.
+        if (block[i] !== 0) {
+          if (t === nonZeros) {
+            throw new RangeError("Cannot index rows as the second pass must equal the first");
+          }
+          columns[t] = column;
+          values[t++] = block[i];
+        }
+        if (++column === cols) {
+          column = 0;
+          row++;
+        }
+      }
+    }
+    if (t !== nonZeros || row !== rows) {
+      throw new RangeError("Cannot index rows as the second pass must equal the first");
+    }
+    new Int32Array(memory.buffer, rowStart, rows + 1)[rows] = t;
+    const handle = new Float32Array(0);
+    prepared.set(handle, { rowStart, idx, val, zeros, rows, cols, dense: false });
+    return handle;
   };
 
   return {
@@ -347,6 +426,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     alloc: (length) => view(reserve(length * 4), length),
     gemm,
     prepareRows,
+    indexRows,
     sigmoid,
     close() {
       if (closed) return;

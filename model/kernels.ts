@@ -50,13 +50,25 @@ export interface Kernels {
   gemm(args: GemmArgs): void;
   /** Says `a`, rows of `cols` values, will often be read through `aRows`; kernels may index it. */
   prepareRows?(a: Float32Array, cols: number): void;
+  /**
+   * Indexes `rows` rows of `cols` values from passes over them (`pass()`
+   * yields them in order, in blocks), holding only the index, never a dense
+   * copy. Returns the handle that products then take as `a`, always with
+   * `aRows` and never with a transposed B, or null when the rows are too
+   * dense for an index to pay off (the caller then holds them dense).
+   */
+  indexRows?(
+    pass: () => AsyncIterable<Float32Array>,
+    rows: number,
+    cols: number,
+  ): Promise<Float32Array | null>;
   /** `a[i] = sigmoid(z[i])` for i < n, the same bits as model/activations.ts `sigmoid`. */
   sigmoid?(z: Float32Array, a: Float32Array, n: number): void;
 }
 
 /** Throws unless the buffers are large enough for the shapes. */
-export function checkGemm(args: GemmArgs): void {
-  const { m, n, k, a, b, c } = args;
+export function checkGemm(args: GemmArgs, aLength: number = args.a.length): void {
+  const { m, n, k, b, c } = args;
   if (![m, n, k].every((d) => Number.isInteger(d) && d >= 0)) {
     throw new RangeError(
       `Cannot multiply matrices as m, n and k must be integers ≥ 0: current values are ${m}, ${n}, ${k}`,
@@ -74,11 +86,17 @@ export function checkGemm(args: GemmArgs): void {
     for (let r = 0; r < stored; r++) last = Math.max(last, args.aRows[r]);
     needA = (last + 1) * (args.transA ? m : k);
   }
-  for (const [name, buffer, need] of [["A", a, needA], ["B", b, k * n], ["C", c, m * n]] as const) {
-    if (buffer.length < need) {
+  for (
+    const [name, length, need] of [["A", aLength, needA], ["B", b.length, k * n], [
+      "C",
+      c.length,
+      m * n,
+    ]] as const
+  ) {
+    if (length < need) {
       throw new RangeError(
         `Cannot multiply matrices as ${name} must hold ${need} values for m=${m} n=${n} k=${k}: ` +
-          `current length is ${buffer.length}`,
+          `current length is ${length}`,
       );
     }
   }

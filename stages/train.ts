@@ -199,6 +199,34 @@ export function measure(
   return { loss: loss / total, accuracy: correct / total };
 }
 
+/**
+ * Holds the training split for the in-memory mode: as the kernels' sparse
+ * index alone when they can build one from two streamed passes (no dense
+ * copy), else dense, indexed when that pays off.
+ */
+async function holdTrainingSet(
+  data: DataSet<Float32Array>,
+  kernels: Kernels,
+): Promise<Chunk<Float32Array>> {
+  const { rows, cols, counts } = data.meta;
+  const labels = new Uint8Array(counts.train);
+  let labelled = false;
+  const pass = async function* () {
+    let at = 0;
+    for await (const chunk of data.open("train")) {
+      if (!labelled) labels.set(chunk.labels, at);
+      at += chunk.labels.length;
+      yield chunk.images;
+    }
+    labelled = true;
+  };
+  const handle = await kernels.indexRows?.(pass, counts.train, rows * cols);
+  if (handle) return { images: handle, labels, rows, cols };
+  const dense = await collectSplit(data, "train");
+  kernels.prepareRows?.(dense.images, rows * cols);
+  return dense;
+}
+
 /** Streams the rows of `split` whose indices are listed (ascending) in `wanted`, in batches. */
 async function* rowBatches(
   data: DataSet<Float32Array>,
@@ -306,8 +334,7 @@ export async function trainNetwork(
   };
 
   // In memory: the whole split, indexed once so products skip zero pixels.
-  const held = options.shuffleBuffer === null ? await collectSplit(data, "train") : null;
-  if (held) kernels.prepareRows?.(held.images, width);
+  const held = options.shuffleBuffer === null ? await holdTrainingSet(data, kernels) : null;
   // Streamed: the buffer's rows and one minibatch, allocated once for every epoch.
   const slots = options.shuffleBuffer === null ? 0 : Math.min(options.shuffleBuffer, rowsPerEpoch);
   const bufferImages = new Float32Array(slots * width);
