@@ -18,7 +18,25 @@ export async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
   }
 }
 
-/** Flushes a file or folder to disk where the platform allows it. */
+/**
+ * Whether `error`, from opening or fsyncing a folder, says the platform cannot
+ * do that (Windows cannot open a folder; some file systems refuse to fsync one).
+ */
+function folderSyncUnsupported(error: unknown): boolean {
+  if (
+    error instanceof Deno.errors.NotSupported || error instanceof Deno.errors.IsADirectory ||
+    error instanceof Deno.errors.PermissionDenied
+  ) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "EINVAL" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EISDIR";
+}
+
+/**
+ * Flushes a file or folder to disk. A folder the platform cannot fsync is
+ * skipped (the rename order still keeps writes whole); any other failure, and
+ * every failure on a file, is thrown: a registry must not report a write as
+ * durable when it is not.
+ */
 export async function syncPath(path: string): Promise<void> {
   try {
     const file = await Deno.open(path);
@@ -27,8 +45,9 @@ export async function syncPath(path: string): Promise<void> {
     } finally {
       file.close();
     }
-  } catch {
-    // fsync of a folder is not possible everywhere; the rename order still keeps writes whole.
+  } catch (error) {
+    if (folderSyncUnsupported(error) && (await statOrNull(path))?.isDirectory) return;
+    throw error;
   }
 }
 
