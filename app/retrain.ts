@@ -23,7 +23,9 @@ import {
   cleanTemps,
   type HistoryEntry,
   installVersion,
+  missingChampionError,
   nextVersionId,
+  readChampion,
   readCurrent,
   readHistory,
   readVersion,
@@ -132,8 +134,9 @@ export function retrain(config: PipelineConfig, options: RetrainOptions): Promis
   const log = options.reporter;
   return withLock(registry, "retrain", log, async () => {
     await cleanTemps(registry, log);
+    // Checked first: a champion that names a missing version is reported, never replaced.
+    const champion = await readChampion(registry, "retrain");
     await reconcile(registry, log);
-    const champion = await readCurrent(registry);
     const configHash = await trainingConfigHash(config);
     const base = { by: "retrain" as const, champion, tolerance, configHash };
     let version: string | null = null;
@@ -188,9 +191,10 @@ export function retrain(config: PipelineConfig, options: RetrainOptions): Promis
       await installVersion(registry, runDir, info, pause);
       pause("version-renamed");
       const championInfo = champion ? await readVersion(registry, champion) : null;
+      if (champion && !championInfo) throw missingChampionError(registry, champion, "retrain");
       const measure = championInfo
         ? await measureChampion(registry, championInfo, testSetFingerprint, files)
-        : { accuracy: null, note: champion ? `champion ${champion} is incomplete` : "first model" };
+        : { accuracy: null, note: "first model" };
       const promote = measure.accuracy === null ||
         shouldPromote(info.testAccuracy, measure.accuracy, tolerance);
       if (promote) {

@@ -27,8 +27,6 @@ export const DEFAULT_REGISTRY = "models";
 /** The file inside a version folder that describes it. */
 export const VERSION_FILE = "version.json";
 
-/** The prefix of every work-in-progress name in the registry folder. */
-
 /** What `version.json` holds. */
 export interface VersionInfo {
   /** The version's name, `v0001`, `v0002`, …. */
@@ -340,23 +338,43 @@ export async function installVersion(
 }
 
 /**
+ * The error for a `current` that names a version that is missing or
+ * incomplete (removed or edited by hand): the registry never replaces such a
+ * champion silently. `action` is what could not be done, e.g. `retrain`.
+ */
+export function missingChampionError(dir: string, id: string, action: string): RegistryError {
+  return new RegistryError(
+    `Cannot ${action} as the champion of registry "${dir}" must be a complete version: ` +
+      `"${registryPaths(dir).current}" names "${id}", which is missing or incomplete. ` +
+      `Hint: run \`deno task models\` to list the versions and \`deno task models promote V\` ` +
+      `to name one`,
+  );
+}
+
+/**
+ * The champion's id, checked to be a complete version; null when nothing was
+ * promoted yet. Throws {@linkcode missingChampionError} for `action` otherwise.
+ */
+export async function readChampion(dir: string, action: string): Promise<string | null> {
+  const current = await readCurrent(dir);
+  if (current !== null && !(await readVersion(dir, current))) {
+    throw missingChampionError(dir, current, action);
+  }
+  return current;
+}
+
+/**
  * The model file of a registry's champion; throws {@linkcode RegistryError}
  * when there is none or it is not complete.
  */
 export async function currentModelPath(dir: string): Promise<string> {
-  const current = await readCurrent(dir);
+  const action = `load the current model of registry "${dir}"`;
+  const current = await readChampion(dir, action);
   if (!current) {
     throw new RegistryError(
-      `Cannot load the current model of registry "${dir}" as one must have been promoted: ` +
+      `Cannot ${action} as one must have been promoted: ` +
         `current value of --model is "${dir}", which has no champion yet. ` +
         `Hint: run \`deno task retrain\` first`,
-    );
-  }
-  if (!(await readVersion(dir, current))) {
-    throw new RegistryError(
-      `Cannot load the current model of registry "${dir}" as its champion must be a complete ` +
-        `version: current names "${current}", which is missing or incomplete. ` +
-        `Hint: run \`deno task models\` and \`deno task models promote V\``,
     );
   }
   return `${versionDir(dir, current)}/${MODEL_FILE}`;
