@@ -132,7 +132,7 @@ async function measureChampion(
 export function retrain(config: PipelineConfig, options: RetrainOptions): Promise<HistoryEntry> {
   const { registry, tolerance = 0, force = false, pause = () => {} } = options;
   const log = options.reporter;
-  return withLock(registry, "retrain", log, async () => {
+  return withLock(registry, "retrain", async () => {
     await cleanTemps(registry, log);
     // Checked first: a champion that names a missing version is reported, never replaced.
     const champion = await readChampion(registry, "retrain");

@@ -98,7 +98,7 @@ export function promoteVersion(
   id: string,
   reporter: Reporter,
 ): Promise<ChampionChange> {
-  return withLock(dir, `promote ${id}`, reporter, async () => {
+  return withLock(dir, `promote ${id}`, async () => {
     await cleanTemps(dir, reporter);
     await reconcile(dir, reporter);
     const info = await readVersion(dir, id);
@@ -129,7 +129,7 @@ export function promoteVersion(
 
 /** Makes the champion before the current one the champion again (`models rollback`). */
 export function rollbackChampion(dir: string, reporter: Reporter): Promise<ChampionChange> {
-  return withLock(dir, "roll back", reporter, async () => {
+  return withLock(dir, "roll back", async () => {
     await cleanTemps(dir, reporter);
     await reconcile(dir, reporter);
     const current = await readChampion(dir, "roll back");

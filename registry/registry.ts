@@ -7,7 +7,7 @@
  *   versions/v0001/   a run folder (model.mnpm, config.json, metrics.json, …) plus version.json
  *   current           {"version":"v0001","since":"…"}, replaced by temp file + rename
  *   history.jsonl     one decision per line, appended whole; a torn last line is ignored
- *   lock              held by the one retraining or promotion at work (see lock.ts)
+ *   lock              permanent; flocked by the one retraining or promotion at work (lock.ts)
  *   .tmp-…            work in progress; removed by the next locked operation
  * ```
  *
@@ -286,11 +286,6 @@ export async function cleanTemps(dir: string, reporter: Reporter): Promise<void>
   for (const entry of entries) {
     if (!entry.name.startsWith(TEMP_PREFIX)) continue;
     const path = `${root}/${entry.name}`;
-    // A lock being taken is a temp file for the moment before it is linked into place.
-    if (entry.name.startsWith(`${TEMP_PREFIX}lock-`)) {
-      const mtime = (await statOrNull(path))?.mtime?.getTime() ?? 0;
-      if (Date.now() - mtime < 60_000) continue;
-    }
     await Deno.remove(path, { recursive: true }).catch(() => {});
     reporter.log(`registry: removed "${path}" left by an interrupted run`);
   }

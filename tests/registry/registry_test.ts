@@ -163,7 +163,7 @@ Deno.test("a failing retraining records the failure, keeps the champion, and exi
   assert.deepEqual((await listVersions(s.registry)).map((v) => v.id), ["v0001"]);
   assert.deepEqual(
     (await Array.fromAsync(Deno.readDir(s.registry))).map((e) => e.name).sort(),
-    ["current", "history.jsonl", "versions"],
+    ["current", "history.jsonl", "lock", "versions"],
   );
   // Divergence fails the same way.
   await Deno.writeFile(path, bytes);
