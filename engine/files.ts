@@ -1,9 +1,11 @@
 /**
  * File helpers shared by the cache, run folders, comparisons and the registry:
- * a stat that tolerates absence, and whole-or-nothing writes.
+ * a stat that tolerates absence, and whole-or-nothing writes whose temp files
+ * Ctrl-C removes (engine/cleanup.ts).
  *
  * @module
  */
+import { onCleanup, removeSyncQuietly } from "./cleanup.ts";
 
 /** Prefix of temp files and folders that are not finished yet, so listings can skip them. */
 export const TEMP_PREFIX = ".tmp-";
@@ -67,6 +69,7 @@ export async function writeFileAtomic(
   const temp = `${dir}/${TEMP_PREFIX}${path.slice(dir.length + 1)}-${
     crypto.randomUUID().slice(0, 8)
   }`;
+  const forgetTemp = onCleanup(() => removeSyncQuietly(temp));
   try {
     const file = await Deno.open(temp, { write: true, createNew: true });
     try {
@@ -82,6 +85,8 @@ export async function writeFileAtomic(
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
     throw error;
+  } finally {
+    forgetTemp();
   }
   if (sync) await syncPath(dir);
 }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { onCleanup } from "../engine/cleanup.ts";
 import { LockError } from "../engine/errors.ts";
 import { statOrNull } from "../engine/files.ts";
 import { registryPaths } from "./registry.ts";
@@ -101,10 +102,13 @@ export async function acquireLock(dir: string, purpose: string): Promise<HeldLoc
       file.close();
       throw error;
     }
+    // Exiting drops the lock anyway; closing it on Ctrl-C says so where it happens.
+    const forget = onCleanup(() => file.close());
     let released = false;
     const release = async () => {
       if (released) return;
       released = true;
+      forget();
       try {
         // Emptied while still held, so no one reads a finished holder's details as current.
         await file.truncate(0);

@@ -17,6 +17,7 @@
  * @module
  */
 import { MODEL_FILE } from "../engine/run_folder.ts";
+import { onCleanup, removeSyncQuietly } from "../engine/cleanup.ts";
 import { RegistryError } from "../engine/errors.ts";
 import { statOrNull, syncPath, TEMP_PREFIX, writeFileAtomic } from "../engine/files.ts";
 import type { Reporter } from "../engine/stage.ts";
@@ -303,33 +304,39 @@ export async function installVersion(
   pause: (point: "version-half-written") => void = () => {},
 ): Promise<string> {
   const temp = tempName(dir);
-  await Deno.mkdir(temp);
-  // The model first, so the half-written pause point leaves a folder that looks nearly whole.
-  const names = (await Array.fromAsync(Deno.readDir(runDir)))
-    .filter((e) => e.isFile)
-    .map((e) => e.name)
-    .sort((a, b) => Number(b === MODEL_FILE) - Number(a === MODEL_FILE));
-  for (const [i, name] of names.entries()) {
-    await Deno.rename(`${runDir}/${name}`, `${temp}/${name}`);
-    await syncPath(`${temp}/${name}`);
-    if (i === 0) pause("version-half-written");
-  }
-  const bytes = new TextEncoder().encode(JSON.stringify(info, null, 2) + "\n");
-  const file = await Deno.open(`${temp}/${VERSION_FILE}`, { write: true, createNew: true });
+  // Until it is renamed into versions/, Ctrl-C removes it.
+  const forgetTemp = onCleanup(() => removeSyncQuietly(temp));
   try {
-    await file.write(bytes);
-    await file.sync();
+    await Deno.mkdir(temp);
+    // The model first, so the half-written pause point leaves a folder that looks nearly whole.
+    const names = (await Array.fromAsync(Deno.readDir(runDir)))
+      .filter((e) => e.isFile)
+      .map((e) => e.name)
+      .sort((a, b) => Number(b === MODEL_FILE) - Number(a === MODEL_FILE));
+    for (const [i, name] of names.entries()) {
+      await Deno.rename(`${runDir}/${name}`, `${temp}/${name}`);
+      await syncPath(`${temp}/${name}`);
+      if (i === 0) pause("version-half-written");
+    }
+    const bytes = new TextEncoder().encode(JSON.stringify(info, null, 2) + "\n");
+    const file = await Deno.open(`${temp}/${VERSION_FILE}`, { write: true, createNew: true });
+    try {
+      await file.write(bytes);
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await syncPath(temp);
+    const { versions } = registryPaths(dir);
+    await Deno.mkdir(versions, { recursive: true });
+    const target = versionDir(dir, info.id);
+    await Deno.rename(temp, target);
+    await syncPath(versions);
+    await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    return target;
   } finally {
-    file.close();
+    forgetTemp();
   }
-  await syncPath(temp);
-  const { versions } = registryPaths(dir);
-  await Deno.mkdir(versions, { recursive: true });
-  const target = versionDir(dir, info.id);
-  await Deno.rename(temp, target);
-  await syncPath(versions);
-  await Deno.remove(runDir, { recursive: true }).catch(() => {});
-  return target;
 }
 
 /**

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { Interrupted } from "../engine/cleanup.ts";
 import { ConfigError, PipelineError } from "../engine/errors.ts";
 import { describeDecision } from "./champion.ts";
 import type { HistoryEntry } from "./registry.ts";
@@ -193,7 +194,8 @@ function denoCron(): CronFunction | undefined {
  * starts again from that firing. `cron` fires on the expression (UTC). A
  * failed retraining is retried `retries` times with delays `retryDelayMs · 2^k`,
  * each at most {@linkcode MAX_RETRY_WAIT_MS} (or `retryDelayMs` when longer);
- * when all fail, the schedule still goes on.
+ * when all fail, the schedule still goes on. An {@linkcode Interrupted} error
+ * (Ctrl-C or SIGTERM) stops the schedule instead.
  */
 export async function runSchedule(options: ScheduleOptions): Promise<ScheduleSummary> {
   const { trigger, retrainOnce, log, runs, retries = 2, retryDelayMs = 60_000 } = options;
@@ -223,6 +225,8 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleSum
         log(describeDecision(entry));
         return;
       } catch (error) {
+        // Ctrl-C or SIGTERM stopped the retraining: the schedule stops with it.
+        if (error instanceof Interrupted) throw error;
         // Only our own errors are expected; a bug should still not stop the schedule.
         const message = error instanceof PipelineError
           ? error.message
