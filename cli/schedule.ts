@@ -9,7 +9,7 @@ import { retrain } from "../app/retrain.ts";
 import { ConfigError } from "../engine/errors.ts";
 import type { Reporter } from "../engine/stage.ts";
 import { parseDuration, runSchedule, type Trigger } from "../registry/schedule.ts";
-import { type Console, noPositionals } from "./io.ts";
+import { type Console, interruptible, noPositionals } from "./io.ts";
 import { pauseFromEnvironment, REGISTRY_HELP, RETRAIN_OPTIONS, retrainSetup } from "./retrain.ts";
 
 /** The help text of `schedule`. */
@@ -79,7 +79,7 @@ export async function scheduleCommand(args: string[], io: Console): Promise<numb
     : numberFlag("runs", values.runs, { integer: true, min: 1 });
   const { config, registry, tolerance, force } = retrainSetup(values);
   const pause = pauseFromEnvironment(io);
-  const reporter: Reporter = { log: (line) => io.err(line) };
+  const reporter: Reporter = interruptible({ log: (line) => io.err(line) });
   io.err(
     `schedule: retraining into "${registry}" ${
       trigger.kind === "every" ? `every ${values.every}` : `on cron "${trigger.expression}" (UTC)`
