@@ -8,6 +8,7 @@
  */
 import { BUNDLED_DATA } from "./bundled.ts";
 import type { PipelineConfig } from "./config.ts";
+import { Interrupted, onCleanup, removeSyncQuietly } from "../engine/cleanup.ts";
 import { InputError } from "../engine/errors.ts";
 import { ModelFormatError } from "../model/errors.ts";
 import { hashJson, sha256, toHex } from "../engine/hash.ts";
@@ -23,7 +24,9 @@ import {
   cleanTemps,
   type HistoryEntry,
   installVersion,
+  missingChampionError,
   nextVersionId,
+  readChampion,
   readCurrent,
   readHistory,
   readVersion,
@@ -130,10 +133,11 @@ async function measureChampion(
 export function retrain(config: PipelineConfig, options: RetrainOptions): Promise<HistoryEntry> {
   const { registry, tolerance = 0, force = false, pause = () => {} } = options;
   const log = options.reporter;
-  return withLock(registry, "retrain", log, async () => {
+  return withLock(registry, "retrain", async () => {
     await cleanTemps(registry, log);
+    // Checked first: a champion that names a missing version is reported, never replaced.
+    const champion = await readChampion(registry, "retrain");
     await reconcile(registry, log);
-    const champion = await readCurrent(registry);
     const configHash = await trainingConfigHash(config);
     const base = { by: "retrain" as const, champion, tolerance, configHash };
     let version: string | null = null;
@@ -171,26 +175,36 @@ export function retrain(config: PipelineConfig, options: RetrainOptions): Promis
             pause("train");
           }
         },
+        // Passed on: the caller's reporter is where Ctrl-C stops training (cli/io.ts).
+        progress: (p) => log.progress?.(p),
       };
       const runDir = tempName(registry, "run-");
-      const job = await runJob({ ...config, out: runDir, dryRun: false, json: false }, reporter);
-      if (job.kind !== "run") throw new Error("runJob planned instead of running");
-      version = await nextVersionId(registry);
-      const info: VersionInfo = {
-        id: version,
-        createdAt: new Date().toISOString(),
-        dataFingerprint,
-        configHash,
-        testAccuracy: job.metrics.testAccuracy,
-        testSetFingerprint,
-        dataSet: config.data ?? BUNDLED_DATA,
-      };
-      await installVersion(registry, runDir, info, pause);
+      // Until installVersion has moved its files in and removed it, Ctrl-C removes it.
+      const forgetRunDir = onCleanup(() => removeSyncQuietly(runDir));
+      let info: VersionInfo;
+      try {
+        const job = await runJob({ ...config, out: runDir, dryRun: false, json: false }, reporter);
+        if (job.kind !== "run") throw new Error("runJob planned instead of running");
+        version = await nextVersionId(registry);
+        info = {
+          id: version,
+          createdAt: new Date().toISOString(),
+          dataFingerprint,
+          configHash,
+          testAccuracy: job.metrics.testAccuracy,
+          testSetFingerprint,
+          dataSet: config.data ?? BUNDLED_DATA,
+        };
+        await installVersion(registry, runDir, info, pause);
+      } finally {
+        forgetRunDir();
+      }
       pause("version-renamed");
       const championInfo = champion ? await readVersion(registry, champion) : null;
+      if (champion && !championInfo) throw missingChampionError(registry, champion, "retrain");
       const measure = championInfo
         ? await measureChampion(registry, championInfo, testSetFingerprint, files)
-        : { accuracy: null, note: champion ? `champion ${champion} is incomplete` : "first model" };
+        : { accuracy: null, note: "first model" };
       const promote = measure.accuracy === null ||
         shouldPromote(info.testAccuracy, measure.accuracy, tolerance);
       if (promote) {
@@ -212,6 +226,8 @@ export function retrain(config: PipelineConfig, options: RetrainOptions): Promis
       await appendHistory(registry, entry);
       return entry;
     } catch (error) {
+      // Stopped by Ctrl-C or SIGTERM: like a kill, it records nothing; main.ts cleans up.
+      if (error instanceof Interrupted) throw error;
       const entry: HistoryEntry = {
         at: new Date().toISOString(),
         decision: "failed",

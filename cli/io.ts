@@ -5,6 +5,7 @@
  * @module
  */
 import process from "node:process";
+import { checkInterrupted } from "../engine/cleanup.ts";
 import type { Reporter } from "../engine/stage.ts";
 import { liveReporter, plainReporter, type ProgressStream } from "./progress.ts";
 
@@ -26,12 +27,31 @@ export const stdio: Console = {
 };
 
 /**
+ * Wraps a reporter so that each line and progress report first checks for
+ * Ctrl-C or SIGTERM ({@linkcode checkInterrupted}): training reports after
+ * every minibatch without yielding, and this is where a signal stops it.
+ */
+export function interruptible<R extends Reporter>(reporter: R): R {
+  return {
+    ...reporter,
+    log(line) {
+      checkInterrupted();
+      reporter.log(line);
+    },
+    progress(p) {
+      checkInterrupted();
+      reporter.progress?.(p);
+    },
+  };
+}
+
+/**
  * A live bar on a terminal, plain per-epoch lines elsewhere; `close` clears the
- * bar, so call it before printing results.
+ * bar, so call it before printing results. Either stops at Ctrl-C or SIGTERM.
  */
 export function reporterFor(io: Console): Reporter & { close(): void } {
-  if (io.progress) return liveReporter(io.progress);
-  return { ...plainReporter((line) => io.err(line)), close: () => {} };
+  if (io.progress) return interruptible(liveReporter(io.progress));
+  return interruptible({ ...plainReporter((line) => io.err(line)), close: () => {} });
 }
 
 /** The signature of a command: its arguments (after the command name) in, an exit code out. */

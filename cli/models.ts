@@ -11,7 +11,13 @@ import {
   promoteVersion,
   rollbackChampion,
 } from "../registry/champion.ts";
-import { DEFAULT_REGISTRY, listVersions, readCurrent, readHistory } from "../registry/registry.ts";
+import {
+  DEFAULT_REGISTRY,
+  listVersions,
+  missingChampionError,
+  readCurrent,
+  readHistory,
+} from "../registry/registry.ts";
 import type { Console } from "./io.ts";
 
 /** The help text of `models`. */
@@ -56,24 +62,27 @@ export async function modelsCommand(args: string[], io: Console): Promise<number
       if (!expect(0, "no arguments")) return 2;
       const versions = await listVersions(registry);
       const current = await readCurrent(registry);
+      // Listed first, so the versions to pick from are on screen above the error.
+      const missing = current !== null && !versions.some((v) => v.id === current)
+        ? missingChampionError(registry, current, "list the models")
+        : null;
       if (values.json) {
         io.out(JSON.stringify({ current, versions }));
-        return 0;
-      }
-      if (versions.length === 0) {
+      } else if (versions.length === 0) {
         io.out(`no versions in registry "${registry}"; run \`deno task retrain\``);
-        return 0;
+      } else {
+        io.out("  version  test acc  created                data");
+        for (const v of versions) {
+          io.out(
+            `${v.id === current ? "*" : " "} ${v.id.padEnd(8)} ${
+              percent(v.testAccuracy).padStart(8)
+            }  ` +
+              `${v.createdAt.replace("T", " ").replace(/\.\d+Z$/, "Z").padEnd(21)}  ` +
+              v.dataFingerprint.slice(0, 12),
+          );
+        }
       }
-      io.out("  version  test acc  created                data");
-      for (const v of versions) {
-        io.out(
-          `${v.id === current ? "*" : " "} ${v.id.padEnd(8)} ${
-            percent(v.testAccuracy).padStart(8)
-          }  ` +
-            `${v.createdAt.replace("T", " ").replace(/\.\d+Z$/, "Z").padEnd(21)}  ` +
-            v.dataFingerprint.slice(0, 12),
-        );
-      }
+      if (missing) throw missing;
       return 0;
     }
     case "history": {

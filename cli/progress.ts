@@ -8,6 +8,7 @@
 // @ts-types="./cli_progress.d.ts"
 import cliProgress from "cli-progress";
 import type { Options, SingleBar } from "./cli_progress.d.ts";
+import { onCleanup } from "../engine/cleanup.ts";
 import type { Reporter, TrainProgress } from "../engine/stage.ts";
 
 /** The terminal stream cli-progress draws on: a Node writable such as `process.stderr`. */
@@ -46,6 +47,8 @@ export function barPayload(p: TrainProgress): Record<string, string | number> {
 /**
  * A reporter drawing a live bar on `stream`; log lines go above the bar. A new
  * bar starts whenever training starts over (a second arm of a comparison).
+ * While a bar is drawn (the cursor hidden, line wrap off), closing it is
+ * registered as a cleanup, so Ctrl-C or SIGTERM restores the terminal.
  */
 export function liveReporter(
   stream: ProgressStream,
@@ -69,6 +72,13 @@ export function liveReporter(
   let lastDraw = -Infinity;
   let lastValue = -1;
   let closed = false;
+  let restored = () => {};
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    restored();
+    if (bar !== null) bars.stop();
+  };
   return {
     log(line) {
       // Before the first bar (data stages) and after close, lines go straight to the terminal.
@@ -87,6 +97,7 @@ export function liveReporter(
       lastDraw = time;
       if (restarted) {
         if (bar) bars.remove(bar);
+        else restored = onCleanup(close);
         bar = bars.create(total, value, barPayload(p));
       } else {
         bar!.setTotal(total);
@@ -94,11 +105,7 @@ export function liveReporter(
       }
       bars.update();
     },
-    close() {
-      if (closed) return;
-      closed = true;
-      if (bar !== null) bars.stop();
-    },
+    close,
   };
 }
 

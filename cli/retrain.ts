@@ -4,12 +4,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { buildConfig, numberFlag, type RawFlags } from "../app/config.ts";
+import { buildConfig, numberFlag, type PipelineConfig, type RawFlags } from "../app/config.ts";
 import { PAUSE_POINTS, type PausePoint, retrain } from "../app/retrain.ts";
+import { waitForInterrupt } from "../engine/cleanup.ts";
 import { ConfigError } from "../engine/errors.ts";
 import { describeDecision } from "../registry/champion.ts";
 import { DEFAULT_REGISTRY } from "../registry/registry.ts";
-import { type Console, noPositionals } from "./io.ts";
+import { type Console, interruptible, noPositionals } from "./io.ts";
 import { PIPELINE_OPTIONS } from "./pipeline.ts";
 
 /** The registry flags' help, shared with `schedule`. */
@@ -46,9 +47,11 @@ const PAUSE_ENV = "MNIST_PIPELINE_PAUSE_AT";
 /**
  * A pause function for {@linkcode retrain}: when `MNIST_PIPELINE_PAUSE_AT`
  * names a point, it prints `paused at <point>` and blocks the process there
- * for good, so a test can kill it at that exact moment. The variable is read
- * only when already granted (tests pass `--allow-env=MNIST_PIPELINE_PAUSE_AT`),
- * so the tasks need no environment access.
+ * until it is killed, or stopped by SIGINT or SIGTERM (then it throws
+ * `Interrupted`, as training would at its next progress report), so
+ * a test can stop it at that exact moment. The variable is read only when
+ * already granted (tests pass `--allow-env=MNIST_PIPELINE_PAUSE_AT`), so the
+ * tasks need no environment access.
  */
 export function pauseFromEnvironment(io: Console): (point: PausePoint) => void {
   let wanted: string | undefined;
@@ -62,13 +65,27 @@ export function pauseFromEnvironment(io: Console): (point: PausePoint) => void {
   return (point) => {
     if (point !== wanted) return;
     io.err(`paused at ${point}`);
-    // Blocks the whole thread, mid-operation, until the test kills the process.
-    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    // Blocks the whole thread, mid-operation, until the test kills or signals the process.
+    waitForInterrupt();
   };
 }
 
+/** What a retraining is set up with, from its flags. */
+export interface RetrainSetup {
+  /** The pipeline config it trains with. */
+  config: PipelineConfig;
+  /** The registry folder. */
+  registry: string;
+  /** The `--promote-tolerance`, 0..1. */
+  tolerance: number;
+  /** Whether `--force` was given. */
+  force: boolean;
+}
+
 /** Parses the registry, tolerance and pipeline flags a retraining shares with a schedule. */
-export function retrainSetup(values: Record<string, string | boolean | undefined>) {
+export function retrainSetup(
+  values: Record<string, string | boolean | undefined>,
+): RetrainSetup {
   for (const flag of ["out", "dry-run"]) {
     if (values[flag] !== undefined) {
       throw new ConfigError(
@@ -103,7 +120,7 @@ export async function retrainCommand(args: string[], io: Console): Promise<numbe
     registry,
     tolerance,
     force,
-    reporter: { log: (line) => io.err(line) },
+    reporter: interruptible({ log: (line) => io.err(line) }),
     pause: pauseFromEnvironment(io),
   });
   io.out(values.json ? JSON.stringify(entry) : describeDecision(entry));

@@ -9,7 +9,7 @@ import { retrain } from "../app/retrain.ts";
 import { ConfigError } from "../engine/errors.ts";
 import type { Reporter } from "../engine/stage.ts";
 import { parseDuration, runSchedule, type Trigger } from "../registry/schedule.ts";
-import { type Console, noPositionals } from "./io.ts";
+import { type Console, interruptible, noPositionals } from "./io.ts";
 import { pauseFromEnvironment, REGISTRY_HELP, RETRAIN_OPTIONS, retrainSetup } from "./retrain.ts";
 
 /** The help text of `schedule`. */
@@ -19,10 +19,13 @@ export const SCHEDULE_HELP =
 Keeps running and retrains on a schedule, logging one line per decision. A failed retraining
 is retried with exponential backoff; the schedule goes on either way.
 
-  --every DURATION            a plain interval: 30s, 5m, 6h, 1d; fires at once, then each interval
+  --every DURATION            a plain interval: 30s, 5m, 6h, 1d, at most 365d; fires at once,
+                              then each interval on the wall clock (a clock that jumps ahead
+                              fires once, not once per missed interval)
   --cron EXPR                 a cron expression "minute hour day month weekday", in UTC
   --retries N                 retries of a failed retraining (default 2)
-  --retry-delay DURATION      wait before the first retry, doubling after (default 1m; ms allowed)
+  --retry-delay DURATION      wait before the first retry, doubling after up to 1d or the first
+                              delay when longer (default 1m; ms allowed; at most 365d)
   --runs N                    stop after N firings (default: never)
 
 ${REGISTRY_HELP}
@@ -76,7 +79,7 @@ export async function scheduleCommand(args: string[], io: Console): Promise<numb
     : numberFlag("runs", values.runs, { integer: true, min: 1 });
   const { config, registry, tolerance, force } = retrainSetup(values);
   const pause = pauseFromEnvironment(io);
-  const reporter: Reporter = { log: (line) => io.err(line) };
+  const reporter: Reporter = interruptible({ log: (line) => io.err(line) });
   io.err(
     `schedule: retraining into "${registry}" ${
       trigger.kind === "every" ? `every ${values.every}` : `on cron "${trigger.expression}" (UTC)`

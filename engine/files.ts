@@ -1,9 +1,11 @@
 /**
  * File helpers shared by the cache, run folders, comparisons and the registry:
- * a stat that tolerates absence, and whole-or-nothing writes.
+ * a stat that tolerates absence, and whole-or-nothing writes whose temp files
+ * Ctrl-C removes (engine/cleanup.ts).
  *
  * @module
  */
+import { onCleanup, removeSyncQuietly } from "./cleanup.ts";
 
 /** Prefix of temp files and folders that are not finished yet, so listings can skip them. */
 export const TEMP_PREFIX = ".tmp-";
@@ -18,7 +20,25 @@ export async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
   }
 }
 
-/** Flushes a file or folder to disk where the platform allows it. */
+/**
+ * Whether `error`, from opening or fsyncing a folder, says the platform cannot
+ * do that (Windows cannot open a folder; some file systems refuse to fsync one).
+ */
+function folderSyncUnsupported(error: unknown): boolean {
+  if (
+    error instanceof Deno.errors.NotSupported || error instanceof Deno.errors.IsADirectory ||
+    error instanceof Deno.errors.PermissionDenied
+  ) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "EINVAL" || code === "ENOTSUP" || code === "EOPNOTSUPP" || code === "EISDIR";
+}
+
+/**
+ * Flushes a file or folder to disk. A folder the platform cannot fsync is
+ * skipped (the rename order still keeps writes whole); any other failure, and
+ * every failure on a file, is thrown: a registry must not report a write as
+ * durable when it is not.
+ */
 export async function syncPath(path: string): Promise<void> {
   try {
     const file = await Deno.open(path);
@@ -27,8 +47,9 @@ export async function syncPath(path: string): Promise<void> {
     } finally {
       file.close();
     }
-  } catch {
-    // fsync of a folder is not possible everywhere; the rename order still keeps writes whole.
+  } catch (error) {
+    if (folderSyncUnsupported(error) && (await statOrNull(path))?.isDirectory) return;
+    throw error;
   }
 }
 
@@ -48,6 +69,7 @@ export async function writeFileAtomic(
   const temp = `${dir}/${TEMP_PREFIX}${path.slice(dir.length + 1)}-${
     crypto.randomUUID().slice(0, 8)
   }`;
+  const forgetTemp = onCleanup(() => removeSyncQuietly(temp));
   try {
     const file = await Deno.open(temp, { write: true, createNew: true });
     try {
@@ -63,6 +85,8 @@ export async function writeFileAtomic(
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
     throw error;
+  } finally {
+    forgetTemp();
   }
   if (sync) await syncPath(dir);
 }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { onCleanup, removeSyncQuietly } from "./cleanup.ts";
 import { InputError } from "./errors.ts";
 
 /** The file name of the model inside a run folder. */
@@ -60,7 +61,8 @@ export function checkRunFolder(dir: string): Promise<void> {
 /**
  * Writes the files into a temp folder beside `dir` and renames it into place,
  * so a run folder is either complete or absent. An existing folder (a repeated
- * `--out`) is replaced only after the new one is complete.
+ * `--out`) is replaced only after the new one is complete. Ctrl-C removes the
+ * temp folder (engine/cleanup.ts).
  */
 export async function writeRunFolder(
   dir: string,
@@ -70,23 +72,36 @@ export async function writeRunFolder(
   const parent = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) || "/" : ".";
   await Deno.mkdir(parent, { recursive: true });
   const temp = `${dir}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  await Deno.mkdir(temp);
+  let old: string | null = null;
+  // Ctrl-C removes the temp folder and puts back a folder being replaced.
+  const forget = onCleanup(() => {
+    removeSyncQuietly(temp);
+    if (old === null) return;
+    try {
+      Deno.renameSync(old, dir);
+    } catch {
+      removeSyncQuietly(old); // the new folder is in place: the old one is no longer wanted
+    }
+  });
   try {
+    await Deno.mkdir(temp);
     for (const [name, bytes] of Object.entries(files)) {
       await Deno.writeFile(`${temp}/${name}`, bytes);
     }
-    let old: string | null = null;
     try {
       await Deno.stat(dir);
       old = `${dir}.${crypto.randomUUID().slice(0, 8)}.old`;
       await Deno.rename(dir, old);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
+      old = null;
     }
     await Deno.rename(temp, dir);
     if (old) await Deno.remove(old, { recursive: true });
   } catch (error) {
     await Deno.remove(temp, { recursive: true }).catch(() => {});
     throw error;
+  } finally {
+    forget();
   }
 }

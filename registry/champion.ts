@@ -12,6 +12,7 @@ import {
   appendHistory,
   cleanTemps,
   type HistoryEntry,
+  readChampion,
   readCurrent,
   readHistory,
   readVersion,
@@ -67,6 +68,8 @@ export async function reconcile(dir: string, reporter: Reporter): Promise<void> 
   const top = championStack(await readHistory(dir)).at(-1) ?? null;
   if (top === current) return;
   const info = await readVersion(dir, current);
+  // A missing version is no promotion to record; whoever needs the champion reports it.
+  if (!info) return;
   await appendHistory(dir, {
     at: new Date().toISOString(),
     decision: "recovered",
@@ -74,7 +77,7 @@ export async function reconcile(dir: string, reporter: Reporter): Promise<void> 
     version: current,
     champion: top,
     current,
-    ...(info ? { candidateAccuracy: info.testAccuracy } : {}),
+    candidateAccuracy: info.testAccuracy,
     note: `current names ${current} but the history did not record its promotion ` +
       `(an interrupted run); recorded now`,
   });
@@ -95,7 +98,7 @@ export function promoteVersion(
   id: string,
   reporter: Reporter,
 ): Promise<ChampionChange> {
-  return withLock(dir, `promote ${id}`, reporter, async () => {
+  return withLock(dir, `promote ${id}`, async () => {
     await cleanTemps(dir, reporter);
     await reconcile(dir, reporter);
     const info = await readVersion(dir, id);
@@ -126,10 +129,10 @@ export function promoteVersion(
 
 /** Makes the champion before the current one the champion again (`models rollback`). */
 export function rollbackChampion(dir: string, reporter: Reporter): Promise<ChampionChange> {
-  return withLock(dir, "roll back", reporter, async () => {
+  return withLock(dir, "roll back", async () => {
     await cleanTemps(dir, reporter);
     await reconcile(dir, reporter);
-    const current = await readCurrent(dir);
+    const current = await readChampion(dir, "roll back");
     const stack = championStack(await readHistory(dir));
     const target = stack.at(-2);
     if (current === null || target === undefined) {

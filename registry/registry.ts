@@ -7,7 +7,7 @@
  *   versions/v0001/   a run folder (model.mnpm, config.json, metrics.json, …) plus version.json
  *   current           {"version":"v0001","since":"…"}, replaced by temp file + rename
  *   history.jsonl     one decision per line, appended whole; a torn last line is ignored
- *   lock              held by the one retraining or promotion at work (see lock.ts)
+ *   lock              permanent; flocked by the one retraining or promotion at work (lock.ts)
  *   .tmp-…            work in progress; removed by the next locked operation
  * ```
  *
@@ -17,6 +17,7 @@
  * @module
  */
 import { MODEL_FILE } from "../engine/run_folder.ts";
+import { onCleanup, removeSyncQuietly } from "../engine/cleanup.ts";
 import { RegistryError } from "../engine/errors.ts";
 import { statOrNull, syncPath, TEMP_PREFIX, writeFileAtomic } from "../engine/files.ts";
 import type { Reporter } from "../engine/stage.ts";
@@ -26,8 +27,6 @@ export const DEFAULT_REGISTRY = "models";
 
 /** The file inside a version folder that describes it. */
 export const VERSION_FILE = "version.json";
-
-/** The prefix of every work-in-progress name in the registry folder. */
 
 /** What `version.json` holds. */
 export interface VersionInfo {
@@ -288,11 +287,6 @@ export async function cleanTemps(dir: string, reporter: Reporter): Promise<void>
   for (const entry of entries) {
     if (!entry.name.startsWith(TEMP_PREFIX)) continue;
     const path = `${root}/${entry.name}`;
-    // A lock being taken is a temp file for the moment before it is linked into place.
-    if (entry.name.startsWith(`${TEMP_PREFIX}lock-`)) {
-      const mtime = (await statOrNull(path))?.mtime?.getTime() ?? 0;
-      if (Date.now() - mtime < 60_000) continue;
-    }
     await Deno.remove(path, { recursive: true }).catch(() => {});
     reporter.log(`registry: removed "${path}" left by an interrupted run`);
   }
@@ -310,33 +304,65 @@ export async function installVersion(
   pause: (point: "version-half-written") => void = () => {},
 ): Promise<string> {
   const temp = tempName(dir);
-  await Deno.mkdir(temp);
-  // The model first, so the half-written pause point leaves a folder that looks nearly whole.
-  const names = (await Array.fromAsync(Deno.readDir(runDir)))
-    .filter((e) => e.isFile)
-    .map((e) => e.name)
-    .sort((a, b) => Number(b === MODEL_FILE) - Number(a === MODEL_FILE));
-  for (const [i, name] of names.entries()) {
-    await Deno.rename(`${runDir}/${name}`, `${temp}/${name}`);
-    await syncPath(`${temp}/${name}`);
-    if (i === 0) pause("version-half-written");
-  }
-  const bytes = new TextEncoder().encode(JSON.stringify(info, null, 2) + "\n");
-  const file = await Deno.open(`${temp}/${VERSION_FILE}`, { write: true, createNew: true });
+  // Until it is renamed into versions/, Ctrl-C removes it.
+  const forgetTemp = onCleanup(() => removeSyncQuietly(temp));
   try {
-    await file.write(bytes);
-    await file.sync();
+    await Deno.mkdir(temp);
+    // The model first, so the half-written pause point leaves a folder that looks nearly whole.
+    const names = (await Array.fromAsync(Deno.readDir(runDir)))
+      .filter((e) => e.isFile)
+      .map((e) => e.name)
+      .sort((a, b) => Number(b === MODEL_FILE) - Number(a === MODEL_FILE));
+    for (const [i, name] of names.entries()) {
+      await Deno.rename(`${runDir}/${name}`, `${temp}/${name}`);
+      await syncPath(`${temp}/${name}`);
+      if (i === 0) pause("version-half-written");
+    }
+    const bytes = new TextEncoder().encode(JSON.stringify(info, null, 2) + "\n");
+    const file = await Deno.open(`${temp}/${VERSION_FILE}`, { write: true, createNew: true });
+    try {
+      await file.write(bytes);
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await syncPath(temp);
+    const { versions } = registryPaths(dir);
+    await Deno.mkdir(versions, { recursive: true });
+    const target = versionDir(dir, info.id);
+    await Deno.rename(temp, target);
+    await syncPath(versions);
+    await Deno.remove(runDir, { recursive: true }).catch(() => {});
+    return target;
   } finally {
-    file.close();
+    forgetTemp();
   }
-  await syncPath(temp);
-  const { versions } = registryPaths(dir);
-  await Deno.mkdir(versions, { recursive: true });
-  const target = versionDir(dir, info.id);
-  await Deno.rename(temp, target);
-  await syncPath(versions);
-  await Deno.remove(runDir, { recursive: true }).catch(() => {});
-  return target;
+}
+
+/**
+ * The error for a `current` that names a version that is missing or
+ * incomplete (removed or edited by hand): the registry never replaces such a
+ * champion silently. `action` is what could not be done, e.g. `retrain`.
+ */
+export function missingChampionError(dir: string, id: string, action: string): RegistryError {
+  return new RegistryError(
+    `Cannot ${action} as the champion of registry "${dir}" must be a complete version: ` +
+      `"${registryPaths(dir).current}" names "${id}", which is missing or incomplete. ` +
+      `Hint: run \`deno task models\` to list the versions and \`deno task models promote V\` ` +
+      `to name one`,
+  );
+}
+
+/**
+ * The champion's id, checked to be a complete version; null when nothing was
+ * promoted yet. Throws {@linkcode missingChampionError} for `action` otherwise.
+ */
+export async function readChampion(dir: string, action: string): Promise<string | null> {
+  const current = await readCurrent(dir);
+  if (current !== null && !(await readVersion(dir, current))) {
+    throw missingChampionError(dir, current, action);
+  }
+  return current;
 }
 
 /**
@@ -344,19 +370,13 @@ export async function installVersion(
  * when there is none or it is not complete.
  */
 export async function currentModelPath(dir: string): Promise<string> {
-  const current = await readCurrent(dir);
+  const action = `load the current model of registry "${dir}"`;
+  const current = await readChampion(dir, action);
   if (!current) {
     throw new RegistryError(
-      `Cannot load the current model of registry "${dir}" as one must have been promoted: ` +
+      `Cannot ${action} as one must have been promoted: ` +
         `current value of --model is "${dir}", which has no champion yet. ` +
         `Hint: run \`deno task retrain\` first`,
-    );
-  }
-  if (!(await readVersion(dir, current))) {
-    throw new RegistryError(
-      `Cannot load the current model of registry "${dir}" as its champion must be a complete ` +
-        `version: current names "${current}", which is missing or incomplete. ` +
-        `Hint: run \`deno task models\` and \`deno task models promote V\``,
     );
   }
   return `${versionDir(dir, current)}/${MODEL_FILE}`;

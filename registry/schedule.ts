@@ -4,8 +4,14 @@
  * retraining with exponential backoff, log one line per decision, and keep
  * going whatever a firing did.
  *
+ * Waits are taken in steps of at most {@linkcode MAX_STEP_MS}, re-reading the
+ * wall clock after each: a timer cannot hold more than 2³¹−1 ms (about 24.8
+ * days; longer ones fire at once), and a machine that slept through a deadline
+ * or a clock that was set must not leave the schedule waiting on a stale timer.
+ *
  * @module
  */
+import { Interrupted } from "../engine/cleanup.ts";
 import { ConfigError, PipelineError } from "../engine/errors.ts";
 import { describeDecision } from "./champion.ts";
 import type { HistoryEntry } from "./registry.ts";
@@ -21,9 +27,22 @@ const UNIT_MS: Record<DurationUnit, number> = {
   d: 86_400_000,
 };
 
+/** The longest interval or retry delay a schedule takes: 365 days. */
+export const MAX_DURATION_MS: number = 365 * UNIT_MS.d;
+
+/**
+ * The longest wait between two retries: the doubling stops at one day, or at
+ * the first retry delay when that is longer.
+ */
+export const MAX_RETRY_WAIT_MS: number = UNIT_MS.d;
+
+/** The longest single timer a schedule sets; it re-reads the clock after each. */
+export const MAX_STEP_MS: number = 60_000;
+
 /**
  * Parses a duration such as `30s`, `5m`, `6h`, `1d` into milliseconds, taking
- * only the given units; throws {@linkcode ConfigError} naming the flag otherwise.
+ * only the given units and at most {@linkcode MAX_DURATION_MS} (365 days);
+ * throws {@linkcode ConfigError} naming the flag otherwise.
  *
  * @example
  * ```ts
@@ -45,7 +64,22 @@ export function parseDuration(
         `(e.g. 30${units.includes("s") ? "s" : units[0]}): current value is "${value}"`,
     );
   }
+  if (!(ms <= MAX_DURATION_MS)) {
+    throw new ConfigError(
+      `Cannot use --${flag} as it must be at most 365d: current value is "${value}"`,
+    );
+  }
   return ms;
+}
+
+/** Checks a duration handed to {@linkcode runSchedule} in code, as {@linkcode parseDuration} does a flag's. */
+function checkDuration(what: string, ms: number): void {
+  if (!(ms > 0 && ms <= MAX_DURATION_MS)) {
+    throw new ConfigError(
+      `Cannot schedule as ${what} must be a positive number of milliseconds, at most ` +
+        `${MAX_DURATION_MS} (365 days): current value is ${ms}`,
+    );
+  }
 }
 
 /** When a schedule fires. */
@@ -61,6 +95,54 @@ export type CronFunction = (
   handler: () => Promise<void>,
 ) => Promise<void>;
 
+/** The clock and timer a schedule runs on; a test hands in a fake one. */
+export interface ScheduleClock {
+  /** Wall-clock time, in milliseconds since the epoch. */
+  now(): number;
+  /**
+   * Resolves after `ms` milliseconds, or at once when `signal` aborts. The
+   * schedule never asks for more than {@linkcode MAX_STEP_MS}.
+   */
+  sleep(ms: number, signal: AbortSignal): Promise<void>;
+}
+
+/** `Date.now` and `setTimeout`: the clock a schedule runs on unless told otherwise. */
+export const systemClock: ScheduleClock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener("abort", done);
+    }),
+};
+
+/**
+ * Waits until wall-clock time `due`, in steps of at most {@linkcode MAX_STEP_MS},
+ * re-reading the clock after each. A clock that jumps ahead (a machine waking
+ * from sleep, a corrected clock) ends the wait at once; one set back cannot
+ * stretch it beyond `budget` milliseconds of timer time.
+ */
+async function waitUntil(
+  clock: ScheduleClock,
+  due: number,
+  budget: number,
+  signal: AbortSignal,
+): Promise<void> {
+  while (!signal.aborted) {
+    const left = Math.min(due - clock.now(), budget);
+    if (!(left > 0)) return;
+    const step = Math.min(left, MAX_STEP_MS);
+    await clock.sleep(step, signal);
+    budget -= step;
+  }
+}
+
 /** Options of {@linkcode runSchedule}. */
 export interface ScheduleOptions {
   /** When to fire. */
@@ -69,7 +151,11 @@ export interface ScheduleOptions {
   retrainOnce: () => Promise<HistoryEntry>;
   /** Retries of a failed retraining within one firing. @default {2} */
   retries?: number;
-  /** Delay before the first retry; each further retry waits twice as long. @default {60000} */
+  /**
+   * Delay before the first retry, at most {@linkcode MAX_DURATION_MS}; each
+   * further retry waits twice as long, up to {@linkcode MAX_RETRY_WAIT_MS} (or
+   * this delay, when it is longer). @default {60000}
+   */
   retryDelayMs?: number;
   /** Where the one-line decisions and retry notices go. */
   log: (line: string) => void;
@@ -79,6 +165,8 @@ export interface ScheduleOptions {
   signal?: AbortSignal;
   /** `Deno.cron`, or a stand-in. @default {Deno.cron (needs --unstable-cron)} */
   cron?: CronFunction;
+  /** The clock and timer of `every` triggers and retries. @default {systemClock} */
+  clock?: ScheduleClock;
 }
 
 /** What a schedule did, once it stopped. */
@@ -91,19 +179,6 @@ export interface ScheduleSummary {
   failures: number;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done);
-  });
-}
-
 /** The built-in `Deno.cron`, present only with `--unstable-cron`. */
 function denoCron(): CronFunction | undefined {
   return (Deno as unknown as { cron?: CronFunction }).cron;
@@ -111,18 +186,35 @@ function denoCron(): CronFunction | undefined {
 
 /**
  * Runs retrainings on a trigger until `runs` firings are done or `signal`
- * aborts. `every` fires at once, then every interval after the previous firing
- * began (waiting for a firing that overruns); `cron` fires on the expression
- * (UTC). A failed retraining is retried `retries` times with delays
- * `retryDelayMs · 2^k`; when all fail, the schedule still goes on.
+ * aborts. `every` fires at once, then on the grid start + k·interval of the
+ * wall clock, at the first slot after the previous firing ends (a firing that
+ * overruns skips slots instead of piling them up). When the clock jumps ahead,
+ * every slot it skipped collapses into one firing at once; when it is set
+ * back, the wait still ends after one interval of timer time, and the grid
+ * starts again from that firing. `cron` fires on the expression (UTC). A
+ * failed retraining is retried `retries` times with delays `retryDelayMs · 2^k`,
+ * each at most {@linkcode MAX_RETRY_WAIT_MS} (or `retryDelayMs` when longer);
+ * when all fail, the schedule still goes on. An {@linkcode Interrupted} error
+ * (Ctrl-C or SIGTERM) stops the schedule instead.
  */
 export async function runSchedule(options: ScheduleOptions): Promise<ScheduleSummary> {
   const { trigger, retrainOnce, log, runs, retries = 2, retryDelayMs = 60_000 } = options;
+  const clock = options.clock ?? systemClock;
+  if (trigger.kind === "every") checkDuration("the interval", trigger.ms);
+  checkDuration("the retry delay", retryDelayMs);
+  if (!(Number.isInteger(retries) && retries >= 0)) {
+    throw new ConfigError(
+      `Cannot schedule as the retries must be a whole number, 0 or more: current value is ` +
+        `${retries}`,
+    );
+  }
+  const longestRetryWait = Math.max(retryDelayMs, MAX_RETRY_WAIT_MS);
   const stop = new AbortController();
   const stopOnAbort = () => stop.abort();
   options.signal?.addEventListener("abort", stopOnAbort);
   if (options.signal?.aborted) stop.abort();
   const summary: ScheduleSummary = { firings: 0, decisions: [], failures: 0 };
+  const stamp = () => new Date(clock.now()).toISOString();
 
   const fire = async () => {
     summary.firings++;
@@ -133,6 +225,8 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleSum
         log(describeDecision(entry));
         return;
       } catch (error) {
+        // Ctrl-C or SIGTERM stopped the retraining: the schedule stops with it.
+        if (error instanceof Interrupted) throw error;
         // Only our own errors are expected; a bug should still not stop the schedule.
         const message = error instanceof PipelineError
           ? error.message
@@ -140,17 +234,17 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleSum
         if (attempt === retries || stop.signal.aborted) {
           summary.failures++;
           log(
-            `${new Date().toISOString()} retraining failed after ${attempt + 1} ` +
+            `${stamp()} retraining failed after ${attempt + 1} ` +
               `attempt${attempt === 0 ? "" : "s"}: ${message}; the schedule goes on`,
           );
           return;
         }
-        const delay = retryDelayMs * 2 ** attempt;
+        const delay = Math.min(retryDelayMs * 2 ** attempt, longestRetryWait);
         log(
-          `${new Date().toISOString()} retraining failed (attempt ${attempt + 1} of ` +
+          `${stamp()} retraining failed (attempt ${attempt + 1} of ` +
             `${retries + 1}): ${message}; retrying in ${formatMs(delay)}`,
         );
-        await sleep(delay, stop.signal);
+        await waitUntil(clock, clock.now() + delay, delay, stop.signal);
       }
     }
   };
@@ -158,14 +252,15 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleSum
 
   try {
     if (trigger.kind === "every") {
-      const start = Date.now();
-      let k = 0;
+      const interval = trigger.ms;
+      let due = clock.now();
       while (!stop.signal.aborted && !enough()) {
+        // Before its slot only when the clock was set back: the grid starts again here.
+        due = Math.min(due, clock.now());
         await fire();
         if (stop.signal.aborted || enough()) break;
-        // The next slot after now on the grid start + k·interval, so an overrun skips, not piles up.
-        k = Math.max(k + 1, Math.ceil((Date.now() - start) / trigger.ms));
-        await sleep(start + k * trigger.ms - Date.now(), stop.signal);
+        due += interval * Math.max(1, Math.ceil((clock.now() - due) / interval));
+        await waitUntil(clock, due, interval, stop.signal);
       }
       return summary;
     }
@@ -195,7 +290,7 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleSum
         { signal: stop.signal },
         async () => {
           if (running || stop.signal.aborted) {
-            if (running) log(`${new Date().toISOString()} firing skipped: still retraining`);
+            if (running) log(`${stamp()} firing skipped: still retraining`);
             return;
           }
           running = true;
@@ -220,6 +315,8 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleSum
 
 function formatMs(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${+(ms / 1000).toFixed(1)}s`;
-  return `${+(ms / 60_000).toFixed(1)}m`;
+  if (ms < UNIT_MS.m) return `${+(ms / UNIT_MS.s).toFixed(1)}s`;
+  if (ms < UNIT_MS.h) return `${+(ms / UNIT_MS.m).toFixed(1)}m`;
+  if (ms < UNIT_MS.d) return `${+(ms / UNIT_MS.h).toFixed(1)}h`;
+  return `${+(ms / UNIT_MS.d).toFixed(1)}d`;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { liveReporter, type ProgressStream } from "../../cli/progress.ts";
+import { runCleanups } from "../../engine/cleanup.ts";
 import { seededRandom } from "../../model/rng.ts";
 import type { TrainProgress } from "../../engine/stage.ts";
 import { planBatches } from "../../stages/minibatch.ts";
@@ -106,4 +107,30 @@ Deno.test("liveReporter() writes plain lines and no terminal codes when training
   reporter.log("decode     ran    0.31s");
   reporter.close();
   assert.equal(terminal.text(), "decode     ran    0.31s\n");
+});
+
+Deno.test("liveReporter() restores the terminal when a signal's cleanups run, and only once", () => {
+  const terminal = fakeTerminal();
+  const reporter = liveReporter(terminal.stream);
+  reporter.progress!(step(1, 1));
+  assert.ok(terminal.text().startsWith("\x1b[?25l"), "the bar hides the cursor");
+  runCleanups();
+  const text = terminal.text();
+  assert.ok(text.endsWith("\x1b[?25h\x1b[?7h\x1b[1G\x1b[0J"), JSON.stringify(text.slice(-40)));
+  reporter.close();
+  reporter.progress!(step(1, 2));
+  assert.equal(terminal.text(), text, "nothing drawn after");
+});
+
+Deno.test("liveReporter() leaves nothing to clean up once closed, or before a bar is drawn", () => {
+  const terminal = fakeTerminal();
+  const drawn = liveReporter(terminal.stream);
+  drawn.progress!(step(1, 1));
+  drawn.close();
+  const idle = liveReporter(terminal.stream);
+  idle.log("decode     ran    0.31s");
+  const text = terminal.text();
+  runCleanups();
+  assert.equal(terminal.text(), text);
+  idle.close();
 });

@@ -163,7 +163,7 @@ Deno.test("a failing retraining records the failure, keeps the champion, and exi
   assert.deepEqual((await listVersions(s.registry)).map((v) => v.id), ["v0001"]);
   assert.deepEqual(
     (await Array.fromAsync(Deno.readDir(s.registry))).map((e) => e.name).sort(),
-    ["current", "history.jsonl", "versions"],
+    ["current", "history.jsonl", "lock", "versions"],
   );
   // Divergence fails the same way.
   await Deno.writeFile(path, bytes);
@@ -298,4 +298,64 @@ Deno.test("retrain refuses --out and --dry-run, and an empty registry lists noth
     noChampion.err[0],
     /^error: Cannot load the current model of registry .* no champion yet/,
   );
+});
+
+/** Points `current` at a version that does not exist, as a hand edit or a removed folder would. */
+async function pointCurrentAt(registry: string, id: string): Promise<void> {
+  await Deno.writeTextFile(
+    registryPaths(registry).current,
+    JSON.stringify({ version: id, since: "2025-01-01T00:00:00.000Z" }) + "\n",
+  );
+}
+
+function missingChampion(action: string, registry: string, id: string): string {
+  return `error: Cannot ${action} as the champion of registry "${registry}" must be a complete ` +
+    `version: "${registry}/current" names "${id}", which is missing or incomplete. Hint: run ` +
+    "`deno task models` to list the versions and `deno task models promote V` to name one";
+}
+
+Deno.test("a champion naming a missing version is reported by models and retrain, never replaced", async () => {
+  const s = await setup();
+  assert.equal((await retrainCli(s)).code, 0);
+  await pointCurrentAt(s.registry, "v0009");
+  const before = await readHistory(s.registry);
+
+  const list = await cli(["models", "--registry", s.registry]);
+  assert.equal(list.code, 1);
+  assert.match(list.out[1], /^ {2}v0001 /, "the versions are still listed, none marked current");
+  assert.deepEqual(list.err, [missingChampion("list the models", s.registry, "v0009")]);
+
+  const retrained = await retrainCli(s, "--force");
+  assert.equal(retrained.code, 1);
+  assert.equal(retrained.err.at(-1), missingChampion("retrain", s.registry, "v0009"));
+  assert.equal(await readCurrent(s.registry), "v0009", "current is left for a person to fix");
+  assert.deepEqual(await readHistory(s.registry), before, "nothing recorded, nothing recovered");
+  assert.deepEqual((await listVersions(s.registry)).map((v) => v.id), ["v0001"]);
+
+  const promote = await cli(["models", "promote", "v0001", "--registry", s.registry]);
+  assert.equal(promote.code, 0, promote.err.join("\n"));
+  assert.equal(await readCurrent(s.registry), "v0001");
+  assert.equal((await retrainCli(s, "--force")).code, 0);
+});
+
+Deno.test("rollback refuses a champion naming a missing version and records nothing", async () => {
+  const s = await setup();
+  await retrainCli(s);
+  await retrainCli(s, "--force", "--promote-tolerance", "1");
+  assert.equal(await readCurrent(s.registry), "v0002");
+  await pointCurrentAt(s.registry, "v0009");
+  const before = await readHistory(s.registry);
+  const back = await cli(["models", "rollback", "--registry", s.registry]);
+  assert.equal(back.code, 1);
+  assert.deepEqual(back.err, [missingChampion("roll back", s.registry, "v0009")]);
+  assert.deepEqual(await readHistory(s.registry), before);
+  assert.equal(await readCurrent(s.registry), "v0009");
+
+  // A rollback target whose folder is gone is refused the same way.
+  await pointCurrentAt(s.registry, "v0002");
+  await Deno.remove(`${s.registry}/versions/v0001`, { recursive: true });
+  const gone = await cli(["models", "rollback", "--registry", s.registry]);
+  assert.equal(gone.code, 1);
+  assert.match(gone.err[0], /^error: Cannot roll back to "v0001" as it must be a complete version/);
+  assert.deepEqual(await readHistory(s.registry), before);
 });

@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { main } from "../../main.ts";
 import { ConfigError, InputError } from "../../engine/errors.ts";
 import { type HistoryEntry, readHistory } from "../../registry/registry.ts";
-import { type CronFunction, parseDuration, runSchedule } from "../../registry/schedule.ts";
+import {
+  type CronFunction,
+  MAX_STEP_MS,
+  parseDuration,
+  runSchedule,
+  type ScheduleClock,
+} from "../../registry/schedule.ts";
 import { captureConsole, makeDataSet, QUICK_TRAINING, tempDir } from "../fixtures.ts";
 
 function decision(n: number): HistoryEntry {
@@ -34,6 +40,169 @@ Deno.test("parseDuration() reads s, m, h, d and names the flag and value when it
       return true;
     });
   }
+});
+
+Deno.test("parseDuration() takes at most 365 days", () => {
+  assert.equal(parseDuration("every", "365d"), 365 * DAY);
+  assert.equal(parseDuration("every", "25d"), 25 * DAY);
+  for (const bad of ["366d", "8761h", "99999999999999999999999d"]) {
+    assert.throws(
+      () => parseDuration("every", bad),
+      new ConfigError(`Cannot use --every as it must be at most 365d: current value is "${bad}"`),
+    );
+  }
+});
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const START = Date.UTC(2025, 0, 1);
+
+/**
+ * A clock that never waits: each sleep moves the time on by what was asked
+ * (checking it fits a timer), and `jumps` moves it further after a given sleep.
+ */
+function fakeClock(jumps: Record<number, number> = {}) {
+  let time = START;
+  const sleeps: number[] = [];
+  const clock: ScheduleClock = {
+    now: () => time,
+    sleep(ms) {
+      assert.ok(ms > 0 && ms <= MAX_STEP_MS && ms <= 2 ** 31 - 1, `a timer of ${ms} ms`);
+      sleeps.push(ms);
+      time += ms + (jumps[sleeps.length] ?? 0);
+      return Promise.resolve();
+    },
+  };
+  return { clock, sleeps };
+}
+
+/** A retraining that notes when (on `clock`) it was called. */
+function noting(clock: ScheduleClock, outcomes?: string[]) {
+  const times: number[] = [];
+  const retrainOnce = () => {
+    times.push(clock.now() - START);
+    return outcomes?.shift() === "fail"
+      ? Promise.reject(new InputError("Cannot read data folder as it must exist"))
+      : Promise.resolve(decision(1));
+  };
+  return { times, retrainOnce };
+}
+
+Deno.test("a 25-day interval fires every 25 days, in timer steps that never overflow", async () => {
+  const { clock, sleeps } = fakeClock();
+  const { times, retrainOnce } = noting(clock);
+  const summary = await runSchedule({
+    trigger: { kind: "every", ms: parseDuration("every", "25d") },
+    runs: 3,
+    log: () => {},
+    clock,
+    retrainOnce,
+  });
+  assert.equal(summary.firings, 3);
+  assert.deepEqual(times, [0, 25 * DAY, 50 * DAY]);
+  assert.equal(sleeps.length, 2 * 25 * DAY / MAX_STEP_MS);
+});
+
+Deno.test("a 25-day interval does not fire again at once on the real timer", async () => {
+  // setTimeout fires at once for a delay over 2^31 - 1 ms (24.8 days): it used to fire 3 times here.
+  const stop = new AbortController();
+  let calls = 0;
+  const done = runSchedule({
+    trigger: { kind: "every", ms: 25 * DAY },
+    runs: 3,
+    log: () => {},
+    signal: stop.signal,
+    retrainOnce: () => Promise.resolve(decision(++calls)),
+  });
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  stop.abort();
+  assert.equal((await done).firings, 1);
+});
+
+Deno.test("long retry delays double up to one day, or the first delay when it is longer", async () => {
+  const { clock } = fakeClock();
+  const lines: string[] = [];
+  const { times, retrainOnce } = noting(clock, ["fail", "fail", "fail", "fail", "fail", "ok"]);
+  const summary = await runSchedule({
+    trigger: { kind: "every", ms: 365 * DAY },
+    runs: 1,
+    retries: 5,
+    retryDelayMs: 10 * HOUR,
+    log: (line) => lines.push(line),
+    clock,
+    retrainOnce,
+  });
+  assert.equal(summary.failures, 0);
+  assert.deepEqual(times.map((t) => t / HOUR), [0, 10, 30, 54, 78, 102]);
+  assert.match(lines[0], /^2025-01-01T00:00:00\.000Z retraining failed .*; retrying in 10h$/);
+  assert.match(lines[2], /^2025-01-02T06:00:00\.000Z retraining failed .*; retrying in 1d$/);
+
+  // Doubling 40 times would overflow any timer; a two-day first delay stays two days.
+  const slow = fakeClock();
+  const many = noting(slow.clock, Array(41).fill("fail"));
+  await runSchedule({
+    trigger: { kind: "every", ms: DAY },
+    runs: 1,
+    retries: 40,
+    retryDelayMs: 2 * DAY,
+    log: () => {},
+    clock: slow.clock,
+    retrainOnce: many.retrainOnce,
+  });
+  assert.deepEqual(many.times, Array.from({ length: 41 }, (_, k) => k * 2 * DAY));
+});
+
+Deno.test("a clock that jumps months ahead fires once, then keeps to the interval's grid", async () => {
+  // The first one-minute step of the first wait ends 90 days later.
+  const { clock } = fakeClock({ 1: 90 * DAY });
+  const { times, retrainOnce } = noting(clock);
+  await runSchedule({
+    trigger: { kind: "every", ms: DAY },
+    runs: 3,
+    log: () => {},
+    clock,
+    retrainOnce,
+  });
+  assert.deepEqual(times, [0, 90 * DAY + MAX_STEP_MS, 91 * DAY]);
+});
+
+Deno.test("a clock set back a month still fires after one interval of waiting", async () => {
+  const { clock, sleeps } = fakeClock({ 1: -30 * DAY });
+  const { times, retrainOnce } = noting(clock);
+  await runSchedule({
+    trigger: { kind: "every", ms: HOUR },
+    runs: 3,
+    log: () => {},
+    clock,
+    retrainOnce,
+  });
+  assert.deepEqual(times, [0, HOUR - 30 * DAY, 2 * HOUR - 30 * DAY]);
+  assert.equal(sleeps.reduce((a, b) => a + b), 2 * HOUR);
+});
+
+Deno.test("runSchedule() refuses intervals and retry delays that are not positive or exceed 365 days", async () => {
+  for (const ms of [0, -1, NaN, Infinity, 366 * DAY]) {
+    await assert.rejects(
+      runSchedule({
+        trigger: { kind: "every", ms },
+        log: () => {},
+        retrainOnce: () => Promise.resolve(decision(1)),
+      }),
+      new ConfigError(
+        `Cannot schedule as the interval must be a positive number of milliseconds, at most ` +
+          `31536000000 (365 days): current value is ${ms}`,
+      ),
+    );
+  }
+  await assert.rejects(
+    runSchedule({
+      trigger: { kind: "every", ms: DAY },
+      retryDelayMs: Infinity,
+      log: () => {},
+      retrainOnce: () => Promise.resolve(decision(1)),
+    }),
+    /^ConfigError: Cannot schedule as the retry delay must be a positive number/,
+  );
 });
 
 Deno.test("an interval schedule fires the given number of times and logs each decision", async () => {
