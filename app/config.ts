@@ -247,7 +247,7 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
     ),
     memory: pick(
       "memory",
-      (v) => numberFlag("memory", v, { integer: true, min: 1, max: 1048576 }),
+      (v) => numberFlag("memory", v, { above: 0, max: 1048576 }),
       DEFAULT_MEMORY_MB,
     ),
   };

@@ -29,6 +29,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { onCleanup, removeSyncQuietly } from "./cleanup.ts";
 import { CacheError } from "./errors.ts";
 import { TEMP_PREFIX } from "./files.ts";
 import type { Json } from "./stage.ts";
@@ -100,6 +101,8 @@ export class EntryWriter {
   #digest = createHash("sha256");
   #frames = 0;
   #bytes = 0;
+  #finished = false;
+  #forget: () => void;
 
   private constructor(
     file: Deno.FsFile,
@@ -109,6 +112,8 @@ export class EntryWriter {
     readonly path: string,
   ) {
     this.#file = file;
+    // Ctrl-C removes the temp file; a committed or aborted entry unregisters.
+    this.#forget = onCleanup(() => removeSyncQuietly(tempPath));
   }
 
   /** Starts an entry: creates the folder and the temp file and writes the header with `meta`. */
@@ -162,9 +167,9 @@ export class EntryWriter {
     this.#bytes += payload.length;
   }
 
-  /** Writes the trailer and renames the entry into place (no fsync: entries are verified on read). */
-  async commit(): Promise<void> {
-    const file = this.#open("commit");
+  /** Writes the trailer and closes the temp file; the entry is whole but not yet in place. */
+  async finish(): Promise<void> {
+    const file = this.#open("finish");
     const trailer = new Uint8Array(TRAILER);
     const view = new DataView(trailer.buffer);
     trailer.set(TRAILER_TAG, 0);
@@ -175,11 +180,31 @@ export class EntryWriter {
       await writeAll(file, trailer);
       file.close();
       this.#file = null;
-      await Deno.rename(this.tempPath, this.path);
+      this.#finished = true;
     } catch (error) {
       await this.abort();
       throw error;
     }
+  }
+
+  /** Renames a finished entry into place (no fsync: entries are verified on read). */
+  async publish(): Promise<void> {
+    if (!this.#finished) {
+      throw new Error(`Cannot publish cache entry "${this.path}" as it must be finished first`);
+    }
+    try {
+      await Deno.rename(this.tempPath, this.path);
+      this.#forget();
+    } catch (error) {
+      await this.abort();
+      throw error;
+    }
+  }
+
+  /** Writes the trailer and renames the entry into place. */
+  async commit(): Promise<void> {
+    await this.finish();
+    await this.publish();
   }
 
   /** Drops the entry: closes and removes the temp file; safe to call twice. */
@@ -190,7 +215,9 @@ export class EntryWriter {
       // Already closed by a failed write.
     }
     this.#file = null;
+    this.#finished = false;
     await Deno.remove(this.tempPath).catch(() => {});
+    this.#forget();
   }
 
   #open(action: string): Deno.FsFile {

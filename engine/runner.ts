@@ -228,6 +228,7 @@ export class Pipeline {
       };
     } finally {
       await run.settle();
+      await run.discardUnpublished();
     }
   }
 }
@@ -246,6 +247,7 @@ class Run {
   #progress = new Map<number, Progress>();
   #warned = new Set<string>();
   #materializers = new Map<number, () => Promise<void>>();
+  #unpublished = new Set<EntryWriter>();
 
   constructor(
     private readonly nodes: Entry[],
@@ -348,6 +350,12 @@ class Run {
     while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
   }
 
+  /** Removes the entries still waiting for a split that never came (a failed or partial run). */
+  async discardUnpublished(): Promise<void> {
+    for (const writer of this.#unpublished) await writer.abort();
+    this.#unpublished.clear();
+  }
+
   async #inputs(i: number): Promise<unknown[]> {
     const entry = this.nodes[i] as StageNode;
     const values = [];
@@ -417,7 +425,11 @@ class Run {
     this.options.reporter.log(`${name.padEnd(10)} ${what} ${(progress.ms / 1000).toFixed(2)}s`);
   }
 
-  /** A data stage's output computed lazily, each split teed into a new cache entry on its first pass. */
+  /**
+   * A data stage's output computed lazily, each split teed into a new cache
+   * entry on its first pass. The entry's splits are renamed into place together,
+   * once every split has passed whole, so a run that fails half way leaves none.
+   */
   async #computeData(i: number, key: string): Promise<DataSet> {
     const stage = (this.nodes[i] as StageNode).stage as DataStage<unknown[], Pixels, DataMeta>;
     const inputs = await this.#inputs(i);
@@ -426,60 +438,100 @@ class Run {
     const { cacheDir } = this.options;
     const committed = new Set<Split>();
     const writing = new Set<Split>();
+    const finished = new Map<Split, EntryWriter>();
     let failed = false;
+    const drop = async (path: string, error: unknown, writer: EntryWriter | null) => {
+      failed = true;
+      await writer?.abort();
+      for (const waiting of finished.values()) await waiting.abort();
+      finished.clear();
+      this.#warn(path, cacheWriteFailure(path, error));
+    };
+    const publishAll = async () => {
+      for (const [split, writer] of finished) {
+        this.#unpublished.delete(writer);
+        try {
+          await writer.publish();
+          committed.add(split);
+        } catch (error) {
+          await drop(writer.path, error, null);
+          return;
+        }
+      }
+      finished.clear();
+      this.#log(i, this.#progressOf(i, "ran"));
+    };
     const open = (split: Split): ReadableStream<Chunk> => {
       if (committed.has(split)) return this.#readSplit(i, key, split, lazy);
-      if (failed || writing.has(split)) return lazy.open(split);
+      if (failed || writing.has(split) || finished.has(split)) return lazy.open(split);
       writing.add(split);
       const path = entryPath(cacheDir, stage.name, key, split);
+      let source: ReadableStreamDefaultReader<Chunk> | null = null;
       let writer: EntryWriter | null = null;
-      const drop = async (error: unknown) => {
-        failed = true;
-        const dropped = writer;
-        writer = null;
-        await dropped?.abort();
-        this.#warn(path, cacheWriteFailure(path, error));
-      };
-      let finish = () => {};
-      this.#track(new Promise<void>((resolve) => (finish = resolve)), path);
-      const end = async (commit: boolean) => {
+      let settle = () => {};
+      this.#track(new Promise<void>((resolve) => (settle = resolve)), path);
+      const stop = async () => {
         writing.delete(split);
-        if (writer && commit) {
-          try {
-            await writer.commit();
-            committed.add(split);
-            if (committed.size === SPLITS.length) this.#log(i, this.#progressOf(i, "ran"));
-          } catch (error) {
-            await drop(error);
-          }
-        } else {
-          await writer?.abort();
-        }
-        finish();
+        const unfinished = writer;
+        writer = null;
+        await unfinished?.abort();
+        settle();
       };
-      return lazy.open(split).pipeThrough(
-        new TransformStream<Chunk, Chunk>({
-          start: async () => {
-            try {
-              const meta = lazy.meta as unknown as Json;
-              writer = await EntryWriter.create(cacheDir, stage.name, key, meta, split);
-            } catch (error) {
-              await drop(error);
+      return new ReadableStream<Chunk>({
+        pull: async (controller) => {
+          try {
+            if (!source) {
+              source = lazy.open(split).getReader();
+              try {
+                writer = await EntryWriter.create(
+                  cacheDir,
+                  stage.name,
+                  key,
+                  lazy.meta as unknown as Json,
+                  split,
+                );
+              } catch (error) {
+                await drop(path, error, null);
+              }
             }
-          },
-          transform: async (chunk, controller) => {
-            controller.enqueue(chunk);
-            if (!writer) return;
-            try {
-              await writer.append(encodeChunk(chunk));
-            } catch (error) {
-              await drop(error);
+            const { value, done } = await source.read();
+            if (done) {
+              writing.delete(split);
+              if (writer && !failed) {
+                try {
+                  await writer.finish();
+                  finished.set(split, writer);
+                  this.#unpublished.add(writer);
+                  if (finished.size === SPLITS.length) await publishAll();
+                } catch (error) {
+                  await drop(path, error, writer);
+                }
+              }
+              writer = null;
+              settle();
+              return controller.close();
             }
-          },
-          flush: () => end(true),
-          cancel: () => end(false),
-        }),
-      );
+            if (writer) {
+              try {
+                await writer.append(encodeChunk(value));
+              } catch (error) {
+                const broken = writer;
+                writer = null;
+                await drop(path, error, broken);
+              }
+            }
+            controller.enqueue(value);
+          } catch (error) {
+            // The stage (or its input) failed: the stream errors, and nothing of this pass is kept.
+            await stop();
+            throw error;
+          }
+        },
+        cancel: async (reason) => {
+          await source?.cancel(reason);
+          await stop();
+        },
+      });
     };
     this.#materializers.set(i, async () => {
       this.#materializers.delete(i);
