@@ -26,7 +26,7 @@ import {
   type TrainResult,
   trainStage,
 } from "../stages/train.ts";
-import { Pipeline, type PlanEntry, type StageRecord } from "../engine/runner.ts";
+import { type Node, Pipeline, type PlanEntry, type StageRecord } from "../engine/runner.ts";
 import type { Reporter } from "../engine/stage.ts";
 import { checkRunFolder, MODEL_FILE, REPORT_FILE, writeRunFolder } from "../engine/run_folder.ts";
 import { BUNDLED_DATA, bundledDataDir } from "./bundled.ts";
@@ -67,13 +67,23 @@ export function shuffleBufferFor(count: number, width: number, memoryMb: number)
   return count * rowBytes <= budget ? null : Math.max(1, Math.floor(budget / rowBytes));
 }
 
+/** A config's pipeline and the handles on what the job reads. */
+export interface JobPipeline {
+  /** The pipeline, decode to evaluate. */
+  pipeline: Pipeline;
+  /** The train stage. */
+  trained: Node<TrainResult>;
+  /** The evaluate stage. */
+  evaluated: Node<Evaluation>;
+}
+
 /** The pipeline of a config, with handles on what the job reads. */
 export function buildPipeline(
   config: PipelineConfig,
   source: { files: DataFiles; fingerprint: string; trainCount: number; width: number },
   reporter: Reporter,
   kernels: () => Promise<WasmKernels>,
-) {
+): JobPipeline {
   const pipeline = new Pipeline({ cacheDir: config.cacheDir, useCache: config.useCache, reporter });
   const files = pipeline.source("data", source.fingerprint, source.files);
   const decoded = pipeline.add(decodeStage(), files);

@@ -154,7 +154,8 @@ export class IdxDecoderStream extends TransformStream<Uint8Array, IdxBlock> {
         carry = new Uint8Array(0);
       }
       const whole = data.length - (data.length % itemSize);
-      if (whole > 0) controller.enqueue({ header: header!, data: data.slice(0, whole) });
+      // A view, not a copy: each read hands over a fresh buffer, and the chunker copies anyway.
+      if (whole > 0) controller.enqueue({ header: header!, data: data.subarray(0, whole) });
       if (whole < data.length) carry = data.slice(whole);
     };
 

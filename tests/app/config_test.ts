@@ -10,6 +10,8 @@ Deno.test("buildConfig() starts from the default preset", () => {
   assert.equal(config.cacheDir, ".cache");
   assert.equal(config.useCache, true);
   assert.equal(config.data, null);
+  assert.equal(config.memory, 512);
+  assert.equal(buildConfig({ memory: "0.5" }).memory, 0.5);
 });
 
 Deno.test("buildConfig() textbook preset is the book's NeuralNetMLP", () => {
@@ -85,6 +87,10 @@ Deno.test("buildConfig() names the flag, the rule and the value it rejects", () 
     ],
     [{ "batch-size": "8", minibatches: "4" }, "Cannot use --batch-size with --minibatches"],
     [{ patience: "3" }, "Cannot stop early with --patience 3 as it needs a validation split"],
+    [
+      { memory: "0" },
+      'Cannot use --memory as it must be a number ≤ 1048576 and > 0: current value is "0"',
+    ],
     [
       { seed: "4294967296" },
       'Cannot use --seed as it must be an integer ≥ 0 and ≤ 4294967295: current value is "4294967296"',
