@@ -5,7 +5,9 @@
  *
  * @module
  */
-import { createWasmKernels, type WasmKernels } from "../kernels/wasm_kernels.ts";
+import { createWasmKernels, MAX_KERNEL_BYTES, type WasmKernels } from "../kernels/wasm_kernels.ts";
+import { ConfigError } from "../engine/errors.ts";
+import { trainingFootprint } from "../model/footprint.ts";
 import { encodeModel } from "../model/format.ts";
 import { renderRunReport } from "../report/html.ts";
 import { deskewStage } from "../stages/deskew.ts";
@@ -77,6 +79,47 @@ export interface JobPipeline {
   evaluated: Node<Evaluation>;
 }
 
+/** Formats bytes as GiB or MiB for messages. */
+function sizeOf(bytes: number): string {
+  return bytes >= 2 ** 30
+    ? `${(bytes / 2 ** 30).toFixed(1)} GiB`
+    : `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+}
+
+/**
+ * Refuses, before any work, a network that cannot be trained in the kernels'
+ * memory (WebAssembly's 4 GiB), naming what it would need.
+ */
+export function checkFits(config: PipelineConfig, trainCount: number, width: number): void {
+  const batch = "batchSize" in config.batching
+    ? config.batching.batchSize
+    : Math.ceil(trainCount / config.batching.minibatches);
+  const shuffleBuffer = shuffleBufferFor(trainCount, width, config.memory);
+  // In memory the kernels hold the sparse index (8 bytes a non-zero pixel, at most half of them);
+  // streamed, one minibatch of float32 rows.
+  const rowBytes = shuffleBuffer === null
+    ? trainCount * width * 4
+    : Math.min(batch, trainCount) * width * 4;
+  const sizes = [width, ...config.hidden, 2];
+  const need = trainingFootprint({
+    sizes,
+    batch: Math.min(batch, trainCount),
+    optimizer: config.optimizer,
+    rowBytes,
+    keepsBest: config.patience > 0,
+  });
+  if (need.kernelBytes > MAX_KERNEL_BYTES) {
+    throw new ConfigError(
+      `Cannot train a network of ${width} inputs and --hidden ${config.hidden.join(",")} as its ` +
+        `${need.parameters}+ parameters, gradients, workspace and training rows need about ` +
+        `${sizeOf(need.kernelBytes)} ` +
+        `of kernel memory: WebAssembly holds at most ${sizeOf(MAX_KERNEL_BYTES)} ` +
+        `(and the optimiser ${sizeOf(need.hostBytes)} more outside it). ` +
+        `Hint: fewer or smaller --hidden layers, a smaller --batch-size, or a lower --memory`,
+    );
+  }
+}
+
 /** The pipeline of a config, with handles on what the job reads. */
 export function buildPipeline(
   config: PipelineConfig,
@@ -124,6 +167,7 @@ export async function runJob(config: PipelineConfig, reporter: Reporter): Promis
   const files: DataFiles = await findDataFiles(dataDirOf(config));
   const fingerprint = await fingerprintData(files);
   const [trainCount, rows, cols] = (await readIdxHeader(files.trainImages, 3)).dims;
+  checkFits(config, trainCount, rows * cols);
   // Workers start only when a stage computes, so a fully cached run starts none.
   let started: Promise<WasmKernels> | undefined;
   const kernels = () => (started ??= createWasmKernels({ threads: config.threads }));

@@ -47,6 +47,8 @@ export interface WasmKernels extends Kernels {
 }
 
 const PAGE = 65536;
+/** The most WebAssembly memory the kernels can hold: 65 536 pages of 64 KiB, 4 GiB. */
+export const MAX_KERNEL_BYTES: number = 65536 * PAGE;
 const TILE_ROWS = 4;
 const TILE_COLS = 8;
 
@@ -89,7 +91,11 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     );
   }
   const module = await kernelModule();
-  const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+  const memory = new WebAssembly.Memory({
+    initial: 64,
+    maximum: MAX_KERNEL_BYTES / PAGE,
+    shared: true,
+  });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const exported = KERNEL_EXPORTS.map((name) =>
     instance.exports[name] as (...args: number[]) => void

@@ -301,6 +301,8 @@ export async function trainNetwork(
   const costs: number[] = [];
   let best = { loss: Infinity, epoch: 0, params: null as Float32Array | null };
   const every = options.epochs <= 100 ? 1 : 10;
+  // The first minibatch's mean data loss per row: the yardstick of the divergence rule.
+  let firstBatchLoss = Infinity;
 
   /** One optimiser step on a minibatch; returns the rows it got right. */
   const step = (
@@ -328,6 +330,7 @@ export async function trainNetwork(
       )
       : lossAndGradient(net, x, y, batch, ws, grad, gradLayers, reg, options.reduction);
     if (!Number.isFinite(cost)) throw diverged(cost, where, eta);
+    if (costs.length === 0) firstBatchLoss = ws.dataLoss / batch;
     costs.push(cost);
     optimizer.step(net.params, grad, eta);
     return countCorrect(ws.a[ws.a.length - 1], labels, rows, start, batch, classes);
@@ -424,6 +427,13 @@ export async function trainNetwork(
       }
       for (const slot of buffer.drain()) take(slot);
     }
+    if (lossSum / rowsPerEpoch > DIVERGENCE_FACTOR * firstBatchLoss) {
+      throw climbed(lossSum / rowsPerEpoch, firstBatchLoss, epoch + 1, eta);
+    }
+    // A step can overflow the weights before any loss shows it.
+    if (!net.params.every(Number.isFinite)) {
+      throw diverged(NaN, `the end of epoch ${epoch + 1} (weights)`, eta);
+    }
     const record: EpochRecord = {
       epoch: epoch + 1,
       trainLoss: lossSum / rowsPerEpoch,
@@ -475,6 +485,22 @@ export async function trainNetwork(
     costs,
     bestEpoch: best.params ? best.epoch : history.length,
   };
+}
+
+/**
+ * Training has diverged when an epoch's mean loss per row is more than this
+ * many times the first minibatch's: a network that learns never ends an epoch
+ * far above its untrained loss, one whose steps overshoot climbs without bound.
+ */
+export const DIVERGENCE_FACTOR = 10;
+
+/** The error for a loss that grew past {@linkcode DIVERGENCE_FACTOR} times its start. */
+function climbed(loss: number, first: number, epoch: number, eta: number): DivergenceError {
+  return new DivergenceError(
+    `Cannot keep training as the loss must not climb past ${DIVERGENCE_FACTOR}× the first ` +
+      `minibatch's (${first.toPrecision(4)} per row): epoch ${epoch}'s mean is ` +
+      `${loss.toPrecision(4)}. Hint: use a smaller learning rate, e.g. --eta ${eta / 10}`,
+  );
 }
 
 /** The error for a loss (or weight) that stopped being finite. */

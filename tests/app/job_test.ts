@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { buildConfig } from "../../app/config.ts";
-import { runJob, shuffleBufferFor, trainOptionsOf } from "../../app/job.ts";
+import { checkFits, runJob, shuffleBufferFor, trainOptionsOf } from "../../app/job.ts";
+import { ConfigError } from "../../engine/errors.ts";
 import { InputError } from "../../engine/errors.ts";
 import { TRAIN_OPTION_KEYS } from "../../stages/train.ts";
 import { gzip, makeDataSet, QUICK_TRAINING, tempDir } from "../fixtures.ts";
@@ -110,4 +111,17 @@ Deno.test("a damaged test file stops the run before training, leaving nothing in
   assert.ok(!lines.some((l) => l.startsWith("epoch")), lines.join("\n"));
   assert.deepEqual(await files(cache), []);
   assert.deepEqual(await files(out), []);
+});
+
+Deno.test("checkFits() refuses a network too large for the kernels before any work, with what it needs", () => {
+  assert.throws(
+    () => checkFits(configOf(["--hidden", "2000000"]), 60000, 784),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      e.message.startsWith(
+        "Cannot train a network of 784 inputs and --hidden 2000000 as its 1574000002+ parameters",
+      ) && e.message.includes("of kernel memory: WebAssembly holds at most 4.0 GiB"),
+  );
+  checkFits(configOf([]), 60000, 784);
+  checkFits(configOf(["--hidden", "800"]), 600000, 784);
 });

@@ -125,3 +125,16 @@ Deno.test("validation is reported per epoch and early stopping keeps the best ep
   assert.equal(best.validationLoss, Math.min(...result.history.map((h) => h.validationLoss!)));
   assert.ok(lines.some((l) => l.startsWith("early stop")));
 });
+
+Deno.test("a loss that climbs without turning infinite stops training by the divergence rule", async () => {
+  const data = separable();
+  const plan = planBatches(80, { batching: { batchSize: 8 }, validation: 0, seed: 1 });
+  await assert.rejects(
+    () => trainNetwork(data, plan, { ...base, eta: 1e4, epochs: 3 }, quiet),
+    (e: unknown) =>
+      e instanceof DivergenceError &&
+      /must not climb past 10× the first minibatch's \(1\.\d+ per row\): epoch 1's mean is/.test(
+        e.message,
+      ),
+  );
+});
