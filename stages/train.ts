@@ -427,7 +427,7 @@ export async function trainNetwork(
       }
       for (const slot of buffer.drain()) take(slot);
     }
-    if (lossSum / rowsPerEpoch > DIVERGENCE_FACTOR * firstBatchLoss) {
+    if (lossSum / rowsPerEpoch > DIVERGENCE_FACTOR * Math.max(firstBatchLoss, 1)) {
       throw climbed(lossSum / rowsPerEpoch, firstBatchLoss, epoch + 1, eta);
     }
     // A step can overflow the weights before any loss shows it.
@@ -489,8 +489,9 @@ export async function trainNetwork(
 
 /**
  * Training has diverged when an epoch's mean loss per row is more than this
- * many times the first minibatch's: a network that learns never ends an epoch
- * far above its untrained loss, one whose steps overshoot climbs without bound.
+ * many times the first minibatch's (or than this many units, when that was
+ * below 1): a network that learns never ends an epoch far above its untrained
+ * loss; one whose steps overshoot climbs without bound.
  */
 export const DIVERGENCE_FACTOR = 10;
 
