@@ -5,6 +5,7 @@
  * @module
  */
 import { InputError } from "./errors.ts";
+import { statOrNull } from "./files.ts";
 
 /** The file name of the model inside a run folder. */
 export const MODEL_FILE = "model.mnpm";
@@ -40,7 +41,7 @@ export async function checkOutputFolder(
     }
     throw error;
   }
-  const foreign = entries.filter((e) => !belongs(e)).map((e) => e.name);
+  const foreign = entries.filter((e) => !belongs(e)).map((e) => e.name).sort();
   if (foreign.length > 0) {
     throw new InputError(
       `Cannot write ${what} "${dir}" as it must be new or an earlier ${what}: it holds ` +
@@ -71,22 +72,21 @@ export async function writeRunFolder(
   await Deno.mkdir(parent, { recursive: true });
   const temp = `${dir}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   await Deno.mkdir(temp);
+  let old: string | null = null;
   try {
     for (const [name, bytes] of Object.entries(files)) {
       await Deno.writeFile(`${temp}/${name}`, bytes);
     }
-    let old: string | null = null;
-    try {
-      await Deno.stat(dir);
+    if (await statOrNull(dir)) {
       old = `${dir}.${crypto.randomUUID().slice(0, 8)}.old`;
       await Deno.rename(dir, old);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
     await Deno.rename(temp, dir);
-    if (old) await Deno.remove(old, { recursive: true });
   } catch (error) {
+    // Put the earlier run back; should that fail too, it stays whole beside `dir`.
+    if (old) await Deno.rename(old, dir).catch(() => {});
     await Deno.remove(temp, { recursive: true }).catch(() => {});
     throw error;
   }
+  if (old) await Deno.remove(old, { recursive: true });
 }
