@@ -4,7 +4,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { buildConfig, numberFlag, type RawFlags } from "../app/config.ts";
+import { buildConfig, numberFlag, type PipelineConfig, type RawFlags } from "../app/config.ts";
 import { PAUSE_POINTS, type PausePoint, retrain } from "../app/retrain.ts";
 import { ConfigError } from "../engine/errors.ts";
 import { describeDecision } from "../registry/champion.ts";
@@ -67,8 +67,20 @@ export function pauseFromEnvironment(io: Console): (point: PausePoint) => void {
   };
 }
 
+/** What {@linkcode retrainSetup} reads from the flags. */
+export interface RetrainSetup {
+  /** The pipeline config each retraining runs. */
+  config: PipelineConfig;
+  /** The registry folder. */
+  registry: string;
+  /** `--promote-tolerance`, 0..1. */
+  tolerance: number;
+  /** `--force`: retrain even when nothing changed. */
+  force: boolean;
+}
+
 /** Parses the registry, tolerance and pipeline flags a retraining shares with a schedule. */
-export function retrainSetup(values: Record<string, string | boolean | undefined>) {
+export function retrainSetup(values: Record<string, string | boolean | undefined>): RetrainSetup {
   for (const flag of ["out", "dry-run"]) {
     if (values[flag] !== undefined) {
       throw new ConfigError(
