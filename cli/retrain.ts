@@ -67,20 +67,22 @@ export function pauseFromEnvironment(io: Console): (point: PausePoint) => void {
   };
 }
 
-/** What {@linkcode retrainSetup} reads from the flags. */
+/** What a retraining is set up with, from its flags. */
 export interface RetrainSetup {
-  /** The pipeline config each retraining runs. */
+  /** The pipeline config it trains with. */
   config: PipelineConfig;
   /** The registry folder. */
   registry: string;
-  /** `--promote-tolerance`, 0..1. */
+  /** The `--promote-tolerance`, 0..1. */
   tolerance: number;
-  /** `--force`: retrain even when nothing changed. */
+  /** Whether `--force` was given. */
   force: boolean;
 }
 
 /** Parses the registry, tolerance and pipeline flags a retraining shares with a schedule. */
-export function retrainSetup(values: Record<string, string | boolean | undefined>): RetrainSetup {
+export function retrainSetup(
+  values: Record<string, string | boolean | undefined>,
+): RetrainSetup {
   for (const flag of ["out", "dry-run"]) {
     if (values[flag] !== undefined) {
       throw new ConfigError(
