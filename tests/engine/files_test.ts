@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { statOrNull, syncPath, TEMP_PREFIX, writeFileAtomic } from "../../engine/files.ts";
+import { statOrNull, TEMP_PREFIX, writeFileAtomic } from "../../engine/files.ts";
 import { tempDir } from "../fixtures.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -157,13 +157,4 @@ Deno.test("files.writeFileAtomic interrupted before its rename leaves the old fi
   );
   assert.equal(await Deno.readTextFile(`${dir}/current`), "old");
   assert.deepEqual(await names(dir), ["current"]);
-});
-
-Deno.test("files.syncPath flushes a file or a folder, and ignores a path that is not there", async () => {
-  const dir = await tempDir();
-  await Deno.writeTextFile(`${dir}/f`, "x");
-  await syncPath(`${dir}/f`);
-  await syncPath(dir);
-  await syncPath(`${dir}/missing`);
-  assert.equal(await Deno.readTextFile(`${dir}/f`), "x");
 });
