@@ -9,14 +9,15 @@ import {
   trainingConfigHash,
 } from "../../app/retrain.ts";
 import { InputError } from "../../engine/errors.ts";
+import { TEMP_PREFIX } from "../../engine/files.ts";
 import { MODEL_FILE } from "../../engine/run_folder.ts";
+import { promoteVersion } from "../../registry/champion.ts";
 import {
   installVersion,
   listVersions,
   readCurrent,
   readHistory,
   readVersion,
-  registryPaths,
   versionDir,
   type VersionInfo,
   writeCurrent,
@@ -81,10 +82,17 @@ async function fakeChampion(registry: string, info: Partial<VersionInfo>): Promi
 
 const untimed = <T extends { at: string }>({ at: _, ...rest }: T) => rest;
 
+/** Work in progress left in the registry folder. */
 async function leftovers(registry: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(registry)))
     .map((e) => e.name)
-    .filter((name) => name.startsWith(".tmp-") || name === "lock");
+    .filter((name) => name.startsWith(TEMP_PREFIX));
+}
+
+/** Asserts the registry lock is free: another locked operation (a no-op promotion) goes through. */
+async function assertUnlocked(registry: string, champion: string): Promise<void> {
+  const change = await promoteVersion(registry, champion, { log() {} });
+  assert.deepEqual(change, { entry: null, current: champion });
 }
 
 Deno.test("retrain() promotes the first model and records what it was trained and tested on", async () => {
@@ -130,6 +138,7 @@ Deno.test("retrain() promotes the first model and records what it was trained an
     "version.json",
   ]);
   assert.deepEqual(await leftovers(s.registry), []);
+  await assertUnlocked(s.registry, "v0001");
 });
 
 Deno.test("retrain() skips data and config it already retrained on, and force retrains them", async () => {
@@ -220,7 +229,7 @@ Deno.test("retrain() records a failure, keeps the champion and rethrows the erro
   assert.ok(lines.at(-1)!.endsWith(` - failed: ${failed.error}; champion stays v0001`));
   assert.equal(await readCurrent(s.registry), "v0001");
   assert.deepEqual(await leftovers(s.registry), []);
-  await assert.rejects(Deno.stat(registryPaths(s.registry).lock), Deno.errors.NotFound);
+  await assertUnlocked(s.registry, "v0001");
 });
 
 Deno.test("trainingConfigHash() ignores where data, cache and outputs live, and changes with whatever trains", async () => {
