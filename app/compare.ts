@@ -8,6 +8,7 @@
  */
 import { deviation, mean } from "d3-array";
 import { renderCompareReport } from "../report/compare.ts";
+import { percent, percentSpread, points, pointsSpread, pValue } from "../report/format.ts";
 import { buildConfig, numberFlag, type PipelineConfig, type RawFlags } from "./config.ts";
 import { ConfigError, InputError } from "../engine/errors.ts";
 import { writeFileAtomic } from "../engine/files.ts";
@@ -309,23 +310,6 @@ export function summarize(options: CompareOptions, rows: SeedRow[]): Comparison 
   };
 }
 
-function fmtPct(v: number | null): string {
-  return v === null ? "–" : `${(100 * v).toFixed(2)}%`;
-}
-
-function fmtPoints(v: number): string {
-  return `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(2)}`;
-}
-
-/** A p-value for people: fixed decimals down to 0.001, then scientific. */
-export function fmtP(p: number): string {
-  return p >= 0.001 ? p.toFixed(4) : p.toExponential(2);
-}
-
-function spreadText(s: Spread, format: (v: number) => string): string {
-  return s.sd === null ? format(s.mean) : `${format(s.mean)} ± ${s.sd.toFixed(2)}`;
-}
-
 /** The comparison as the table `deno task compare` prints, one string per line. */
 export function formatComparison(run: ComparisonRun): string[] {
   const { comparison: c, rows } = run;
@@ -339,24 +323,19 @@ export function formatComparison(run: ComparisonRun): string[] {
   lines.push(`compare ${a.label} vs ${b.label} (${seedText}; every other flag the same)`);
   lines.push(row("", a.label, b.label));
   const several = rows.length > 1;
-  const pctSpread = (s: Spread) =>
-    spreadText(
-      { mean: 100 * s.mean, sd: s.sd === null ? null : 100 * s.sd },
-      (v) => `${v.toFixed(2)}%`,
-    );
   lines.push(row(
     several ? "test accuracy (mean ± sd)" : "test accuracy",
-    several ? pctSpread(a.testAccuracySpread) : fmtPct(a.testAccuracy),
-    several ? pctSpread(b.testAccuracySpread) : fmtPct(b.testAccuracy),
+    several ? percentSpread(a.testAccuracySpread) : percent(a.testAccuracy),
+    several ? percentSpread(b.testAccuracySpread) : percent(b.testAccuracy),
   ));
-  lines.push(row("test error", fmtPct(1 - a.testAccuracy), fmtPct(1 - b.testAccuracy)));
+  lines.push(row("test error", percent(1 - a.testAccuracy), percent(1 - b.testAccuracy)));
   for (let k = 0; k < a.perClassAccuracy.length; k++) {
-    lines.push(row(`  class ${k}`, fmtPct(a.perClassAccuracy[k]), fmtPct(b.perClassAccuracy[k])));
+    lines.push(row(`  class ${k}`, percent(a.perClassAccuracy[k]), percent(b.perClassAccuracy[k])));
   }
   lines.push(row("train seconds", a.trainSeconds.toFixed(1), b.trainSeconds.toFixed(1)));
   lines.push(
     `difference (${a.value} − ${b.value})`.padEnd(head) +
-      `${spreadText(c.differencePoints, fmtPoints)} points`,
+      pointsSpread(c.differencePoints),
   );
   if (several) {
     lines.push("");
@@ -367,12 +346,12 @@ export function formatComparison(run: ComparisonRun): string[] {
     for (const r of rows) {
       lines.push(line([
         String(r.seed),
-        fmtPct(r.arms[0].testAccuracy),
-        fmtPct(r.arms[1].testAccuracy),
-        `${fmtPoints(r.differencePoints)} points`,
+        percent(r.arms[0].testAccuracy),
+        percent(r.arms[1].testAccuracy),
+        points(r.differencePoints),
         String(r.mcnemar.b),
         String(r.mcnemar.c),
-        fmtP(r.mcnemar.pValue),
+        pValue(r.mcnemar.pValue),
       ]));
     }
   }
@@ -380,7 +359,7 @@ export function formatComparison(run: ComparisonRun): string[] {
   lines.push("");
   lines.push(
     `McNemar exact test${several ? ` (seed ${m.seed})` : ""}: ${m.b} test images only ${a.label} ` +
-      `gets right, ${m.c} only ${b.label}; two-sided p = ${fmtP(m.pValue)}`,
+      `gets right, ${m.c} only ${b.label}; two-sided p = ${pValue(m.pValue)}`,
   );
   return lines;
 }

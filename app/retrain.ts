@@ -17,7 +17,8 @@ import { MODEL_FILE } from "../engine/run_folder.ts";
 import { predictFiles } from "./predict.ts";
 import type { Reporter } from "../engine/stage.ts";
 import { type DataFiles, findDataFiles, fingerprintData } from "../stages/idx_decode.ts";
-import { describeDecision, percent, reconcile, shouldPromote } from "../registry/champion.ts";
+import { describeDecision, reconcile, shouldPromote } from "../registry/champion.ts";
+import { percent } from "../report/format.ts";
 import { withLock } from "../registry/lock.ts";
 import {
   appendHistory,

@@ -5,12 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import type { Reporter } from "../engine/stage.ts";
-import {
-  describeDecision,
-  percent,
-  promoteVersion,
-  rollbackChampion,
-} from "../registry/champion.ts";
+import { describeDecision, promoteVersion, rollbackChampion } from "../registry/champion.ts";
 import {
   DEFAULT_REGISTRY,
   listVersions,
@@ -18,6 +13,7 @@ import {
   readCurrent,
   readHistory,
 } from "../registry/registry.ts";
+import { percent } from "../report/format.ts";
 import type { Console } from "./io.ts";
 
 /** The help text of `models`. */

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { predictFiles } from "../app/predict.ts";
+import { percent } from "../report/format.ts";
 import type { Console } from "./io.ts";
 
 /** The help text of `predict`. */
@@ -75,7 +76,7 @@ export async function predictCommand(args: string[], io: Console): Promise<numbe
   }
   if (result.accuracy) {
     const { correct, total, accuracy } = result.accuracy;
-    io.out(`accuracy ${(100 * accuracy).toFixed(2)}% (${correct}/${total})`);
+    io.out(`accuracy ${percent(accuracy)} (${correct}/${total})`);
   }
   return 0;
 }

@@ -10,6 +10,7 @@ import cliProgress from "cli-progress";
 import type { Options, SingleBar } from "./cli_progress.d.ts";
 import { onCleanup } from "../engine/cleanup.ts";
 import type { Reporter, TrainProgress } from "../engine/stage.ts";
+import { percent } from "../report/format.ts";
 
 /** The terminal stream cli-progress draws on: a Node writable such as `process.stderr`. */
 export type ProgressStream = NonNullable<Options["stream"]>;
@@ -40,7 +41,7 @@ export function barPayload(p: TrainProgress): Record<string, string | number> {
     batch: p.batch,
     batches: p.batches,
     loss: p.loss.toFixed(4),
-    accuracy: `${(100 * p.accuracy).toFixed(2)}%`,
+    accuracy: percent(p.accuracy),
   };
 }
 

@@ -37,17 +37,34 @@ export function packBlobs(meta: unknown, blobs: readonly Blob[]): Uint8Array {
   return out;
 }
 
-/** Unpacks what {@linkcode packBlobs} wrote; throws `RangeError` when the sizes disagree. */
+/**
+ * Unpacks what {@linkcode packBlobs} wrote; throws `RangeError` when the sizes
+ * disagree or the header is not the JSON it wrote.
+ */
 export function unpackBlobs(bytes: Uint8Array): Unpacked {
   if (bytes.length < 4) throw new RangeError(`container of ${bytes.length} bytes has no header`);
   const jsonLength = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
   if (4 + jsonLength > bytes.length) {
     throw new RangeError(`container header of ${jsonLength} bytes overruns ${bytes.length} bytes`);
   }
-  const head = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + jsonLength)));
+  let head: { meta?: unknown; blobs?: unknown };
+  try {
+    head = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + jsonLength)));
+  } catch {
+    throw new RangeError(`container header of ${jsonLength} bytes is not JSON`);
+  }
+  const lengths = head?.blobs;
+  if (
+    !Array.isArray(lengths) ||
+    !lengths.every((n) => Number.isSafeInteger(n) && n >= 0)
+  ) {
+    throw new RangeError(
+      `container header must list each blob's byte length: it lists ${JSON.stringify(lengths)}`,
+    );
+  }
   let offset = align8(4 + jsonLength);
   const blobs: Uint8Array[] = [];
-  for (const length of head.blobs as number[]) {
+  for (const length of lengths as number[]) {
     if (offset + length > bytes.length) {
       throw new RangeError(
         `container blob of ${length} bytes at ${offset} overruns ${bytes.length}`,
@@ -64,8 +81,19 @@ export function unpackBlobs(bytes: Uint8Array): Unpacked {
   return { meta: head.meta, blobs };
 }
 
+/** Throws unless `bytes` holds a whole number of 4-byte values. */
+function checkWhole(bytes: Uint8Array, type: string): void {
+  if (bytes.byteLength % 4 !== 0) {
+    throw new RangeError(
+      `Cannot read a blob as ${type} as its length must be a multiple of 4 bytes: ` +
+        `current length is ${bytes.byteLength}`,
+    );
+  }
+}
+
 /** Reads a blob as float32, copying only when its bytes are not 4-aligned. */
 export function asFloat32(bytes: Uint8Array): Float32Array {
+  checkWhole(bytes, "float32");
   if (bytes.byteOffset % 4 === 0) {
     return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   }
@@ -74,6 +102,7 @@ export function asFloat32(bytes: Uint8Array): Float32Array {
 
 /** Reads a blob as uint32, copying only when its bytes are not 4-aligned. */
 export function asUint32(bytes: Uint8Array): Uint32Array {
+  checkWhole(bytes, "uint32");
   if (bytes.byteOffset % 4 === 0) {
     return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
   }

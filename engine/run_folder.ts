@@ -41,7 +41,7 @@ export async function checkOutputFolder(
     }
     throw error;
   }
-  const foreign = entries.filter((e) => !belongs(e)).map((e) => e.name);
+  const foreign = entries.filter((e) => !belongs(e)).map((e) => e.name).sort();
   if (foreign.length > 0) {
     throw new InputError(
       `Cannot write ${what} "${dir}" as it must be new or an earlier ${what}: it holds ` +
@@ -99,6 +99,8 @@ export async function writeRunFolder(
     await Deno.rename(temp, dir);
     if (old) await Deno.remove(old, { recursive: true });
   } catch (error) {
+    // Put the earlier run back; should that fail too, it stays whole beside `dir`.
+    if (old) await Deno.rename(old, dir).catch(() => {});
     await Deno.remove(temp, { recursive: true }).catch(() => {});
     throw error;
   } finally {

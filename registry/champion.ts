@@ -6,6 +6,7 @@
  * @module
  */
 import { RegistryError } from "../engine/errors.ts";
+import { percent } from "../report/format.ts";
 import type { Reporter } from "../engine/stage.ts";
 import { withLock } from "./lock.ts";
 import {
@@ -166,26 +167,21 @@ export function rollbackChampion(dir: string, reporter: Reporter): Promise<Champ
   });
 }
 
-/** Formats an accuracy 0..1 as a percentage with two decimals. */
-export function percent(value: number | undefined): string {
-  return value === undefined ? "?" : `${(100 * value).toFixed(2)}%`;
-}
-
 /** One log line for a decision: time, version, decision, new vs champion accuracy. */
 export function describeDecision(e: HistoryEntry): string {
   const versus = e.champion === null
     ? "no champion"
-    : `champion ${e.champion} ${percent(e.championAccuracy)}`;
-  const tolerance = e.tolerance === undefined ? "" : ` (tolerance ${percent(e.tolerance)})`;
+    : `champion ${e.champion} ${percent(e.championAccuracy, "?")}`;
+  const tolerance = e.tolerance === undefined ? "" : ` (tolerance ${percent(e.tolerance, "?")})`;
   const note = e.note ? `; ${e.note}` : "";
   const stays = `champion stays ${e.current ?? "(none)"}`;
   switch (e.decision) {
     case "promoted":
       return `${e.at} ${e.version} promoted${e.by === "manual" ? " by hand" : ""}: ` +
-        `${percent(e.candidateAccuracy)}` +
+        `${percent(e.candidateAccuracy, "?")}` +
         (e.champion === null ? "" : ` vs ${versus}${e.by === "manual" ? "" : tolerance}`) + note;
     case "rejected":
-      return `${e.at} ${e.version} rejected: ${percent(e.candidateAccuracy)} vs ${versus}` +
+      return `${e.at} ${e.version} rejected: ${percent(e.candidateAccuracy, "?")} vs ${versus}` +
         `${tolerance}; ${stays}${note}`;
     case "skipped":
       return `${e.at} - skipped: ${e.note ?? "nothing changed"}; ${stays}`;
@@ -193,7 +189,7 @@ export function describeDecision(e: HistoryEntry): string {
       return `${e.at} ${e.version ?? "-"} failed: ${e.error ?? "unknown error"}; ${stays}`;
     case "rollback":
       return `${e.at} ${e.version} rollback: from ${e.champion} ` +
-        `${percent(e.championAccuracy)} to ${e.version} ${percent(e.candidateAccuracy)}`;
+        `${percent(e.championAccuracy, "?")} to ${e.version} ${percent(e.candidateAccuracy, "?")}`;
     case "recovered":
       return `${e.at} ${e.version} recovered${note}`;
   }

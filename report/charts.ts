@@ -8,6 +8,7 @@
 import * as Plot from "@observablehq/plot";
 import { parseHTML } from "linkedom";
 import type { EpochView as EpochRecord } from "./views.ts";
+import { percent } from "./format.ts";
 
 /** One arm's training record: what a curve is drawn from. */
 export interface TrainingSeries {
@@ -195,7 +196,7 @@ export function classErrorChart(arms: ClassAccuracy[]): string {
         y: "error",
         fill: "arm",
         title: (d: { arm: string; c: number; error: number }) =>
-          `${d.arm}\nclass ${d.c}: ${(100 * d.error).toFixed(2)}% wrong`,
+          `${d.arm}\nclass ${d.c}: ${percent(d.error)} wrong`,
       }),
       Plot.ruleY([0]),
     ],
@@ -227,7 +228,7 @@ export function seedChart(points: SeedAccuracy[]): string {
         y: "accuracy",
         fill: "label",
         r: 4,
-        title: (d: SeedAccuracy) => `${d.label}, seed ${d.seed}: ${(100 * d.accuracy).toFixed(2)}%`,
+        title: (d: SeedAccuracy) => `${d.label}, seed ${d.seed}: ${percent(d.accuracy)}`,
       }),
     ],
   });

@@ -14,15 +14,8 @@ import {
   seedChart,
   type TrainingSeries,
 } from "./charts.ts";
-import { card, escapeHtml, page, panel, pct, table } from "./html.ts";
-
-function points(v: number): string {
-  return `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(2)} points`;
-}
-
-function pValue(p: number): string {
-  return p >= 0.001 ? p.toFixed(4) : p.toExponential(2);
-}
+import { percent, percentSpread, points, pValue } from "./format.ts";
+import { card, escapeHtml, page, panel, table } from "./html.ts";
 
 /** Renders the comparison page; `outDir` turns run folders into relative links. */
 export function renderCompareReport(run: ComparisonRun, outDir: string): string {
@@ -37,21 +30,20 @@ export function renderCompareReport(run: ComparisonRun, outDir: string): string 
     costs: first[i].costs,
   }));
   const several = rows.length > 1;
-  const sd = (v: number | null) => (v === null ? "" : ` ± ${(100 * v).toFixed(2)}`);
   const headline = [
-    card(`${pct(a.testAccuracy)}${sd(a.testAccuracySpread.sd)}`, `${a.label} test accuracy`),
-    card(`${pct(b.testAccuracy)}${sd(b.testAccuracySpread.sd)}`, `${b.label} test accuracy`),
+    card(percentSpread(a.testAccuracySpread), `${a.label} test accuracy`),
+    card(percentSpread(b.testAccuracySpread), `${b.label} test accuracy`),
     card(points(c.differencePoints.mean), `difference (${a.value} − ${b.value})`),
     card(`${c.mcnemar.b} / ${c.mcnemar.c}`, `only ${a.label} / only ${b.label} right`),
     card(pValue(c.mcnemar.pValue), "McNemar exact p (two-sided)"),
   ].join("");
   const summary = table(["", a.label, b.label], [
-    ["test accuracy", pct(a.testAccuracy), pct(b.testAccuracy)],
-    ["test error", pct(1 - a.testAccuracy), pct(1 - b.testAccuracy)],
+    ["test accuracy", percent(a.testAccuracy), percent(b.testAccuracy)],
+    ["test error", percent(1 - a.testAccuracy), percent(1 - b.testAccuracy)],
     ...a.perClassAccuracy.map((v, k) => [
       `class ${k}`,
-      v === null ? "–" : pct(v),
-      b.perClassAccuracy[k] === null ? "–" : pct(b.perClassAccuracy[k]!),
+      percent(v),
+      percent(b.perClassAccuracy[k]),
     ]),
     ["train seconds", a.trainSeconds.toFixed(1), b.trainSeconds.toFixed(1)],
   ]);
@@ -59,8 +51,8 @@ export function renderCompareReport(run: ComparisonRun, outDir: string): string 
     ["seed", a.label, b.label, "difference", "b", "c", "p", "run reports"],
     rows.map((r) => [
       String(r.seed),
-      pct(r.arms[0].testAccuracy),
-      pct(r.arms[1].testAccuracy),
+      percent(r.arms[0].testAccuracy),
+      percent(r.arms[1].testAccuracy),
       points(r.differencePoints),
       String(r.mcnemar.b),
       String(r.mcnemar.c),

@@ -7,6 +7,7 @@
 import type { RunMetricsView as RunMetrics } from "./views.ts";
 import { classErrorChart, confusionChart, costChart, epochChart } from "./charts.ts";
 import { digitDataUri } from "./digits.ts";
+import { percent } from "./format.ts";
 
 /** One test image to draw, with what is known about it. */
 export interface DigitCard {
@@ -73,11 +74,6 @@ figure { margin: 0; }
 /** Escapes text for HTML content and attribute values. */
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** A fraction as a percentage with two decimals. */
-export function pct(v: number): string {
-  return `${(100 * v).toFixed(2)}%`;
 }
 
 /** Seconds the train stage spent training, from the epoch records (cached runs keep them). */
@@ -166,14 +162,13 @@ export function stageTable(metrics: Pick<RunMetrics, "stages">): string {
 
 /** Per-class precision and recall of one run. */
 function classTable(metrics: RunMetrics): string {
-  const f = (v: number | null) => (v === null ? "–" : pct(v));
   return table(
     ["class", "images", "recall (accuracy)", "precision"],
     metrics.confusionMatrix.map((row, c) => [
       String(c),
       String(row.reduce((a, b) => a + b, 0)),
-      f(metrics.recall[c]),
-      f(metrics.precision[c]),
+      percent(metrics.recall[c]),
+      percent(metrics.precision[c]),
     ]),
   );
 }
@@ -184,9 +179,9 @@ export function renderRunReport(data: RunReportData): string {
   const series = [{ label: "run", history: metrics.history, costs: metrics.costs }];
   const hasValidation = metrics.history.some((r) => r.validationLoss !== undefined);
   const headline = [
-    card(pct(metrics.testAccuracy), "test accuracy"),
-    card(pct(1 - metrics.testAccuracy), "test error"),
-    card(pct(metrics.trainAccuracy), "train accuracy"),
+    card(percent(metrics.testAccuracy), "test accuracy"),
+    card(percent(1 - metrics.testAccuracy), "test error"),
+    card(percent(metrics.trainAccuracy), "train accuracy"),
     card(
       `${metrics.history.length}${
         metrics.bestEpoch !== metrics.history.length ? ` (best ${metrics.bestEpoch})` : ""
@@ -264,7 +259,7 @@ ${panel("stages", stageTable(metrics))}
 ${panel("config", configTable(config))}
 </div>
 `;
-  return page(`${data.title}: ${pct(metrics.testAccuracy)}`, body);
+  return page(`${data.title}: ${percent(metrics.testAccuracy)}`, body);
 }
 
 /** A one-line summary of a config for a subtitle. */

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { main } from "../../main.ts";
 import { armSlug, parseSeeds, parseVary } from "../../app/compare.ts";
+import { mcnemarExact } from "../../app/mcnemar.ts";
 import { ConfigError } from "../../engine/errors.ts";
+import { percent, points, pValue } from "../../report/format.ts";
 import { captureConsole, makeDataSet, tempDir } from "../fixtures.ts";
 
 const SMALL = ["--epochs", "3", "--hidden", "8", "--batch-size", "16"];
@@ -14,6 +16,34 @@ async function compare(args: string[]) {
 
 async function readJson(path: string) {
   return JSON.parse(await Deno.readTextFile(path));
+}
+
+/** `text` as a regular expression that matches exactly it. */
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+interface Misclassified {
+  misclassified: { index: number }[];
+  testAccuracy: number;
+}
+
+/**
+ * McNemar's discordant pairs, from two runs' misclassified test images: b only the
+ * first run gets right, c only the second.
+ */
+function discordant(first: Misclassified, second: Misclassified): { b: number; c: number } {
+  const wrong = (m: Misclassified) => {
+    const indices = new Set(m.misclassified.map((x) => x.index));
+    // metrics.json lists up to 100: with 40 test images, every one the run got wrong.
+    assert.equal(indices.size, Math.round(40 * (1 - m.testAccuracy)));
+    return indices;
+  };
+  const a = wrong(first), d = wrong(second);
+  return {
+    b: [...d].filter((i) => !a.has(i)).length,
+    c: [...a].filter((i) => !d.has(i)).length,
+  };
 }
 
 Deno.test("compare runs deskew on and off through one cache and pairs their predictions", async () => {
@@ -32,10 +62,13 @@ Deno.test("compare runs deskew on and off through one cache and pairs their pred
   assert.equal(result.arms[1].testAccuracy, off.testAccuracy);
   assert.equal(result.arms[0].runDir, `${out}/seed-1/deskew-on`);
   assert.equal((await readJson(`${out}/seed-1/deskew-off/config.json`)).deskew, false);
+  // McNemar's counts are the pairs the two arms' test predictions imply.
+  const { b, c, pValue: p } = result.mcnemar;
+  assert.deepEqual({ b, c }, discordant(on, off));
+  assert.equal(p, mcnemarExact(b, c));
+  assert.equal(result.mcnemar.seed, 1);
   // Accuracy differs by exactly the discordant pairs: accA − accB = (b − c) / n.
-  const { b, c, pValue } = result.mcnemar;
   assert.equal(b - c, Math.round(40 * (on.testAccuracy - off.testAccuracy)));
-  assert.ok(pValue > 0 && pValue <= 1);
   // Decode and normalize ran once: the second arm found them in the cache (or did not need them).
   const ran = (m: { stages: { name: string; status: string }[] }) =>
     m.stages.filter((s) => s.status === "ran").map((s) => s.name);
@@ -50,12 +83,9 @@ Deno.test("compare runs deskew on and off through one cache and pairs their pred
   assert.match(text, new RegExp(`test accuracy +${(100 * on.testAccuracy).toFixed(2)}%`));
   assert.match(text, /^ {2}class 3 +\d+\.\d\d% +\d+\.\d\d%$/m);
   assert.match(text, /^difference \(on − off\) +[+−]\d+\.\d\d points$/m);
-  assert.match(
-    text,
-    new RegExp(
-      `McNemar exact test: ${b} test images only deskew on gets right, ${c} only deskew off`,
-    ),
-  );
+  const mcnemarLine = `McNemar exact test: ${b} test images only deskew on gets right, ` +
+    `${c} only deskew off; two-sided p = ${pValue(p)}`;
+  assert.ok(r.out.includes(mcnemarLine), text);
   const report = await Deno.readTextFile(`${out}/report.html`);
   assert.match(report, /deskew on vs deskew off/);
   assert.ok((report.match(/<svg/g) ?? []).length >= 5);
@@ -139,8 +169,25 @@ Deno.test("compare --vary and --seeds repeat another flag over seeds, with mean 
   );
   const text = r.out.join("\n");
   assert.match(text, /test accuracy \(mean ± sd\) +\d+\.\d\d% ± \d+\.\d\d/);
-  assert.match(text, /^1 +\d+\.\d\d% +\d+\.\d\d% +[+−]\d+\.\d\d points +\d+ +\d+ +\S+$/m);
-  assert.match(text, /^2 +\d+\.\d\d%/m);
+  // Each seed's McNemar test pairs that seed's two runs.
+  for (const row of result.seedRows) {
+    const dir = (slug: string) => `${out}/seed-${row.seed}/activation-${slug}/metrics.json`;
+    const counts = discordant(await readJson(dir("sigmoid")), await readJson(dir("relu")));
+    assert.deepEqual({ b: row.mcnemar.b, c: row.mcnemar.c }, counts, `seed ${row.seed}`);
+    assert.equal(row.mcnemar.pValue, mcnemarExact(counts.b, counts.c));
+    const [first, second] = row.arms.map((a: { testAccuracy: number }) => a.testAccuracy);
+    const cells = [
+      String(row.seed),
+      percent(first),
+      percent(second),
+      points(row.differencePoints),
+      String(counts.b),
+      String(counts.c),
+      pValue(row.mcnemar.pValue),
+    ];
+    assert.match(text, new RegExp(`^${cells.map(escapeRegExp).join(" +")}$`, "m"));
+  }
+  assert.deepEqual(result.mcnemar, { ...result.seedRows[0].mcnemar, seed: 1 });
 });
 
 Deno.test("parseVary() reads FLAG=A,B and rejects unknown flags and anything but two values", () => {

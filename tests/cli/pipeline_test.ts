@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { main } from "../../main.ts";
 import { decodeModel } from "../../model/format.ts";
+import { percent } from "../../report/format.ts";
 import { captureConsole, idxBytes, makeDataSet, tempDir } from "../fixtures.ts";
 
 const SMALL = ["--epochs", "3", "--hidden", "8", "--batch-size", "16"];
@@ -26,11 +27,22 @@ function withoutTimes(metrics: Record<string, unknown>) {
   return { ...metrics, history, stages };
 }
 
+/** Mean of each epoch's minibatch costs. */
+function epochCosts(costs: number[], epochs: number): number[] {
+  const per = costs.length / epochs;
+  return Array.from({ length: epochs }, (_, e) => {
+    const slice = costs.slice(e * per, (e + 1) * per);
+    return slice.reduce((a, b) => a + b, 0) / slice.length;
+  });
+}
+
 Deno.test("pipeline runs end to end on a tiny data set, then reads every stage from the cache", async () => {
-  const data = await makeDataSet();
+  // Shapes, not the bars deskew centres away: all six stages run and the model can learn.
+  const data = await makeDataSet({ shapes: true });
   const cache = await tempDir();
   const out = await tempDir();
-  const first = await run(["--data", data, "--cache-dir", cache, "--out", `${out}/a`, ...SMALL]);
+  const learn = [...SMALL, "--eta", "0.01"];
+  const first = await run(["--data", data, "--cache-dir", cache, "--out", `${out}/a`, ...learn]);
   assert.equal(first.code, 0, first.err.join("\n"));
   assert.ok(first.out.some((l) => /^test accuracy +\d+\.\d\d%$/.test(l)), first.out.join("\n"));
   assert.deepEqual(first.out.slice(1, 7).map((l) => l.split(/\s+/).slice(0, 2).join(" ")), [
@@ -49,9 +61,25 @@ Deno.test("pipeline runs end to end on a tiny data set, then reads every stage f
       false,
     ], ["evaluate", false]],
   );
-  assert.ok(metrics.testAccuracy >= 0 && metrics.testAccuracy <= 1);
+  // It learns: far above the 25% of chance on test images it never saw, the loss falling.
+  assert.ok(metrics.testAccuracy >= 0.9, `test accuracy ${metrics.testAccuracy}`);
+  assert.ok(metrics.trainAccuracy >= 0.9, `train accuracy ${metrics.trainAccuracy}`);
+  const losses = metrics.history.map((r: { trainLoss: number }) => r.trainLoss);
+  assert.ok(losses[2] < losses[1] && losses[1] < losses[0], losses.join(" "));
+  assert.ok(losses[2] < 0.5 * losses[0], losses.join(" "));
+  const costs = epochCosts(metrics.costs, 3);
+  assert.ok(costs[2] < 0.5 * costs[0], costs.join(" "));
+  assert.ok(
+    first.out.includes(`test accuracy  ${percent(metrics.testAccuracy)}`),
+    first.out.join("\n"),
+  );
   assert.equal(metrics.confusionMatrix.length, 4);
   assert.equal(metrics.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0), 40);
+  const diagonal = metrics.confusionMatrix.reduce(
+    (sum: number, row: number[], k: number) => sum + row[k],
+    0,
+  );
+  assert.equal(diagonal, Math.round(40 * metrics.testAccuracy));
   assert.equal(metrics.precision.length, 4);
   assert.equal(metrics.recall.length, 4);
   assert.equal(metrics.history.length, 3);
@@ -71,7 +99,7 @@ Deno.test("pipeline runs end to end on a tiny data set, then reads every stage f
   assert.equal(model.preprocessing.deskew, true);
   assert.ok(first.err.some((l) => l.startsWith("deskew     ran")));
 
-  const second = await run(["--data", data, "--cache-dir", cache, "--out", `${out}/b`, ...SMALL]);
+  const second = await run(["--data", data, "--cache-dir", cache, "--out", `${out}/b`, ...learn]);
   assert.equal(second.code, 0);
   const again = await readJson(`${out}/b/metrics.json`);
   assert.ok(again.stages.every((s: { cached: boolean }) => s.cached));
@@ -158,27 +186,35 @@ Deno.test("the same seed and flags give the same metrics bit for bit; --no-cache
   assert.deepEqual(withoutTimes(a), withoutTimes(b));
   assert.ok(c.stages.every((s: { status: string }) => s.status === "ran"));
   assert.deepEqual(withoutTimes(c).history, withoutTimes(a).history);
-  assert.ok(a.history[0].validationLoss > 0 && a.history[0].validationAccuracy >= 0);
+  // --validation 0.2 holds out 24 of the 120 rows: 96 train in 6 batches of 16 per epoch, and
+  // every epoch scores the 24 it held out.
+  assert.equal(a.costs.length, 3 * 6);
+  for (const record of a.history) {
+    assert.ok(Number.isFinite(record.validationLoss) && record.validationLoss > 0);
+    const correct = record.validationAccuracy * 24;
+    assert.ok(Math.abs(correct - Math.round(correct)) < 1e-9, String(record.validationAccuracy));
+  }
   assert.equal(rerun.code, 0);
 });
 
 Deno.test("--json prints the metrics on stdout and progress on stderr", async () => {
   const data = await makeDataSet({ gzip: true });
+  const out = `${await tempDir()}/r`;
   const result = await run([
     "--data",
     data,
     "--cache-dir",
     await tempDir(),
     "--out",
-    `${await tempDir()}/r`,
+    out,
     "--json",
     ...SMALL,
   ]);
   assert.equal(result.code, 0);
   assert.equal(result.out.length, 1);
-  const metrics = JSON.parse(result.out[0]);
-  assert.ok("testAccuracy" in metrics && "trainAccuracy" in metrics && "stages" in metrics);
-  assert.ok(result.err.some((l) => l.startsWith("epoch")));
+  // What it prints is what the run folder keeps.
+  assert.deepEqual(JSON.parse(result.out[0]), await readJson(`${out}/metrics.json`));
+  assert.equal(result.err.filter((l) => l.startsWith("epoch")).length, 3);
 });
 
 for (
