@@ -9,6 +9,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { percent } from "../report/format.ts";
 import { median } from "d3-array";
 import { createWasmKernels, defaultThreads, type WasmKernels } from "../kernels/wasm_kernels.ts";
 import { bundledDataDir } from "../app/bundled.ts";
@@ -365,7 +366,7 @@ async function benchPipeline(): Promise<string[]> {
       `wall ${wall.toFixed(1)} s, peak RSS ${
         Number.isNaN(peakKiB) || peakKiB === 0 ? "unknown" : `${(peakKiB / 1024).toFixed(0)} MiB`
       }, ` +
-      `test accuracy ${(100 * metrics.testAccuracy).toFixed(2)}%`,
+      `test accuracy ${percent(metrics.testAccuracy)}`,
       `  data stages ${dataSeconds.toFixed(2)} s (target < 5 s): ` +
       dataStages.map((s) => `${s.name} ${s.seconds.toFixed(2)}`).join(", ") + "; " +
       stages.filter((s) => !dataStages.includes(s)).map((s) => `${s.name} ${s.seconds.toFixed(2)}`)

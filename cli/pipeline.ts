@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { buildConfig, type RawFlags } from "../app/config.ts";
 import { runJob } from "../app/job.ts";
+import { percent } from "../report/format.ts";
 import { type Console, noPositionals, reporterFor } from "./io.ts";
 
 /** The help text of `pipeline`. */
@@ -134,8 +135,8 @@ export async function pipelineCommand(args: string[], io: Console): Promise<numb
         : stage.status;
       io.out(`${stage.name.padEnd(10)} ${what.padEnd(18)} ${stage.seconds.toFixed(2).padStart(8)}`);
     }
-    io.out(`test accuracy  ${(100 * metrics.testAccuracy).toFixed(2)}%`);
-    io.out(`train accuracy ${(100 * metrics.trainAccuracy).toFixed(2)}%`);
+    io.out(`test accuracy  ${percent(metrics.testAccuracy)}`);
+    io.out(`train accuracy ${percent(metrics.trainAccuracy)}`);
     io.out(`run folder     ${runDir}`);
   }
   return 0;

@@ -135,8 +135,9 @@ export async function createPendingFile(
   options: { sync?: boolean } = {},
 ): Promise<PendingFile> {
   const { sync = true } = options;
-  const dir = path.slice(0, path.lastIndexOf("/")) || ".";
-  const temp = `${dir}/${TEMP_PREFIX}${path.slice(dir.length + 1)}-${
+  const slash = path.lastIndexOf("/");
+  const dir = slash < 0 ? "." : path.slice(0, slash) || "/";
+  const temp = `${path.slice(0, slash + 1)}${TEMP_PREFIX}${path.slice(slash + 1)}-${
     crypto.randomUUID().slice(0, 8)
   }`;
   let file: Deno.FsFile | null = await Deno.open(temp, { write: true, createNew: true });

@@ -42,6 +42,7 @@ import type { Codec, Reporter, ValueStage } from "../engine/stage.ts";
 import { seededRandom } from "../model/rng.ts";
 import { type BatchPlan, bufferRandom, epochOrder, ShuffleBuffer } from "./minibatch.ts";
 import type { NormalizedMeta } from "./normalize.ts";
+import { percent } from "../report/format.ts";
 
 /** Everything that shapes training; all of it goes into the cache key. */
 export interface TrainOptions {
@@ -514,13 +515,12 @@ function diverged(loss: number, where: string, eta: number): DivergenceError {
 
 /** One progress line for an epoch. */
 export function describeEpoch(r: EpochRecord, epochs: number): string {
-  const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
   const validation = r.validationLoss === undefined
     ? ""
-    : `  val loss ${r.validationLoss.toFixed(4)} acc ${pct(r.validationAccuracy!)}`;
+    : `  val loss ${r.validationLoss.toFixed(4)} acc ${percent(r.validationAccuracy!)}`;
   return `epoch ${String(r.epoch).padStart(String(epochs).length)}/${epochs}  loss ${
     r.trainLoss.toFixed(4)
-  } acc ${pct(r.trainAccuracy)}${validation}  eta ${r.eta.toPrecision(3)}  ${
+  } acc ${percent(r.trainAccuracy)}${validation}  eta ${r.eta.toPrecision(3)}  ${
     r.seconds.toFixed(2)
   }s`;
 }
