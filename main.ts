@@ -5,6 +5,7 @@
  * @module
  */
 import { compareCommand } from "./cli/compare.ts";
+import { fuzzCommand } from "./cli/fuzz.ts";
 import { gradcheckCommand } from "./cli/gradcheck.ts";
 import { type Command, type Console, stdio } from "./cli/io.ts";
 import { modelsCommand } from "./cli/models.ts";
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, Command> = {
   retrain: retrainCommand,
   schedule: scheduleCommand,
   models: modelsCommand,
+  fuzz: fuzzCommand,
 };
 
 /** Runs a command line and returns its exit code; prints `error: …` for expected failures. */

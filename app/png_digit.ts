@@ -206,8 +206,8 @@ const COLOR_TYPES: Record<number, { name: string; channels: number; depths: numb
   6: { name: "RGBA", channels: 4, depths: [8, 16] },
 };
 
-/** The Adam7 passes: x start, y start, x step, y step. */
-const ADAM7 = [
+/** The seven Adam7 interlace passes: x start, y start, x step, y step. */
+export const ADAM7_PASSES: readonly (readonly [number, number, number, number])[] = [
   [0, 0, 8, 8],
   [4, 0, 8, 8],
   [0, 4, 4, 8],
@@ -382,16 +382,18 @@ export function readPngHeader(bytes: Uint8Array, source: string): PngHeader {
     );
   }
   const bitsPerPixel = color.channels * bitDepth;
-  const inflatedBytes = interlace === 0 ? scanlineBytes(width, height, bitsPerPixel) : ADAM7.reduce(
-    (sum, [x0, y0, dx, dy]) =>
-      sum +
-      scanlineBytes(
-        Math.max(0, Math.ceil((width - x0) / dx)),
-        Math.max(0, Math.ceil((height - y0) / dy)),
-        bitsPerPixel,
-      ),
-    0,
-  );
+  const inflatedBytes = interlace === 0
+    ? scanlineBytes(width, height, bitsPerPixel)
+    : ADAM7_PASSES.reduce(
+      (sum, [x0, y0, dx, dy]) =>
+        sum +
+        scanlineBytes(
+          Math.max(0, Math.ceil((width - x0) / dx)),
+          Math.max(0, Math.ceil((height - y0) / dy)),
+          bitsPerPixel,
+        ),
+      0,
+    );
   if (idatBytes * MAX_DEFLATE_RATIO < inflatedBytes) {
     throw fail(
       `its IDAT chunks must hold at least ${Math.ceil(inflatedBytes / MAX_DEFLATE_RATIO)} bytes ` +
