@@ -8,6 +8,7 @@
  * @module
  */
 import { compareCommand } from "./cli/compare.ts";
+import { fuzzCommand } from "./cli/fuzz.ts";
 import { gradcheckCommand } from "./cli/gradcheck.ts";
 import { type Command, type Console, stdio } from "./cli/io.ts";
 import { makeDataCommand } from "./cli/make_data.ts";
@@ -38,6 +39,7 @@ const COMMANDS: Record<string, Command> = {
   schedule: scheduleCommand,
   models: modelsCommand,
   "make-data": makeDataCommand,
+  fuzz: fuzzCommand,
 };
 
 /** Runs a command line and returns its exit code; prints `error: …` for expected failures. */

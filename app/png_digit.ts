@@ -8,6 +8,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import { crc32, inflateSync } from "node:zlib";
 import { PNG } from "pngjs";
 import { InputError } from "../engine/errors.ts";
 
@@ -187,16 +188,275 @@ export function mnistDigit(
   return out;
 }
 
-/** Decodes PNG bytes with pngjs into RGBA pixels; `source` names the file in errors. */
-export function decodePng(bytes: Uint8Array, source: string): DecodedImage {
-  const hint = "Hint: pass a PNG of one digit, or an IDX images file";
+/** The largest picture {@linkcode decodePng} accepts: 16 megapixels (4096×4096), checked before decoding. */
+export const MAX_PNG_PIXELS = 16_777_216;
+
+/** The full 8-byte PNG signature. */
+const PNG_SIGNATURE: readonly number[] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Deflate shrinks data at most this much (a 258-byte match in 2 bits), so IDAT bounds the image. */
+const MAX_DEFLATE_RATIO = 1032;
+
+/** The bit depths each PNG colour type allows, and its channels. */
+const COLOR_TYPES: Record<number, { name: string; channels: number; depths: number[] }> = {
+  0: { name: "gray", channels: 1, depths: [1, 2, 4, 8, 16] },
+  2: { name: "RGB", channels: 3, depths: [8, 16] },
+  3: { name: "palette", channels: 1, depths: [1, 2, 4, 8] },
+  4: { name: "gray+alpha", channels: 2, depths: [8, 16] },
+  6: { name: "RGBA", channels: 4, depths: [8, 16] },
+};
+
+/** The seven Adam7 interlace passes: x start, y start, x step, y step. */
+export const ADAM7_PASSES: readonly (readonly [number, number, number, number])[] = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
+
+/** What a PNG's header and chunk layout declare, checked by {@linkcode readPngHeader}. */
+export interface PngHeader {
+  /** Width in pixels, 1 or more. */
+  width: number;
+  /** Height in pixels, 1 or more. */
+  height: number;
+  /** Bits per sample: 1, 2, 4, 8 or 16, as the colour type allows. */
+  bitDepth: number;
+  /** 0 gray, 2 RGB, 3 palette, 4 gray+alpha, 6 RGBA. */
+  colorType: number;
+  /** 0 none, 1 Adam7. */
+  interlace: number;
+  /** Bytes of compressed image data, all IDAT chunks together. */
+  idatBytes: number;
+  /**
+   * Bytes the image data must inflate to: (⌈width·bitsPerPixel/8⌉ + 1)·height,
+   * summed over the seven passes when interlaced.
+   */
+  inflatedBytes: number;
+}
+
+/** Bytes of filtered scanlines (one filter byte each) for a width×height image. */
+function scanlineBytes(width: number, height: number, bitsPerPixel: number): number {
+  return width === 0 || height === 0 ? 0 : (Math.ceil((width * bitsPerPixel) / 8) + 1) * height;
+}
+
+const hex = (bytes: Uint8Array) =>
+  Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ") || "empty";
+
+/** A chunk type for messages: its four letters, or its bytes in hex when they are not letters. */
+function chunkName(type: Uint8Array): string {
+  return /^[A-Za-z]{4}$/.test(String.fromCharCode(...type))
+    ? `"${String.fromCharCode(...type)}"`
+    : `0x${Array.from(type, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/**
+ * Reads and checks what a PNG declares, without decoding anything: the
+ * signature, the IHDR chunk (its CRC, a size of 1 to {@linkcode MAX_PNG_PIXELS}
+ * pixels, a valid bit depth for the colour type, the methods) and a chunk
+ * layout that fits the file and holds IDAT data and an IEND, enough data for
+ * the declared size. Throws {@linkcode InputError} naming `source` otherwise.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readPngHeader } from "./png_digit.ts";
+ * // A 67-byte PNG declaring 20000×20000 pixels is refused before any decoding.
+ * const bomb = Uint8Array.from(atob(
+ *   "iVBORw0KGgoAAAANSUhEUgAATiAAAE4gCAAAAADGGxnlAAAACklEQVR4nGNgBAAAAwACS/Xd6gAAAABJRU5ErkJggg==",
+ * ), (c) => c.charCodeAt(0));
+ * assert.throws(() => readPngHeader(bomb, "bomb.png"), /at most 16777216 pixels/);
+ * ```
+ */
+export function readPngHeader(bytes: Uint8Array, source: string): PngHeader {
+  const fail = (rule: string, hint: string) =>
+    new InputError(`Cannot read PNG "${source}" as ${rule}. Hint: ${hint}`);
+  const damaged = "the file is damaged; export the picture again";
   if (!isPng(bytes)) {
-    const head = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0"));
     throw new InputError(
       `Cannot decode PNG "${source}" as it must start with the PNG signature 89 50 4e 47: ` +
-        `current value is ${head.join(" ") || "empty"}. ${hint}`,
+        `current value is ${hex(bytes.subarray(0, 4))}. ${PNG_HINT}`,
     );
   }
+  if (!PNG_SIGNATURE.every((b, i) => bytes[i] === b)) {
+    throw fail(
+      `its signature must be ${hex(Uint8Array.from(PNG_SIGNATURE))}: current value is ${
+        hex(bytes.subarray(0, 8))
+      }`,
+      "the file went through a text-mode transfer that changed its line endings; copy it as binary",
+    );
+  }
+  if (bytes.length < 33) {
+    throw fail(
+      `it must hold the 8-byte signature and a 25-byte IHDR chunk: it holds ${bytes.length} bytes`,
+      "the file is truncated; export the picture again",
+    );
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ihdrLength = view.getUint32(8);
+  const ihdrType = bytes.subarray(12, 16);
+  if (ihdrLength !== 13 || chunkName(ihdrType) !== '"IHDR"') {
+    throw fail(
+      `its first chunk must be "IHDR" holding 13 bytes: current value is ${
+        chunkName(ihdrType)
+      } holding ${ihdrLength}`,
+      damaged,
+    );
+  }
+  const crc = crc32(bytes.subarray(12, 29)) >>> 0, stored = view.getUint32(29);
+  if (crc !== stored) {
+    const h8 = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
+    throw fail(`its IHDR chunk's CRC must be ${h8(crc)}: current value is ${h8(stored)}`, damaged);
+  }
+  const width = view.getUint32(16), height = view.getUint32(20);
+  const bitDepth = bytes[24], colorType = bytes[25];
+  const [compression, filter, interlace] = [bytes[26], bytes[27], bytes[28]];
+  if (width === 0 || height === 0) {
+    throw fail(
+      `its header must declare a width and a height of at least 1: current value is ${width}×${height}`,
+      damaged,
+    );
+  }
+  if (width * height > MAX_PNG_PIXELS) {
+    throw fail(
+      `its header must declare at most ${MAX_PNG_PIXELS} pixels: current value is ` +
+        `${width}×${height} = ${width * height}`,
+      "scale the picture down; a digit needs no more than a few hundred pixels a side",
+    );
+  }
+  const color = COLOR_TYPES[colorType];
+  if (!color) {
+    throw fail(
+      `its color type must be one of 0, 2, 3, 4, 6: current value is ${colorType}`,
+      damaged,
+    );
+  }
+  if (!color.depths.includes(bitDepth)) {
+    throw fail(
+      `its bit depth must be one of ${color.depths.join(", ")} for color type ${colorType} ` +
+        `(${color.name}): current value is ${bitDepth}`,
+      damaged,
+    );
+  }
+  if (compression !== 0 || filter !== 0 || interlace > 1) {
+    throw fail(
+      `its compression and filter methods must be 0 and its interlace method 0 or 1: ` +
+        `current value is ${compression}, ${filter}, ${interlace}`,
+      damaged,
+    );
+  }
+  let idatBytes = 0, at = 33, ended = false;
+  while (at < bytes.length) {
+    if (at + 8 > bytes.length) break;
+    const length = view.getUint32(at), type = bytes.subarray(at + 4, at + 8);
+    if (at + 12 + length > bytes.length) {
+      throw fail(
+        `its chunk ${
+          chunkName(type)
+        } at byte ${at} must fit in the file with its ${length} bytes: ` +
+          `the file holds ${Math.max(0, bytes.length - at - 12)} more (truncated)`,
+        "the file is truncated; export the picture again",
+      );
+    }
+    const name = chunkName(type);
+    if (name === '"IDAT"') idatBytes += length;
+    at += 12 + length;
+    if (name === '"IEND"') {
+      ended = true;
+      break;
+    }
+  }
+  if (idatBytes === 0) {
+    throw fail(
+      `it must hold image data (IDAT chunks) before its IEND chunk: it holds none`,
+      "the file is truncated or damaged; export the picture again",
+    );
+  }
+  if (!ended) {
+    throw fail(
+      `it must end with an IEND chunk: it ends after ${bytes.length} bytes without one (truncated)`,
+      "the file is truncated; export the picture again",
+    );
+  }
+  const bitsPerPixel = color.channels * bitDepth;
+  const inflatedBytes = interlace === 0
+    ? scanlineBytes(width, height, bitsPerPixel)
+    : ADAM7_PASSES.reduce(
+      (sum, [x0, y0, dx, dy]) =>
+        sum +
+        scanlineBytes(
+          Math.max(0, Math.ceil((width - x0) / dx)),
+          Math.max(0, Math.ceil((height - y0) / dy)),
+          bitsPerPixel,
+        ),
+      0,
+    );
+  if (idatBytes * MAX_DEFLATE_RATIO < inflatedBytes) {
+    throw fail(
+      `its IDAT chunks must hold at least ${Math.ceil(inflatedBytes / MAX_DEFLATE_RATIO)} bytes ` +
+        `to inflate to the ${inflatedBytes} bytes a ${width}×${height} picture needs (deflate ` +
+        `shrinks at most ${MAX_DEFLATE_RATIO}:1): current value is ${idatBytes}`,
+      "the file is truncated, or its header damaged",
+    );
+  }
+  return { width, height, bitDepth, colorType, interlace, idatBytes, inflatedBytes };
+}
+
+/**
+ * Inflates a PNG's image data with its output capped at what the header
+ * declares, and checks it is exactly that long; throws {@linkcode InputError}.
+ */
+function checkImageData(bytes: Uint8Array, header: PngHeader, source: string): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const idat = new Uint8Array(header.idatBytes);
+  let filled = 0;
+  for (let at = 33; filled < header.idatBytes;) {
+    const length = view.getUint32(at);
+    if (String.fromCharCode(...bytes.subarray(at + 4, at + 8)) === "IDAT") {
+      idat.set(bytes.subarray(at + 8, at + 8 + length), filled);
+      filled += length;
+    }
+    at += 12 + length;
+  }
+  const expected = header.inflatedBytes;
+  const fail = (rule: string) =>
+    new InputError(
+      `Cannot read PNG "${source}" as ${rule}. Hint: the file is damaged or truncated; ` +
+        `export the picture again`,
+    );
+  let inflated: Uint8Array;
+  try {
+    inflated = inflateSync(idat, { maxOutputLength: expected });
+  } catch (error) {
+    if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+      throw fail(
+        `its image data must inflate to at most the ${expected} bytes a ${header.width}×` +
+          `${header.height} picture needs ((width·bytesPerPixel + 1)·height): it inflates to more`,
+      );
+    }
+    throw fail(`its image data must be a valid zlib stream: ${(error as Error).message}`);
+  }
+  if (inflated.length !== expected) {
+    throw fail(
+      `its image data must inflate to the ${expected} bytes a ${header.width}×${header.height} ` +
+        `picture needs: it inflates to ${inflated.length} (truncated)`,
+    );
+  }
+}
+
+const PNG_HINT = "Hint: pass a PNG of one digit, or an IDX images file";
+
+/**
+ * Decodes PNG bytes into RGBA pixels; `source` names the file in errors. The
+ * header and the inflated size are checked first ({@linkcode readPngHeader}), so
+ * a small file declaring a huge picture fails fast instead of exhausting memory.
+ */
+export function decodePng(bytes: Uint8Array, source: string): DecodedImage {
+  const header = readPngHeader(bytes, source);
+  checkImageData(bytes, header, source);
   let png: { width: number; height: number; data: Uint8Array };
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -204,7 +464,7 @@ export function decodePng(bytes: Uint8Array, source: string): DecodedImage {
     throw new InputError(
       `Cannot decode PNG "${source}" as it must be a valid PNG image: ${
         (error as Error).message
-      }. ${hint}`,
+      }. ${PNG_HINT}`,
     );
   }
   // pngjs always hands back 8-bit RGBA, whatever the file's colour type and depth.

@@ -13,6 +13,7 @@ import { networkOf, predictAll } from "../stages/evaluate.ts";
 import { decodeIdxFile } from "../stages/idx_decode.ts";
 import { createWasmKernels } from "../kernels/wasm_kernels.ts";
 import { InputError } from "../engine/errors.ts";
+import { ModelError } from "../model/errors.ts";
 import { statOrNull } from "../engine/files.ts";
 import { MODEL_FILE } from "../engine/run_folder.ts";
 import { currentModelPath, isRegistry } from "../registry/registry.ts";
@@ -168,10 +169,21 @@ async function prepareInput(path: string, preprocessing: Preprocessing): Promise
   };
 }
 
-/** Copies a row of output units into probabilities that sum to 1 (sigmoid units need it). */
-function toProbabilities(units: Float32Array): number[] {
+/**
+ * Copies a row of output units into probabilities that sum to 1 (sigmoid units
+ * need it); `image` names the image in the {@linkcode ModelError} a non-finite
+ * unit raises, as such an output is no prediction.
+ */
+function toProbabilities(units: Float32Array, image: string, modelPath: string): number[] {
   let sum = 0;
   for (const u of units) sum += u;
+  if (!Number.isFinite(sum)) {
+    throw new ModelError(
+      `Cannot predict ${image} with model "${modelPath}" as the network's outputs must be ` +
+        `finite: current value is [${Array.from(units).join(", ")}]. Hint: the model's ` +
+        `weights or normalization overflow float32 on this image; retrain the model`,
+    );
+  }
   // Every sigmoid unit can underflow to 0 on an extreme input; no class is then preferred.
   if (!(sum > 0)) return Array.from(units, () => 1 / units.length);
   return Array.from(units, (u) => u / sum);
@@ -180,7 +192,9 @@ function toProbabilities(units: Float32Array): number[] {
 /**
  * Predicts every image of every input with a saved model. `inputs` are IDX
  * images files (raw or gzip) or PNG digits; throws {@linkcode InputError} for
- * unreadable inputs, a size the model does not take, or labels that do not pair.
+ * unreadable inputs, a size the model does not take, or labels that do not pair,
+ * and {@linkcode ModelError} for a model that does not load or whose outputs
+ * are not finite on an image.
  */
 export async function predictFiles(
   modelPath: string,
@@ -227,7 +241,11 @@ export async function predictFiles(
           index: i,
           format,
           predicted: classOf[i],
-          probabilities: toProbabilities(probabilities.subarray(i * classes, (i + 1) * classes)),
+          probabilities: toProbabilities(
+            probabilities.subarray(i * classes, (i + 1) * classes),
+            format === "png" ? `"${input}"` : `image ${i} of "${input}"`,
+            path,
+          ),
         };
         if (labels) {
           prediction.label = labels[predictions.length];

@@ -24,10 +24,16 @@ import { type NetworkSpec, type OutputKind, OUTPUTS, parameterCount } from "./ne
 export const MODEL_FORMAT_VERSION = 1;
 const MAGIC = "MNPMODEL";
 
+/** The normalization modes a model file may name. */
+export const NORMALIZATION_MODES = ["scale", "standardize", "none"] as const;
+
+/** The most classes a model may have: predictions and labels are bytes (0..255). */
+export const MAX_CLASSES = 256;
+
 /** How pixel values were scaled, and the training statistics used (kept for predict). */
 export interface Normalization {
   /** `scale` (÷255), `standardize` ((x−mean)/std with train statistics), or `none`. */
-  mode: "scale" | "standardize" | "none";
+  mode: typeof NORMALIZATION_MODES[number];
   /** Mean of the raw training pixels (standardize), else 0. */
   mean: number;
   /** Standard deviation of the raw training pixels (standardize), else 1. */
@@ -79,8 +85,12 @@ export function encodeModel(model: SavedModel): Uint8Array {
 
 /**
  * Parses and validates a model file; `source` names it in errors. Throws
- * {@linkcode ModelFormatError} on a wrong magic or version, a bad header,
- * shapes that disagree with the length, or non-finite weights.
+ * {@linkcode ModelFormatError} on a wrong magic or version, a header field
+ * that breaks its rule (sizes of positive integers with 2 to
+ * {@linkcode MAX_CLASSES} classes and rows·cols inputs, a known activation,
+ * output and normalization mode, a finite mean, a finite std above 0, rows and
+ * cols integers ≥ 1, a boolean deskew), shapes that disagree with the length,
+ * or non-finite weights.
  */
 export function decodeModel(bytes: Uint8Array, source: string): SavedModel {
   const fail = (rule: string, hint = "retrain, or point --model at another run") =>
@@ -106,53 +116,15 @@ export function decodeModel(bytes: Uint8Array, source: string): SavedModel {
       `its ${headerLength}-byte header must fit in the file: it holds ${bytes.length} bytes (truncated)`,
     );
   }
-  let header: {
-    sizes?: unknown;
-    activation?: unknown;
-    output?: unknown;
-    preprocessing?: Preprocessing;
-  };
+  let header: unknown;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLength)));
   } catch (error) {
     throw fail(`its header must be JSON: ${(error as Error).message}`);
   }
-  const { sizes, activation, output, preprocessing } = header;
-  if (
-    !Array.isArray(sizes) || sizes.length < 2 ||
-    !sizes.every((s) => Number.isInteger(s) && s >= 1)
-  ) {
-    throw fail(
-      `its sizes must be two or more positive integers: current value is ${JSON.stringify(sizes)}`,
-    );
-  }
-  if (!ACTIVATIONS.includes(activation as Activation)) {
-    throw fail(
-      `its activation must be one of ${ACTIVATIONS.join(", ")}: current value is ${
-        JSON.stringify(activation)
-      }`,
-    );
-  }
-  if (!OUTPUTS.includes(output as OutputKind)) {
-    throw fail(
-      `its output must be one of ${OUTPUTS.join(", ")}: current value is ${JSON.stringify(output)}`,
-    );
-  }
-  if (
-    !preprocessing || !Number.isInteger(preprocessing.rows) ||
-    !Number.isInteger(preprocessing.cols) ||
-    preprocessing.rows * preprocessing.cols !== sizes[0] || !preprocessing.normalization ||
-    typeof preprocessing.deskew !== "boolean"
-  ) {
-    throw fail(
-      `its preprocessing must give rows×cols equal to the ${
-        sizes[0]
-      } inputs, a normalization and deskew: ` +
-        `current value is ${JSON.stringify(preprocessing)}`,
-    );
-  }
+  const { sizes, activation, output, preprocessing } = checkHeader(header, fail);
   const count = parameterCount(sizes);
-  const paramsAt = (16 + headerLength + 3) & ~3;
+  const paramsAt = 4 * Math.ceil((16 + headerLength) / 4);
   const expected = paramsAt + 4 * count;
   if (bytes.length !== expected) {
     throw fail(
@@ -170,9 +142,90 @@ export function decodeModel(bytes: Uint8Array, source: string): SavedModel {
     }
     params[i] = value;
   }
+  return { spec: { sizes, activation, output }, preprocessing, params };
+}
+
+/** A JSON value's text for a message: `Infinity` for a number too large for a double, `undefined` when missing. */
+const shown = (value: unknown) =>
+  typeof value === "number" ? String(value) : JSON.stringify(value) ?? "undefined";
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value);
+
+/**
+ * Checks every field of a parsed header and returns them typed, dropping
+ * unknown fields; `fail(rule)` builds the error for a broken rule.
+ */
+function checkHeader(
+  header: unknown,
+  fail: (rule: string) => ModelFormatError,
+): NetworkSpec & { preprocessing: Preprocessing } {
+  const rule = (what: string, must: string, value: unknown) =>
+    fail(`its ${what} must be ${must}: current value is ${shown(value)}`);
+  if (!isRecord(header)) throw rule("header", "a JSON object", header);
+  const { sizes, activation, output, preprocessing } = header;
+  if (
+    !Array.isArray(sizes) || sizes.length < 2 ||
+    !sizes.every((s) => Number.isInteger(s) && s >= 1)
+  ) {
+    throw rule("sizes", "two or more positive integers", sizes);
+  }
+  const classes = sizes[sizes.length - 1];
+  if (classes < 2 || classes > MAX_CLASSES) {
+    throw rule(
+      "class count (the last of sizes)",
+      `2 to ${MAX_CLASSES}, as labels are bytes`,
+      classes,
+    );
+  }
+  if (!ACTIVATIONS.includes(activation as Activation)) {
+    throw rule("activation", `one of ${ACTIVATIONS.join(", ")}`, activation);
+  }
+  if (!OUTPUTS.includes(output as OutputKind)) {
+    throw rule("output", `one of ${OUTPUTS.join(", ")}`, output);
+  }
+  if (!isRecord(preprocessing)) throw rule("preprocessing", "an object", preprocessing);
+  const { rows, cols, normalization, deskew } = preprocessing;
+  for (const [what, value] of [["rows", rows], ["cols", cols]] as const) {
+    if (!Number.isInteger(value) || (value as number) < 1) {
+      throw rule(`preprocessing.${what}`, "an integer ≥ 1", value);
+    }
+  }
+  const pixels = (rows as number) * (cols as number);
+  if (sizes[0] !== pixels) {
+    throw rule(
+      "input count (the first of sizes)",
+      `preprocessing.rows × preprocessing.cols = ${rows}×${cols} = ${pixels}`,
+      sizes[0],
+    );
+  }
+  if (!isRecord(normalization)) {
+    throw rule("preprocessing.normalization", "an object", normalization);
+  }
+  const { mode, mean, std } = normalization;
+  if (!NORMALIZATION_MODES.includes(mode as Normalization["mode"])) {
+    throw rule(
+      "preprocessing.normalization.mode",
+      `one of ${NORMALIZATION_MODES.join(", ")}`,
+      mode,
+    );
+  }
+  if (typeof mean !== "number" || !Number.isFinite(mean)) {
+    throw rule("preprocessing.normalization.mean", "a finite number", mean);
+  }
+  if (typeof std !== "number" || !Number.isFinite(std) || std <= 0) {
+    throw rule("preprocessing.normalization.std", "a finite number above 0", std);
+  }
+  if (typeof deskew !== "boolean") throw rule("preprocessing.deskew", "true or false", deskew);
   return {
-    spec: { sizes, activation: activation as Activation, output: output as OutputKind },
-    preprocessing,
-    params,
+    sizes,
+    activation: activation as Activation,
+    output: output as OutputKind,
+    preprocessing: {
+      rows: rows as number,
+      cols: cols as number,
+      normalization: { mode: mode as Normalization["mode"], mean, std },
+      deskew,
+    },
   };
 }

@@ -1,8 +1,17 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
+import { crc32, deflateSync } from "node:zlib";
 import { PNG } from "pngjs";
 import { InputError } from "../../engine/errors.ts";
-import { decodePng, isPng, luminanceOf, mnistDigit, readPng } from "../../app/png_digit.ts";
+import {
+  decodePng,
+  isPng,
+  luminanceOf,
+  MAX_PNG_PIXELS,
+  mnistDigit,
+  readPng,
+  readPngHeader,
+} from "../../app/png_digit.ts";
 import { tempDir } from "../fixtures.ts";
 
 /** Encodes a gray picture (0..255 per pixel) as an RGBA PNG; `alpha` per pixel when given. */
@@ -162,12 +171,21 @@ Deno.test("decodePng() names the file and the signature of bytes that are not a 
 });
 
 Deno.test("decodePng() reports a damaged PNG as an InputError naming the file", () => {
-  const bytes = pngBytes(seven(10, 10), 10, 10).slice(0, 40);
+  const bytes = pngBytes(seven(10, 10), 10, 10);
   assert.throws(
-    () => decodePng(bytes, "cut.png"),
+    () => decodePng(bytes.slice(0, 40), "cut.png"),
     (error) =>
       error instanceof InputError &&
-      error.message.startsWith('Cannot decode PNG "cut.png" as it must be a valid PNG image: '),
+      error.message.startsWith('Cannot read PNG "cut.png" as it must hold image data'),
+  );
+  // A wrong CRC on the IDAT chunk passes the header checks and is pngjs's to find.
+  const badCrc = bytes.slice();
+  badCrc[bytes.length - 13] ^= 1;
+  assert.throws(
+    () => decodePng(badCrc, "crc.png"),
+    (error) =>
+      error instanceof InputError &&
+      error.message.startsWith('Cannot decode PNG "crc.png" as it must be a valid PNG image: '),
   );
 });
 
@@ -187,4 +205,227 @@ Deno.test("readPng() reports a missing file", async () => {
     name: "InputError",
     message: 'Cannot read PNG "/nonexistent/digit.png" as it does not exist',
   });
+});
+
+/** One PNG chunk: length, type, data, CRC over type and data. */
+function chunk(type: string, data: Uint8Array = new Uint8Array()): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  out.set(new TextEncoder().encode(type), 4);
+  out.set(data, 8);
+  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)) >>> 0);
+  return out;
+}
+
+const concat = (...parts: Uint8Array[]) => new Uint8Array(Buffer.concat(parts));
+
+/** A hand-built PNG: IHDR as declared, then `chunks` (by default one IDAT of `raw`, then IEND). */
+function rawPng(
+  ihdr: { width: number; height: number; depth?: number; color?: number; interlace?: number },
+  raw: Uint8Array = new Uint8Array(0),
+  chunks?: Uint8Array[],
+): Uint8Array {
+  const header = new Uint8Array(13);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, ihdr.width);
+  view.setUint32(4, ihdr.height);
+  header.set([ihdr.depth ?? 8, ihdr.color ?? 0, 0, 0, ihdr.interlace ?? 0], 8);
+  return concat(
+    Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk("IHDR", header),
+    ...(chunks ?? [chunk("IDAT", new Uint8Array(deflateSync(raw))), chunk("IEND")]),
+  );
+}
+
+/** The 67-byte PNG of the bug report: 20000×20000 gray pixels declared, 10 bytes of zlib data. */
+const BOMB = rawPng({ width: 20000, height: 20000 }, Uint8Array.from([0, 1]));
+
+const refuses = (bytes: Uint8Array, message: string) =>
+  assert.throws(() => decodePng(bytes, "x.png"), (error) => {
+    assert.ok(error instanceof InputError, String(error));
+    assert.equal(error.message, message);
+    return true;
+  });
+
+Deno.test("decodePng() refuses a 67-byte PNG declaring 20000×20000 pixels before decoding it", async () => {
+  assert.equal(BOMB.length, 67);
+  assert.equal(MAX_PNG_PIXELS, 16_777_216);
+  const started = performance.now();
+  refuses(
+    BOMB,
+    'Cannot read PNG "x.png" as its header must declare at most 16777216 pixels: current value ' +
+      "is 20000×20000 = 400000000. Hint: scale the picture down; a digit needs no more than a " +
+      "few hundred pixels a side",
+  );
+  const dir = await tempDir();
+  await Deno.writeFile(`${dir}/bomb.png`, BOMB);
+  await assert.rejects(() => readPng(`${dir}/bomb.png`), /at most 16777216 pixels/);
+  assert.ok(performance.now() - started < 1000, `took ${performance.now() - started} ms`);
+});
+
+Deno.test("readPngHeader() takes 4096×4096 = MAX_PNG_PIXELS and refuses one row more", () => {
+  const raw = new Uint8Array(4097 * 4096);
+  const header = readPngHeader(rawPng({ width: 4096, height: 4096 }, raw), "x.png");
+  assert.deepEqual({ ...header, idatBytes: 0 }, {
+    width: 4096,
+    height: 4096,
+    bitDepth: 8,
+    colorType: 0,
+    interlace: 0,
+    idatBytes: 0,
+    inflatedBytes: 4097 * 4096,
+  });
+  assert.throws(
+    () => readPngHeader(rawPng({ width: 4096, height: 4097 }, raw), "x.png"),
+    /current value is 4096×4097 = 16781312\./,
+  );
+});
+
+Deno.test("decodePng() refuses a zero size, a bad bit depth or colour type, and other methods", () => {
+  const damaged = ". Hint: the file is damaged; export the picture again";
+  refuses(
+    rawPng({ width: 0, height: 5 }),
+    'Cannot read PNG "x.png" as its header must declare a width and a height of at least 1: ' +
+      `current value is 0×5${damaged}`,
+  );
+  refuses(
+    rawPng({ width: 2, height: 2, color: 2, depth: 4 }),
+    'Cannot read PNG "x.png" as its bit depth must be one of 8, 16 for color type 2 (RGB): ' +
+      `current value is 4${damaged}`,
+  );
+  refuses(
+    rawPng({ width: 2, height: 2, color: 3, depth: 16 }),
+    'Cannot read PNG "x.png" as its bit depth must be one of 1, 2, 4, 8 for color type 3 ' +
+      `(palette): current value is 16${damaged}`,
+  );
+  refuses(
+    rawPng({ width: 2, height: 2, color: 5 }),
+    `Cannot read PNG "x.png" as its color type must be one of 0, 2, 3, 4, 6: current value is 5${damaged}`,
+  );
+  refuses(
+    rawPng({ width: 2, height: 2, interlace: 2 }),
+    'Cannot read PNG "x.png" as its compression and filter methods must be 0 and its interlace ' +
+      `method 0 or 1: current value is 0, 0, 2${damaged}`,
+  );
+});
+
+Deno.test("decodePng() checks the IHDR chunk's CRC, type and length, and the full signature", () => {
+  const bytes = rawPng({ width: 2, height: 2 }, new Uint8Array(6));
+  const flipped = bytes.slice();
+  flipped[19] ^= 1; // width 2 → 0x0100_0002, with the old CRC
+  assert.throws(
+    () => decodePng(flipped, "x.png"),
+    /^InputError: Cannot read PNG "x.png" as its IHDR chunk's CRC must be 0x[0-9a-f]{8}: current value is 0x[0-9a-f]{8}\. Hint: the file is damaged/,
+  );
+  const renamed = bytes.slice();
+  renamed[12] = 0x69; // "iHDR"
+  assert.throws(
+    () => decodePng(renamed, "x.png"),
+    /its first chunk must be "IHDR" holding 13 bytes: current value is "iHDR" holding 13/,
+  );
+  const unixLineEnds = concat(bytes.subarray(0, 4), bytes.subarray(5));
+  refuses(
+    unixLineEnds,
+    'Cannot read PNG "x.png" as its signature must be 89 50 4e 47 0d 0a 1a 0a: current value is ' +
+      "89 50 4e 47 0a 1a 0a 00. Hint: the file went through a text-mode transfer that changed " +
+      "its line endings; copy it as binary",
+  );
+  assert.throws(() => decodePng(bytes.subarray(0, 20), "x.png"), /holds 20 bytes/);
+});
+
+Deno.test("decodePng() refuses files too short for what they declare: no IDAT, no IEND, cut chunks", () => {
+  const truncated = ". Hint: the file is truncated; export the picture again";
+  refuses(
+    rawPng({ width: 2, height: 2 }, undefined, [chunk("IEND")]),
+    'Cannot read PNG "x.png" as it must hold image data (IDAT chunks) before its IEND chunk: it ' +
+      "holds none. Hint: the file is truncated or damaged; export the picture again",
+  );
+  const idat = chunk("IDAT", new Uint8Array(deflateSync(new Uint8Array(6))));
+  refuses(
+    rawPng({ width: 2, height: 2 }, undefined, [idat]),
+    `Cannot read PNG "x.png" as it must end with an IEND chunk: it ends after ${
+      33 + idat.length
+    } bytes without one (truncated)${truncated}`,
+  );
+  refuses(
+    rawPng({ width: 2, height: 2 }, undefined, [idat.subarray(0, 15)]),
+    'Cannot read PNG "x.png" as its chunk "IDAT" at byte 33 must fit in the file with its ' +
+      `${idat.length - 12} bytes: the file holds 3 more (truncated)${truncated}`,
+  );
+  // 1000×1000 gray inflates to 1001000 bytes, which 100 bytes of deflate cannot hold.
+  refuses(
+    rawPng({ width: 1000, height: 1000 }, undefined, [
+      chunk("IDAT", new Uint8Array(100)),
+      chunk("IEND"),
+    ]),
+    'Cannot read PNG "x.png" as its IDAT chunks must hold at least 970 bytes to inflate to the ' +
+      "1001000 bytes a 1000×1000 picture needs (deflate shrinks at most 1032:1): current value " +
+      "is 100. Hint: the file is truncated, or its header damaged",
+  );
+});
+
+Deno.test("decodePng() caps the inflated size at what the header implies, interlaced or not", () => {
+  const hint = ". Hint: the file is damaged or truncated; export the picture again";
+  // 10×10 gray needs (10 + 1)·10 = 110 bytes; Adam7 needs 120 (a filter byte per pass row).
+  const zeros = new Uint8Array(1_000_000);
+  refuses(
+    rawPng({ width: 10, height: 10 }, zeros),
+    'Cannot read PNG "x.png" as its image data must inflate to at most the 110 bytes a 10×10 ' +
+      `picture needs ((width·bytesPerPixel + 1)·height): it inflates to more${hint}`,
+  );
+  refuses(
+    rawPng({ width: 10, height: 10, interlace: 1 }, zeros),
+    'Cannot read PNG "x.png" as its image data must inflate to at most the 120 bytes a 10×10 ' +
+      `picture needs ((width·bytesPerPixel + 1)·height): it inflates to more${hint}`,
+  );
+  refuses(
+    rawPng({ width: 10, height: 10 }, new Uint8Array(100)),
+    'Cannot read PNG "x.png" as its image data must inflate to the 110 bytes a 10×10 picture ' +
+      `needs: it inflates to 100 (truncated)${hint}`,
+  );
+  assert.throws(
+    () =>
+      decodePng(
+        rawPng({ width: 10, height: 10 }, undefined, [
+          chunk("IDAT", new Uint8Array(200)),
+          chunk("IEND"),
+        ]),
+        "x.png",
+      ),
+    /^InputError: Cannot read PNG "x.png" as its image data must be a valid zlib stream: /,
+  );
+});
+
+Deno.test("decodePng() still reads interlaced and 1-bit PNGs", () => {
+  // 5×3 gray, pixel (r, c) = 10·r + c, in Adam7 order: each pass's rows, each with filter byte 0.
+  const width = 5, height = 3;
+  const passes = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [
+    1,
+    0,
+    2,
+    2,
+  ], [0, 1, 1, 2]];
+  const raw: number[] = [];
+  for (const [x0, y0, dx, dy] of passes) {
+    for (let r = y0; r < height; r += dy) {
+      const row: number[] = [];
+      for (let c = x0; c < width; c += dx) row.push(10 * r + c);
+      if (row.length > 0) raw.push(0, ...row);
+    }
+  }
+  const image = decodePng(rawPng({ width, height, interlace: 1 }, Uint8Array.from(raw)), "i.png");
+  assert.deepEqual(
+    Array.from({ length: width * height }, (_, i) => image.data[4 * i]),
+    Array.from({ length: width * height }, (_, i) => 10 * Math.floor(i / width) + (i % width)),
+  );
+  // 10×2 at one bit per pixel: rows of ⌈10/8⌉ = 2 bytes after the filter byte.
+  const bits = decodePng(
+    rawPng({ width: 10, height: 2, depth: 1 }, Uint8Array.from([0, 0xff, 0xc0, 0, 0, 0])),
+    "b.png",
+  );
+  assert.deepEqual(
+    Array.from({ length: 20 }, (_, i) => bits.data[4 * i]),
+    [...new Array(10).fill(255), ...new Array(10).fill(0)],
+  );
 });

@@ -387,3 +387,66 @@ Deno.test("predict asks for --model and an input, and rejects unknown flags", as
   assert.equal(await main(["predict", "--help"], help), 0);
   assert.match(help.stdout[0], /^Usage: deno task predict --model RUN_DIR_OR_FILE/);
 });
+
+Deno.test("predict refuses an image on which the network's outputs are not finite", async () => {
+  // Two float32-sized weights on the lit pixel sum past float32's range: softmax gives NaN.
+  const model = firstPixelModel();
+  model.params[0 * 2 + 1] = 3e38;
+  model.params[1 * 2 + 1] = 3e38;
+  const { dir, run, images } = await fixture(model);
+  try {
+    const both = `${dir}/both-idx3-ubyte`;
+    await Deno.writeFile(both, idxImages(2, 2, [...DARK, 255, 255, 0, 0]));
+    const [code, stderr] = await failure(["--model", run, both]);
+    assert.equal(code, 1);
+    assert.match(
+      stderr[0],
+      new RegExp(
+        `^error: Cannot predict image 1 of "${both}" with model "${run}/${MODEL_FILE}" as the ` +
+          "network's outputs must be finite: current value is \\[NaN, NaN\\]\\. Hint: the " +
+          "model's weights or normalization overflow float32 on this image; retrain the model$",
+      ),
+    );
+    // Images that stay in range still predict.
+    assert.equal((await predictFiles(run, [images])).predictions.length, 4);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("predict refuses a model with a zero std or more classes than a byte holds, instead of printing a class", async () => {
+  const zeroStd = firstPixelModel();
+  zeroStd.preprocessing = {
+    ...zeroStd.preprocessing,
+    normalization: { mode: "standardize", mean: 0, std: 0 },
+  };
+  const wide = createNetwork({ sizes: [4, 300], activation: "sigmoid", output: "softmax" });
+  wide.layers[0].biases[260] = 5; // class 260 would wrap to 4 in a byte
+  const manyClasses: SavedModel = {
+    spec: wide.spec,
+    preprocessing: firstPixelModel().preprocessing,
+    params: wide.params as Float32Array,
+  };
+  for (
+    const [model, rule] of [
+      [
+        zeroStd,
+        "its preprocessing.normalization.std must be a finite number above 0: current value is 0",
+      ],
+      [
+        manyClasses,
+        "its class count (the last of sizes) must be 2 to 256, as labels are bytes: current value is 300",
+      ],
+    ] as const
+  ) {
+    const { dir, run, images } = await fixture(model);
+    try {
+      assert.deepEqual(await failure(["--model", run, images]), [1, [
+        `error: Cannot load model "${run}/${MODEL_FILE}" as ${rule}. ` +
+        "Hint: retrain, or point --model at another run",
+      ]]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
