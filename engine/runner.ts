@@ -302,9 +302,6 @@ class Run {
     const progress = this.#progressOf(i, "ran");
     return {
       reporter: this.options.reporter,
-      addTime: (ms: number) => {
-        progress.ms += ms;
-      },
       timed: <T>(work: () => T): T => {
         const started = performance.now();
         try {

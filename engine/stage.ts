@@ -57,8 +57,6 @@ export interface StageContext {
    * wrap the per-chunk work their streams do later, long after `build` returned.
    */
   timed<T>(work: () => T): T;
-  /** Counts `ms` of wall time as this stage's own (for asynchronous work `timed` cannot wrap). */
-  addTime(ms: number): void;
 }
 
 /** What makes a stage's output: its cache key is SHA-256 over these and its inputs' keys. */

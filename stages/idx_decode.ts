@@ -50,6 +50,8 @@ export interface IdxDecoderOptions {
   dimensions: number;
   /** The whole file's size when known (raw files), checked against the header before any data. */
   byteLength?: number;
+  /** Runs each step of the decoding, so a caller can count it as its work. @default {run it} */
+  timer?: <T>(work: () => T) => T;
 }
 
 const hex8 = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
@@ -74,7 +76,7 @@ const hex8 = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
 export class IdxDecoderStream extends TransformStream<Uint8Array, IdxBlock> {
   /** Creates a decoder for one file. */
   constructor(options: IdxDecoderOptions) {
-    const { source, dimensions, byteLength } = options;
+    const { source, dimensions, byteLength, timer = (work) => work() } = options;
     const expectedMagic = (UBYTE << 8) | dimensions;
     const fail = (rule: string, hint?: string) =>
       new InputError(
@@ -159,16 +161,17 @@ export class IdxDecoderStream extends TransformStream<Uint8Array, IdxBlock> {
       if (whole < data.length) carry = data.slice(whole);
     };
 
+    const accept = (bytes: Uint8Array, controller: TransformStreamDefaultController<IdxBlock>) => {
+      if (header) return acceptData(bytes, controller);
+      const joined = new Uint8Array(head.length + bytes.length);
+      joined.set(head);
+      joined.set(bytes, head.length);
+      head = joined;
+      const rest = parseHeader();
+      if (rest && rest.length > 0) acceptData(rest, controller);
+    };
     super({
-      transform(bytes, controller) {
-        if (header) return acceptData(bytes, controller);
-        const joined = new Uint8Array(head.length + bytes.length);
-        joined.set(head);
-        joined.set(bytes, head.length);
-        head = joined;
-        const rest = parseHeader();
-        if (rest && rest.length > 0) acceptData(rest, controller);
-      },
+      transform: (bytes, controller) => timer(() => accept(bytes, controller)),
       flush() {
         if (!header) {
           throw fail(
@@ -363,6 +366,7 @@ async function openMaybeGzip(path: string): Promise<OpenedFile> {
 export async function idxBlocks(
   path: string,
   dimensions: number,
+  timer?: <T>(work: () => T) => T,
 ): Promise<ReadableStream<IdxBlock>> {
   const opened = await openMaybeGzip(path);
   const blocks = opened.bytes.pipeThrough(
@@ -371,6 +375,7 @@ export async function idxBlocks(
       dimensions,
       // A regular raw file's size is known up front; pipes report 0.
       byteLength: opened.gzip || opened.size === 0 ? undefined : opened.size,
+      timer,
     }),
   );
   if (!opened.gzip) return blocks;
@@ -438,11 +443,15 @@ export async function decodeIdxFile(
 
 /**
  * Cuts blocks of whole images into chunks of `size` images (the last one
- * shorter), pairing each with its labels.
+ * shorter), pairing each with its labels; `timer` counts the copying as work.
  */
 export class ImageChunkStream extends TransformStream<IdxBlock, Chunk<Uint8Array>> {
   /** Creates a chunker over `labels`, in file order. */
-  constructor(labels: Uint8Array, size = CHUNK_IMAGES) {
+  constructor(
+    labels: Uint8Array,
+    size = CHUNK_IMAGES,
+    timer: <T>(work: () => T) => T = (work) => work(),
+  ) {
     let buffer: Uint8Array | null = null;
     let filled = 0; // images in the buffer
     let emitted = 0; // images before the buffer
@@ -458,21 +467,25 @@ export class ImageChunkStream extends TransformStream<IdxBlock, Chunk<Uint8Array
       filled = 0;
       buffer = null;
     };
+    const cut = (
+      block: IdxBlock,
+      controller: TransformStreamDefaultController<Chunk<Uint8Array>>,
+    ) => {
+      [, rows, cols] = block.header.dims;
+      width = rows * cols;
+      let at = 0;
+      const count = block.data.length / width;
+      while (at < count) {
+        buffer ??= new Uint8Array(Math.min(size, labels.length - emitted) * width);
+        const take = Math.min(size - filled, count - at, buffer.length / width - filled);
+        buffer.set(block.data.subarray(at * width, (at + take) * width), filled * width);
+        filled += take;
+        at += take;
+        if (filled * width === buffer.length) emit(controller);
+      }
+    };
     super({
-      transform(block, controller) {
-        [, rows, cols] = block.header.dims;
-        width = rows * cols;
-        let at = 0;
-        const count = block.data.length / width;
-        while (at < count) {
-          buffer ??= new Uint8Array(Math.min(size, labels.length - emitted) * width);
-          const take = Math.min(size - filled, count - at, buffer.length / width - filled);
-          buffer.set(block.data.subarray(at * width, (at + take) * width), filled * width);
-          filled += take;
-          at += take;
-          if (filled * width === buffer.length) emit(controller);
-        }
-      },
+      transform: (block, controller) => timer(() => cut(block, controller)),
       flush(controller) {
         if (buffer && filled > 0) emit(controller);
       },
@@ -514,7 +527,7 @@ async function readSplit(imagesPath: string, labelsPath: string) {
  */
 export async function decodeDataSet(
   files: DataFiles,
-  addTime: StageContext["addTime"] = () => {},
+  timed: StageContext["timed"] = (work) => work(),
   chunkImages = CHUNK_IMAGES,
 ): Promise<DataSet<Uint8Array>> {
   const train = await readSplit(files.trainImages, files.trainLabels);
@@ -570,12 +583,9 @@ export async function decodeDataSet(
       let reader: ReadableStreamDefaultReader<Chunk<Uint8Array>> | null = null;
       return new ReadableStream<Chunk<Uint8Array>>({
         async pull(controller) {
-          reader ??= (await idxBlocks(source.images, 3))
-            .pipeThrough(new ImageChunkStream(source.labels, chunkImages)).getReader();
-          const started = performance.now();
+          reader ??= (await idxBlocks(source.images, 3, timed))
+            .pipeThrough(new ImageChunkStream(source.labels, chunkImages, timed)).getReader();
           const { value, done } = await reader.read();
-          // The decoding happens inside the read; count it as the stage's time.
-          addTime(performance.now() - started);
           if (done) controller.close();
           else controller.enqueue(value);
         },
@@ -608,6 +618,6 @@ export function decodeStage(
     // 2: chunked, streamed output in cache format 2.
     version: 2,
     params: {},
-    build: ([files], context) => decodeDataSet(files, context.addTime, chunkImages),
+    build: ([files], context) => decodeDataSet(files, context.timed, chunkImages),
   };
 }

@@ -134,7 +134,7 @@ Deno.test("findDataFiles() says when the data folder does not exist", async () =
 Deno.test("decodeDataSet() reads raw and gz sets alike and counts classes from the labels", async () => {
   for (const zipped of [false, true]) {
     const dir = await makeDataSet({ gzip: zipped });
-    const data = await decodeDataSet(await findDataFiles(dir), () => {}, 16);
+    const data = await decodeDataSet(await findDataFiles(dir), (work) => work(), 16);
     assert.equal(data.meta.classes, 4);
     assert.deepEqual(data.meta.counts, { train: 120, test: 40 });
     assert.equal(data.meta.rows, 10);

@@ -10,7 +10,7 @@ import {
 } from "../../stages/normalize.ts";
 import { chunksOf } from "../../engine/chunk.ts";
 
-const context: StageContext = { reporter: { log() {} }, timed: (work) => work(), addTime() {} };
+const context: StageContext = { reporter: { log() {} }, timed: (work) => work() };
 const chunk = (images: number[], rows = 1) => ({
   images: Uint8Array.from(images),
   labels: new Uint8Array(rows),
