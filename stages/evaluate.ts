@@ -12,17 +12,11 @@ import type { SavedModel } from "../model/format.ts";
 import { packBlobs, unpackBlobs } from "../engine/binary.ts";
 import type { Chunk, DataMeta, DataSet } from "../engine/chunk.ts";
 import type { Codec, ValueStage } from "../engine/stage.ts";
+import type { MisclassifiedView } from "../report/views.ts";
 import type { TrainResult } from "./train.ts";
 
-/** A misclassified test image. */
-export interface Misclassified {
-  /** Row in the test set. */
-  index: number;
-  /** True class. */
-  label: number;
-  /** Predicted class. */
-  predicted: number;
-}
+/** A misclassified test image: the shape the report draws (report/views.ts). */
+export type Misclassified = MisclassifiedView;
 
 /** What the evaluate stage reports. */
 export interface Metrics {

@@ -43,6 +43,7 @@ import { seededRandom } from "../model/rng.ts";
 import { type BatchPlan, bufferRandom, epochOrder, ShuffleBuffer } from "./minibatch.ts";
 import type { NormalizedMeta } from "./normalize.ts";
 import { percent } from "../report/format.ts";
+import type { EpochView } from "../report/views.ts";
 
 /** Everything that shapes training; all of it goes into the cache key. */
 export interface TrainOptions {
@@ -112,23 +113,8 @@ const _everyKeyListed: Record<Exclude<keyof TrainOptions, "shuffleBuffer">, true
     true
   >;
 
-/** One epoch of training history. */
-export interface EpochRecord {
-  /** 1-based epoch number. */
-  epoch: number;
-  /** Mean per-row data loss over the epoch's minibatches, measured before each update. */
-  trainLoss: number;
-  /** Accuracy over the epoch's minibatches, measured before each update. */
-  trainAccuracy: number;
-  /** Mean per-row data loss on the validation rows after the epoch. */
-  validationLoss?: number;
-  /** Accuracy on the validation rows after the epoch. */
-  validationAccuracy?: number;
-  /** Learning rate used in the epoch. */
-  eta: number;
-  /** Wall seconds of the epoch. */
-  seconds: number;
-}
+/** One epoch of training history: the shape the report draws (report/views.ts). */
+export type EpochRecord = EpochView;
 
 /** What the train stage produces. */
 export interface TrainResult {
