@@ -427,13 +427,14 @@ class Run {
    * entry on its first pass. The entry's splits are renamed into place together,
    * once every split has passed whole, so a run that fails half way leaves none.
    */
-  async #computeData(i: number, key: string): Promise<DataSet> {
+  async #computeData(i: number, key: string, kept: readonly Split[] = []): Promise<DataSet> {
     const stage = (this.nodes[i] as StageNode).stage as DataStage<unknown[], Pixels, DataMeta>;
     const inputs = await this.#inputs(i);
     const lazy = await stage.build(inputs, this.#context(i));
     this.#doneWithInputs(i);
     const { cacheDir } = this.options;
-    const committed = new Set<Split>();
+    // Splits whose entries are still whole on disk (after another split was found damaged).
+    const committed = new Set<Split>(kept);
     const writing = new Set<Split>();
     const finished = new Map<Split, EntryWriter>();
     let failed = false;
@@ -499,7 +500,7 @@ class Run {
                   await writer.finish();
                   finished.set(split, writer);
                   this.#unpublished.add(writer);
-                  if (finished.size === SPLITS.length) await publishAll();
+                  if (finished.size + committed.size === SPLITS.length) await publishAll();
                 } catch (error) {
                   await drop(path, error, writer);
                 }
@@ -621,7 +622,7 @@ class Run {
         if (!(error instanceof CacheError)) throw error;
         this.#warn(path, error.message);
         await Deno.remove(path).catch(() => {});
-        const source = lazy ?? await this.#recompute(i, key);
+        const source = lazy ?? await this.#recompute(i, key, split);
         skip = delivered;
         fallback = source.open(split).getReader();
         return pull(controller);
@@ -636,13 +637,21 @@ class Run {
     });
   }
 
-  /** Rebuilds a data stage whose entry turned out damaged mid-stream. */
-  async #recompute(i: number, key: string): Promise<DataSet> {
+  /**
+   * Rebuilds a data stage whose `damaged` split turned out damaged mid-stream;
+   * the other splits' entries stay in use, so the rebuilt split alone is written again.
+   */
+  async #recompute(i: number, key: string, damaged: Split): Promise<DataSet> {
     const entry = this.nodes[i] as StageNode;
     for (const input of entry.inputs) {
       this.#consumers.set(input, (this.#consumers.get(input) ?? 0) + 1);
     }
-    return await this.#computeData(i, key);
+    const kept: Split[] = [];
+    for (const split of SPLITS) {
+      if (split === damaged) continue;
+      if (await hasEntry(this.options.cacheDir, entry.stage.name, key, [split])) kept.push(split);
+    }
+    return await this.#computeData(i, key, kept);
   }
 
   /** One record per stage, in pipeline order. */

@@ -68,9 +68,10 @@ for (const damage of ["a flipped byte in a middle chunk", "a truncated entry"]) 
     const warnings = lines.filter((l) => l.startsWith("warning: Cannot use cache entry"));
     assert.equal(warnings.length, 1, warnings.join("\n"));
     assert.ok(warnings[0].includes("deskew"));
-    // The recomputed entry is whole again: a third run reads it without a warning.
+    // The recomputed entry is whole again: a third run reads it, cached, without a warning.
     const third = await chain(cacheDir, lines);
-    const { outputs: [clean] } = await third.pipeline.run([third.deskewed]);
+    const { outputs: [clean], records } = await third.pipeline.run([third.deskewed]);
+    assert.deepEqual(records.map((r) => r.status), ["skipped", "skipped", "cached"]);
     assert.deepEqual(await collectSplit(clean, "train"), await expected(first.files));
     assert.equal(lines.filter((l) => l.startsWith("warning")).length, 1);
   });
