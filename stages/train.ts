@@ -413,6 +413,12 @@ export async function trainNetwork(
         }
       }
       for (const slot of buffer.drain()) take(slot);
+      if (b !== batches || filled !== 0) {
+        throw new RangeError(
+          `Cannot finish epoch ${epoch + 1} as the streamed training split must fill the plan's ` +
+            `${batches} minibatches: it filled ${b} and ${filled} rows of the next`,
+        );
+      }
     }
     if (lossSum / rowsPerEpoch > DIVERGENCE_FACTOR * Math.max(firstBatchLoss, 1)) {
       throw climbed(lossSum / rowsPerEpoch, firstBatchLoss, epoch + 1, eta);
