@@ -18,7 +18,9 @@ import {
   readCurrent,
   readHistory,
 } from "../registry/registry.ts";
-import type { Console } from "./io.ts";
+import { pathFlag } from "../app/config.ts";
+import { type Console, EXIT_CODES_HELP, readFlags } from "./io.ts";
+import { permissionsHelp, requireAccess } from "./permissions.ts";
 
 /** The help text of `models`. */
 export const MODELS_HELP =
@@ -31,7 +33,10 @@ export const MODELS_HELP =
   history       every decision, one line each
   --registry DIR  the model registry (default models/)
   --json          print the list or the history as JSON
-`;
+  --help          this text
+
+${permissionsHelp("models")}
+${EXIT_CODES_HELP}`;
 
 /** Runs `models`. */
 export async function modelsCommand(args: string[], io: Console): Promise<number> {
@@ -49,9 +54,16 @@ export async function modelsCommand(args: string[], io: Console): Promise<number
     io.out(MODELS_HELP);
     return 0;
   }
-  const registry = values.registry ?? DEFAULT_REGISTRY;
+  const registry = values.registry === undefined
+    ? DEFAULT_REGISTRY
+    : readFlags(() => pathFlag("registry", values.registry!));
   const reporter: Reporter = { log: (line) => io.err(line) };
   const [sub = "list", ...rest] = positionals;
+  const changes = sub === "promote" || sub === "rollback";
+  requireAccess("models", args, {
+    read: [[registry, "--registry"]],
+    write: changes ? [[registry, "--registry"]] : [],
+  });
   const expect = (count: number, usage: string) => {
     if (rest.length === count) return true;
     io.err(`error: models ${sub} takes ${usage}: got ${rest.join(" ") || "nothing"}`);
