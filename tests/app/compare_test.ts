@@ -189,7 +189,7 @@ Deno.test("compare refuses contradictory flags before running anything", async (
   ];
   for (const [args, message] of cases) {
     const r = await compare(["--data", data, "--out", out, ...args]);
-    assert.equal(r.code, 1, args.join(" "));
+    assert.equal(r.code, 2, args.join(" "));
     assert.equal(r.err.length, 1, r.err.join("\n"));
     assert.match(r.err[0], message);
   }
