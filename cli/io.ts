@@ -80,8 +80,9 @@ export const EXIT_CODES_HELP = `Exit codes
 
 /**
  * Runs `parse`, the part of a command that reads its flags, and turns a
- * {@linkcode ConfigError} it raises into a {@linkcode UsageError}, so that a
- * bad flag exits 2 wherever its check lives (app/, registry/).
+ * {@linkcode ConfigError} it raises (or its promise rejects with) into a
+ * {@linkcode UsageError}, so that a bad flag exits 2 wherever its check lives
+ * (app/, registry/).
  *
  * @example
  * ```ts
@@ -93,12 +94,19 @@ export const EXIT_CODES_HELP = `Exit codes
  * ```
  */
 export function readFlags<T>(parse: () => T): T {
+  const usage = (error: unknown) =>
+    error instanceof ConfigError && !(error instanceof UsageError)
+      ? new UsageError(error.message, { cause: error })
+      : error;
   try {
-    return parse();
-  } catch (error) {
-    if (error instanceof ConfigError && !(error instanceof UsageError)) {
-      throw new UsageError(error.message, { cause: error });
+    const result = parse();
+    if (result instanceof Promise) {
+      return result.catch((error) => {
+        throw usage(error);
+      }) as T;
     }
-    throw error;
+    return result;
+  } catch (error) {
+    throw usage(error);
   }
 }

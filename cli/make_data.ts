@@ -96,7 +96,9 @@ export async function makeDataCommand(args: string[], io: Console): Promise<numb
     read: [[config.dataDir, "--data"], [config.outDir, "--out"]],
     write: [[config.outDir, "--out"]],
   });
-  const result = await makeData({ ...config, log: (line) => io.err(line) });
+  // makeData checks --copies and --shift against the source's header before writing anything;
+  // those are its only ConfigErrors, and usage errors.
+  const result = await readFlags(() => makeData({ ...config, log: (line) => io.err(line) }));
   io.out(
     `wrote ${config.outDir}: ${result.trainImages} training images (${config.copies} × ` +
       `${result.trainImages / config.copies}), ${result.testImages} test images, ` +

@@ -59,18 +59,19 @@ export function taskCommandLine(command: string): string {
   return ["deno", "run", ...taskFlags(command), "main.ts", command].join(" ");
 }
 
-/** One line for a command's help: what its task may touch and how to reach other folders. */
+/** The "Permissions" section of a command's help: what its task may touch, and how to reach more. */
 export function permissionsHelp(command: string): string {
   const task = TASK_PERMISSIONS[command];
-  const said = (paths: readonly string[]) => paths.length ? paths.join(", ") : "nothing";
+  const said = (paths: readonly string[]) =>
+    paths.length === 0 ? "nothing" : paths.map((p) => p === "." ? ". (the project)" : p).join(", ");
+  const other = task.other?.length ? ` (with ${task.other.join(" ")})` : "";
+  const more = { read: ["DIR"], write: task.write.length > 0 ? ["DIR"] : [] };
+  const example = ["deno", "run", ...taskFlags(command, more)];
   return `Permissions
-  The task reads ${said(task.read)} and writes ${said(task.write)} (paths from the project
-  folder), with no network. For a folder elsewhere, add it to the flags and run main.ts directly,
-  e.g. ${
-    ["deno", "run", ...taskFlags(command, { read: ["DIR"], write: ["DIR"] }), "main.ts", command]
-      .join(" ")
-  } …;
-  an error line names the exact folder to add.
+  deno task ${command} may read ${said(task.read)} and write ${said(task.write)}${other};
+  no network, environment or subprocesses. For folders elsewhere (an error line names them),
+  add them and run main.ts directly:
+    ${example.join(" ")} main.ts ${command} …
 `;
 }
 

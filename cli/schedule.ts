@@ -101,13 +101,17 @@ export async function scheduleCommand(args: string[], io: Console): Promise<numb
       trigger.kind === "every" ? `every ${values.every}` : `on cron "${trigger.expression}" (UTC)`
     }${runs === undefined ? "" : `, ${runs} time${runs === 1 ? "" : "s"}`}`,
   );
-  const summary = await runSchedule({
-    trigger,
-    retries,
-    retryDelayMs,
-    runs,
-    log: (line) => io.out(line),
-    retrainOnce: () => retrain(config, { registry, tolerance, force, reporter, pause }),
-  });
+  // runSchedule checks the trigger (the cron expression, Deno.cron being enabled) as it starts:
+  // its ConfigErrors are usage errors; a failed retraining is logged, never thrown.
+  const summary = await readFlags(() =>
+    runSchedule({
+      trigger,
+      retries,
+      retryDelayMs,
+      runs,
+      log: (line) => io.out(line),
+      retrainOnce: () => retrain(config, { registry, tolerance, force, reporter, pause }),
+    })
+  );
   return summary.failures > 0 && summary.failures === summary.firings ? 1 : 0;
 }

@@ -73,6 +73,8 @@ const TABLE: [string[], number][] = [
   [["models", "promote"], 2],
   [["make-data", "--copies", "2"], 2],
   [["make-data", "--copies", "0", "--shift", "1", "--out", "x"], 2],
+  [["make-data", "--copies", "1", "--shift", "10", "--data", data, "--out", `${scratch}/m`], 2],
+  [["schedule", "--cron", "0 3 * * *", "--data", data, "--registry", `${scratch}/reg`], 2],
   [["cache", "prune"], 2],
   [["cache", "prune", "--max-size", "lots"], 2],
   [["cache", "wipe"], 2],
