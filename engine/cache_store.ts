@@ -138,14 +138,17 @@ async function scan(dir: string): Promise<Scan> {
       continue;
     }
     stages.push(folder.name);
-    for await (const file of Deno.readDir(stageDir)) {
+    // A running pipeline renames temp files into place, and another cache command may remove
+    // entries, while this one reads: what vanished in between is skipped.
+    for (const file of await readDirOrEmpty(stageDir)) {
       const path = `${stageDir}/${file.name}`;
       const entry = ENTRY_FILE.exec(file.name);
       if (!file.isFile || (!entry && !TEMP_FILE.test(file.name))) {
         foreign.push(path);
         continue;
       }
-      const info = await Deno.lstat(path);
+      const info = await lstatOrNull(path);
+      if (!info) continue;
       const written = info.mtime?.getTime() ?? 0;
       if (!entry) {
         temps.push({ path, bytes: info.size, written });
@@ -195,6 +198,24 @@ async function scan(dir: string): Promise<Scan> {
     a.written - b.written || a.stage.localeCompare(b.stage) || a.key.localeCompare(b.key)
   );
   return { exists: true, entries, temps, stages };
+}
+
+async function readDirOrEmpty(dir: string): Promise<Deno.DirEntry[]> {
+  try {
+    return await Array.fromAsync(Deno.readDir(dir));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return [];
+    throw error;
+  }
+}
+
+async function lstatOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.lstat(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
 }
 
 /** Removes the temp files last written longer ago than the sweep age; returns them. */
