@@ -1,14 +1,18 @@
 /**
  * The command line: dispatches a command name to its module in cli/, turns the
- * project's own errors into one `error: …` line, and is the only place that
- * exits. Ctrl-C (SIGINT) or SIGTERM runs the cleanups registered through
- * engine/cleanup.ts (temp files, the registry lock, the terminal) and exits
- * 130 or 143.
+ * project's own errors, and those of the operating system and of Deno's
+ * permissions, into one `error: …` line, and is the only place that exits.
+ * Exit codes: 0 success; 1 a data, model, file, permission or runtime error;
+ * 2 a usage error (an unknown command or flag, a bad flag value); 130 or 143
+ * when Ctrl-C (SIGINT) or SIGTERM stopped it, after the cleanups registered
+ * through engine/cleanup.ts (temp files, the registry lock, the terminal) ran.
  *
  * @module
  */
+import { cacheCommand } from "./cli/cache.ts";
 import { compareCommand } from "./cli/compare.ts";
 import { fuzzCommand } from "./cli/fuzz.ts";
+import { describeSystemError, isSystemError } from "./cli/failures.ts";
 import { gradcheckCommand } from "./cli/gradcheck.ts";
 import { type Command, type Console, stdio } from "./cli/io.ts";
 import { makeDataCommand } from "./cli/make_data.ts";
@@ -25,12 +29,13 @@ import {
   runCleanups,
   watchInterrupts,
 } from "./engine/cleanup.ts";
-import { PipelineError } from "./engine/errors.ts";
+import { PipelineError, UsageError } from "./engine/errors.ts";
 import { ModelError } from "./model/errors.ts";
 
 export type { Console } from "./cli/io.ts";
 
-const COMMANDS: Record<string, Command> = {
+/** The commands, by name. */
+export const COMMANDS: Readonly<Record<string, Command>> = {
   pipeline: pipelineCommand,
   compare: compareCommand,
   gradcheck: gradcheckCommand,
@@ -40,15 +45,24 @@ const COMMANDS: Record<string, Command> = {
   models: modelsCommand,
   "make-data": makeDataCommand,
   fuzz: fuzzCommand,
+  cache: cacheCommand,
 };
 
-/** Runs a command line and returns its exit code; prints `error: …` for expected failures. */
-export async function main(args: string[], io: Console = stdio): Promise<number> {
+/**
+ * Runs a command line and returns its exit code; prints `error: …` for
+ * expected failures. `commands` replaces the command table (tests hand in
+ * commands that fail on cue).
+ */
+export async function main(
+  args: string[],
+  io: Console = stdio,
+  commands: Readonly<Record<string, Command>> = COMMANDS,
+): Promise<number> {
   const [command, ...rest] = args;
-  const run = COMMANDS[command];
+  const run = Object.hasOwn(commands, command ?? "") ? commands[command] : undefined;
   if (!run) {
     io.err(
-      `error: the command must be one of ${Object.keys(COMMANDS).join(", ")}: got "${
+      `error: the command must be one of ${Object.keys(commands).join(", ")}: got "${
         command ?? ""
       }"`,
     );
@@ -61,12 +75,7 @@ export async function main(args: string[], io: Console = stdio): Promise<number>
     if (error instanceof Interrupted) return error.exitCode;
     if (error instanceof PipelineError || error instanceof ModelError) {
       io.err(`error: ${error.message}`);
-      return 1;
-    }
-    // File-system failures (permissions, a full disk, a path that is a file) are the user's to fix.
-    if (Object.values(Deno.errors).some((kind) => error instanceof kind)) {
-      io.err(`error: ${(error as Error).message}`);
-      return 1;
+      return error instanceof UsageError ? 2 : 1;
     }
     if (
       error instanceof TypeError && "code" in error &&
@@ -74,6 +83,12 @@ export async function main(args: string[], io: Console = stdio): Promise<number>
     ) {
       io.err(`error: ${error.message}. Run with --help for the flags`);
       return 2;
+    }
+    // The system's failures (a full disk, a folder not writable, a path that is a file, a
+    // permission the task lacks) are the user's to fix: the path, the rule and a hint per kind.
+    if (isSystemError(error)) {
+      io.err(describeSystemError(error, command, rest));
+      return 1;
     }
     throw error;
   }

@@ -13,7 +13,7 @@ import { OPTIMIZERS } from "../model/optimizers.ts";
 import { NORMALIZE_MODES, type NormalizeMode } from "../stages/normalize.ts";
 import type { Batching } from "../stages/minibatch.ts";
 import type { TrainOptions } from "../stages/train.ts";
-import { ConfigError } from "../engine/errors.ts";
+import { UsageError } from "../engine/errors.ts";
 
 /** The named presets. */
 export const PRESETS = ["default", "textbook"] as const;
@@ -116,7 +116,7 @@ export interface RawFlags {
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) {
-    throw new ConfigError(
+    throw new UsageError(
       `Cannot use --${flag} as it must be one of ${
         allowed.join(", ")
       }: current value is "${value}"`,
@@ -147,7 +147,7 @@ export function numberFlag(
       rule.below !== undefined ? `< ${rule.below}` : "",
     ].filter(Boolean);
     const [kind, ...bounds] = parts;
-    throw new ConfigError(
+    throw new UsageError(
       `Cannot use --${flag} as it must be ${kind}${
         bounds.length ? ` ${bounds.join(" and ")}` : ""
       }: ` +
@@ -155,6 +155,32 @@ export function numberFlag(
     );
   }
   return n;
+}
+
+/**
+ * Checks a folder or file flag and normalizes it: trailing slashes go
+ * (`runs/a/` is `runs/a`, as later code names temp folders beside it), and an
+ * empty path, or the file system's root, is refused: a stage cache or a run
+ * folder there would land beside system folders (an empty `--cache-dir` wrote
+ * to `/decode/`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * assert.equal(pathFlag("out", "runs/a//"), "runs/a");
+ * assert.throws(() => pathFlag("cache-dir", ""), /--cache-dir as it must be a non-empty path/);
+ * ```
+ */
+export function pathFlag(flag: string, value: string): string {
+  const trimmed = value.replace(/(?<=.)[\\/]+$/, "");
+  const root = /^([A-Za-z]:)?[\\/]+$/.test(value);
+  if (value.trim() === "" || root) {
+    throw new UsageError(
+      `Cannot use --${flag} as it must be a non-empty path other than the file system's root: ` +
+        `current value is "${value}". Hint: --${flag} DIR`,
+    );
+  }
+  return trimmed;
 }
 
 /** Parses `--hidden 100,50` (an empty string means no hidden layer). */
@@ -179,7 +205,7 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
     return v === undefined ? fallback : parse(v);
   };
   if (str("batch-size") !== undefined && str("minibatches") !== undefined) {
-    throw new ConfigError(
+    throw new UsageError(
       "Cannot use --batch-size with --minibatches as an epoch is cut one way: give one of them",
     );
   }
@@ -191,7 +217,7 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
   const deskew = flags["no-deskew"] === true ? false : flags.deskew === true ? true : base.deskew;
   const config: PipelineConfig = {
     preset,
-    data: str("data") ?? null,
+    data: pick("data", (v) => pathFlag("data", v), null),
     deskew,
     normalize: pick("normalize", (v) => oneOf("normalize", v, NORMALIZE_MODES), base.normalize),
     hidden: pick("hidden", parseHidden, base.hidden),
@@ -235,10 +261,10 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
       (v) => numberFlag("seed", v, { integer: true, min: 0, max: 2 ** 32 - 1 }),
       base.seed,
     ),
-    cacheDir: str("cache-dir") ?? ".cache",
+    cacheDir: pick("cache-dir", (v) => pathFlag("cache-dir", v), ".cache"),
     useCache: flags["no-cache"] !== true,
     dryRun: flags["dry-run"] === true,
-    out: str("out") ?? null,
+    out: pick("out", (v) => pathFlag("out", v), null),
     json: flags.json === true,
     threads: pick(
       "threads",
@@ -252,7 +278,7 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
     ),
   };
   if (config.patience > 0 && config.validation === 0) {
-    throw new ConfigError(
+    throw new UsageError(
       `Cannot stop early with --patience ${config.patience} as it needs a validation split: ` +
         `current value of --validation is 0. Hint: add --validation 0.1`,
     );

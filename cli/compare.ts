@@ -4,15 +4,18 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import type { RawFlags } from "../app/config.ts";
+import { bundledDataDir } from "../app/bundled.ts";
+import { pathFlag, type RawFlags } from "../app/config.ts";
 import {
+  armConfigs,
   formatComparison,
   parseSeeds,
   parseVary,
   runComparison,
   VARIABLE_FLAGS,
 } from "../app/compare.ts";
-import { type Console, noPositionals, reporterFor } from "./io.ts";
+import { type Console, EXIT_CODES_HELP, noPositionals, readFlags, reporterFor } from "./io.ts";
+import { permissionsHelp, requireAccess } from "./permissions.ts";
 import { PIPELINE_OPTIONS } from "./pipeline.ts";
 
 /** The help text of `compare`. */
@@ -32,7 +35,9 @@ and one run folder per arm and seed (DIR/seed-N/ARM/).
   --out DIR         comparison folder (default runs/compare-<timestamp>/)
   --json            print compare.json on stdout
   Every pipeline flag (see deno task pipeline --help) applies to both arms.
-`;
+
+${permissionsHelp("compare")}
+${EXIT_CODES_HELP}`;
 
 /** Runs `compare`. */
 export async function compareCommand(args: string[], io: Console): Promise<number> {
@@ -48,12 +53,24 @@ export async function compareCommand(args: string[], io: Console): Promise<numbe
   }
   if (!noPositionals("compare", positionals, io)) return 2;
   const { vary, seeds, out, json, ...flags } = values;
-  const options = {
-    flags: flags as RawFlags,
-    vary: parseVary(vary),
-    seeds: seeds === undefined ? [] : parseSeeds(seeds),
-    out: out ?? `runs/compare-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z`,
-  };
+  const { options, config } = readFlags(() => {
+    const options = {
+      flags: flags as RawFlags,
+      vary: parseVary(vary),
+      seeds: seeds === undefined ? [] : parseSeeds(seeds),
+      out: out === undefined
+        ? `runs/compare-${new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19)}Z`
+        : pathFlag("out", out),
+    };
+    // Every arm's config is checked now, so a bad flag is a usage error before anything runs.
+    return { options, config: armConfigs(options)[0].configs[0] };
+  });
+  // The arms' run folders and compare.json are all written inside --out.
+  const cache = [config.cacheDir, "--cache-dir"] as const;
+  requireAccess("compare", args, {
+    read: [[config.data ?? bundledDataDir(), "--data"], cache, [options.out, "--out"]],
+    write: [cache, [options.out, "--out"]],
+  });
   const reporter = reporterFor(io);
   let run;
   try {

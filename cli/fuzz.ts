@@ -9,7 +9,8 @@ import { parseArgs } from "node:util";
 import { numberFlag } from "../app/config.ts";
 import { describeInput, type Finding, FUZZ_TARGETS, runFuzz } from "../app/fuzz.ts";
 import { ConfigError } from "../engine/errors.ts";
-import { type Console, noPositionals } from "./io.ts";
+import { type Console, EXIT_CODES_HELP, noPositionals } from "./io.ts";
+import { permissionsHelp } from "./permissions.ts";
 
 /** The help text of `fuzz`. */
 export const FUZZ_HELP = `Usage: deno task fuzz [flags]
@@ -38,7 +39,9 @@ target comes from its own seeded random source: the same --seed gives the same i
   --memory MB      memory bound of the child process in MiB (default 512)
   --out DIR        save each finding's input as DIR/<target>-<iteration>.bin, with findings.json
   --help           this text
-`;
+
+${permissionsHelp("fuzz")}
+${EXIT_CODES_HELP}`;
 
 /** The flags of `fuzz`. */
 export const FUZZ_OPTIONS = {

@@ -5,9 +5,10 @@
  */
 import { parseArgs } from "node:util";
 import { bundledDataDir } from "../app/bundled.ts";
-import { numberFlag } from "../app/config.ts";
+import { numberFlag, pathFlag } from "../app/config.ts";
 import { runGradientChecks } from "../app/gradcheck.ts";
-import type { Console } from "./io.ts";
+import { type Console, EXIT_CODES_HELP } from "./io.ts";
+import { permissionsHelp, requireAccess } from "./permissions.ts";
 
 /** The help text of `gradcheck`. */
 export const GRADCHECK_HELP = `Usage: deno task gradcheck [flags]
@@ -22,7 +23,10 @@ hidden activation and output kind, without and with L1/L2 penalties. Prints the 
   --hidden N       hidden units (default 10)
   --epsilon X      finite-difference step (default 1e-5)
   --seed N         seed of the weights (default 1)
-`;
+  --help           this text
+
+${permissionsHelp("gradcheck")}
+${EXIT_CODES_HELP}`;
 
 /** Runs `gradcheck`. */
 export async function gradcheckCommand(args: string[], io: Console): Promise<number> {
@@ -42,13 +46,15 @@ export async function gradcheckCommand(args: string[], io: Console): Promise<num
     io.out(GRADCHECK_HELP);
     return 0;
   }
-  const lines = await runGradientChecks({
-    dataDir: values.data ?? bundledDataDir(),
+  const options = {
+    dataDir: values.data === undefined ? bundledDataDir() : pathFlag("data", values.data),
     rows: numberFlag("rows", values.rows, { integer: true, min: 1 }),
     hidden: numberFlag("hidden", values.hidden, { integer: true, min: 1 }),
     seed: numberFlag("seed", values.seed, { integer: true, min: 0, max: 2 ** 32 - 1 }),
     epsilon: numberFlag("epsilon", values.epsilon, { above: 0 }),
-  }, (line) => {
+  };
+  requireAccess("gradcheck", args, { read: [[options.dataDir, "--data"]] });
+  const lines = await runGradientChecks(options, (line) => {
     const setting = `l1=${line.l1} l2=${line.l2} ${line.reduction}`;
     io.out(
       `${line.activation.padEnd(7)} ${line.output.padEnd(7)} ${setting.padEnd(20)} ` +

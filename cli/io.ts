@@ -1,11 +1,13 @@
 /**
  * What every command shares: where its output goes, the reporter it hands the
- * app, and the check for stray positional arguments.
+ * app, the check for stray positional arguments, the rule that a bad flag is a
+ * usage error, and the exit codes its help lists.
  *
  * @module
  */
 import process from "node:process";
 import { checkInterrupted } from "../engine/cleanup.ts";
+import { ConfigError, UsageError } from "../engine/errors.ts";
 import type { Reporter } from "../engine/stage.ts";
 import { liveReporter, plainReporter, type ProgressStream } from "./progress.ts";
 
@@ -65,4 +67,46 @@ export function noPositionals(command: string, positionals: string[], io: Consol
       `Run with --help`,
   );
   return false;
+}
+
+/** The "Exit codes" section that ends every command's `--help`. */
+export const EXIT_CODES_HELP = `Exit codes
+  0    success
+  1    a data, model, file, permission or runtime error (one "error: …" line says which, and
+       what to do)
+  2    a usage error: an unknown command or flag, a missing or bad flag value, flags that clash
+  130  stopped by Ctrl-C (SIGINT); 143: stopped by SIGTERM
+`;
+
+/**
+ * Runs `parse`, the part of a command that reads its flags, and turns a
+ * {@linkcode ConfigError} it raises (or its promise rejects with) into a
+ * {@linkcode UsageError}, so that a bad flag exits 2 wherever its check lives
+ * (app/, registry/).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigError, UsageError } from "../engine/errors.ts";
+ * assert.throws(() => readFlags(() => {
+ *   throw new ConfigError("Cannot use --vary as it must read FLAG=A,B");
+ * }), UsageError);
+ * ```
+ */
+export function readFlags<T>(parse: () => T): T {
+  const usage = (error: unknown) =>
+    error instanceof ConfigError && !(error instanceof UsageError)
+      ? new UsageError(error.message, { cause: error })
+      : error;
+  try {
+    const result = parse();
+    if (result instanceof Promise) {
+      return result.catch((error) => {
+        throw usage(error);
+      }) as T;
+    }
+    return result;
+  } catch (error) {
+    throw usage(error);
+  }
 }

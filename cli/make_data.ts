@@ -6,10 +6,11 @@
  */
 import { parseArgs } from "node:util";
 import { bundledDataDir } from "../app/bundled.ts";
-import { numberFlag } from "../app/config.ts";
+import { numberFlag, pathFlag } from "../app/config.ts";
 import { makeData } from "../app/make_data.ts";
-import { ConfigError } from "../engine/errors.ts";
-import { type Console, noPositionals } from "./io.ts";
+import { UsageError } from "../engine/errors.ts";
+import { type Console, EXIT_CODES_HELP, noPositionals, readFlags } from "./io.ts";
+import { permissionsHelp, requireAccess } from "./permissions.ts";
 
 /** The help text of `make-data`. */
 export const MAKE_DATA_HELP = `Usage: deno task make-data --copies N --shift PX [flags] --out DIR
@@ -30,7 +31,9 @@ is; the same seed writes the same bytes.
   --out DIR        output folder: new, or an earlier make-data output, which is replaced only
                    once the new files are complete
   --help           this text
-`;
+
+${permissionsHelp("make-data")}
+${EXIT_CODES_HELP}`;
 
 /** The flags of `make-data`. */
 export const MAKE_DATA_OPTIONS = {
@@ -56,13 +59,13 @@ export interface MakeDataConfig {
   outDir: string;
 }
 
-/** Parses the `make-data` flags into a checked config; throws {@linkcode ConfigError}. */
+/** Parses the `make-data` flags into a checked config; throws {@linkcode UsageError}. */
 export function parseMakeDataFlags(
   values: { copies?: string; shift?: string; seed: string; data?: string; out?: string },
 ): MakeDataConfig {
   const required = (flag: string, value: string | undefined, shape: string): string => {
     if (value !== undefined) return value;
-    throw new ConfigError(
+    throw new UsageError(
       `Cannot make data as --${flag} must be given: it is missing. Hint: --${flag} ${shape}`,
     );
   };
@@ -70,8 +73,8 @@ export function parseMakeDataFlags(
     copies: numberFlag("copies", required("copies", values.copies, "N"), { integer: true, min: 1 }),
     shift: numberFlag("shift", required("shift", values.shift, "PX"), { integer: true, min: 0 }),
     seed: numberFlag("seed", values.seed, { integer: true, min: 0, max: 2 ** 32 - 1 }),
-    dataDir: values.data ?? bundledDataDir(),
-    outDir: required("out", values.out, "DIR"),
+    dataDir: values.data === undefined ? bundledDataDir() : pathFlag("data", values.data),
+    outDir: pathFlag("out", required("out", values.out, "DIR")),
   };
 }
 
@@ -88,8 +91,14 @@ export async function makeDataCommand(args: string[], io: Console): Promise<numb
     return 0;
   }
   if (!noPositionals("make-data", positionals, io)) return 2;
-  const config = parseMakeDataFlags(values);
-  const result = await makeData({ ...config, log: (line) => io.err(line) });
+  const config = readFlags(() => parseMakeDataFlags(values));
+  requireAccess("make-data", args, {
+    read: [[config.dataDir, "--data"], [config.outDir, "--out"]],
+    write: [[config.outDir, "--out"]],
+  });
+  // makeData checks --copies and --shift against the source's header before writing anything;
+  // those are its only ConfigErrors, and usage errors.
+  const result = await readFlags(() => makeData({ ...config, log: (line) => io.err(line) }));
   io.out(
     `wrote ${config.outDir}: ${result.trainImages} training images (${config.copies} × ` +
       `${result.trainImages / config.copies}), ${result.testImages} test images, ` +

@@ -14,7 +14,9 @@ import {
   readHistory,
 } from "../registry/registry.ts";
 import { percent } from "../report/format.ts";
-import type { Console } from "./io.ts";
+import { pathFlag } from "../app/config.ts";
+import { type Console, EXIT_CODES_HELP, readFlags } from "./io.ts";
+import { permissionsHelp, requireAccess } from "./permissions.ts";
 
 /** The help text of `models`. */
 export const MODELS_HELP =
@@ -27,7 +29,10 @@ export const MODELS_HELP =
   history       every decision, one line each
   --registry DIR  the model registry (default models/)
   --json          print the list or the history as JSON
-`;
+  --help          this text
+
+${permissionsHelp("models")}
+${EXIT_CODES_HELP}`;
 
 /** Runs `models`. */
 export async function modelsCommand(args: string[], io: Console): Promise<number> {
@@ -45,14 +50,23 @@ export async function modelsCommand(args: string[], io: Console): Promise<number
     io.out(MODELS_HELP);
     return 0;
   }
-  const registry = values.registry ?? DEFAULT_REGISTRY;
+  const registry = values.registry === undefined
+    ? DEFAULT_REGISTRY
+    : readFlags(() => pathFlag("registry", values.registry!));
   const reporter: Reporter = { log: (line) => io.err(line) };
   const [sub = "list", ...rest] = positionals;
+  const changes = sub === "promote" || sub === "rollback";
   const expect = (count: number, usage: string) => {
     if (rest.length === count) return true;
     io.err(`error: models ${sub} takes ${usage}: got ${rest.join(" ") || "nothing"}`);
     return false;
   };
+  // Usage first: a wrong command line is exit 2 whatever the permissions.
+  if (sub === "promote" && !expect(1, "one version, e.g. v0002")) return 2;
+  requireAccess("models", args, {
+    read: [[registry, "--registry"]],
+    write: changes ? [[registry, "--registry"]] : [],
+  });
   switch (sub) {
     case "list": {
       if (!expect(0, "no arguments")) return 2;

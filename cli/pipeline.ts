@@ -4,10 +4,12 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { buildConfig, type RawFlags } from "../app/config.ts";
+import { bundledDataDir } from "../app/bundled.ts";
+import { buildConfig, type PipelineConfig, type RawFlags } from "../app/config.ts";
 import { runJob } from "../app/job.ts";
 import { percent } from "../report/format.ts";
-import { type Console, noPositionals, reporterFor } from "./io.ts";
+import { type Console, EXIT_CODES_HELP, noPositionals, readFlags, reporterFor } from "./io.ts";
+import { type Access, parentOf, permissionsHelp, requireAccess } from "./permissions.ts";
 
 /** The help text of `pipeline`. */
 export const PIPELINE_HELP = `Usage: deno task pipeline [flags]
@@ -58,7 +60,27 @@ Cache and outputs
                               larger one is streamed from the cache each epoch through a seeded
                               shuffle buffer of MB (see README, "Bounded memory")
   --help                      this text
-`;
+
+${permissionsHelp("pipeline")}
+${EXIT_CODES_HELP}`;
+
+/**
+ * What a pipeline run reads and writes: the data, the cache, and the run
+ * folder, which is assembled in a temp folder beside it (so its parent is
+ * written). A dry run only reads the data and the cache.
+ */
+export function pipelineAccess(config: PipelineConfig): Access {
+  const data = config.data === null
+    ? [bundledDataDir(), "the bundled MNIST"] as const
+    : [config.data, "--data"] as const;
+  const cache = [config.cacheDir, "--cache-dir"] as const;
+  if (config.dryRun) return { read: [data, cache] };
+  const out = config.out ?? "runs";
+  return {
+    read: [data, cache, [out, "--out"]],
+    write: [cache, [config.out ? parentOf(config.out) : "runs", "the folder of --out"]],
+  };
+}
 
 /** The pipeline flags; compare, retrain and schedule take them too. */
 export const PIPELINE_OPTIONS = {
@@ -108,7 +130,8 @@ export async function pipelineCommand(args: string[], io: Console): Promise<numb
     return 0;
   }
   if (!noPositionals("pipeline", positionals, io)) return 2;
-  const config = buildConfig(values as RawFlags);
+  const config = readFlags(() => buildConfig(values as RawFlags));
+  requireAccess("pipeline", args, pipelineAccess(config));
   const reporter = reporterFor(io);
   let result;
   try {

@@ -6,7 +6,9 @@
 import { parseArgs } from "node:util";
 import { predictFiles } from "../app/predict.ts";
 import { percent } from "../report/format.ts";
-import type { Console } from "./io.ts";
+import { pathFlag } from "../app/config.ts";
+import { type Console, EXIT_CODES_HELP, readFlags } from "./io.ts";
+import { permissionsHelp, requireAccess } from "./permissions.ts";
 
 /** The help text of `predict`. */
 export const PREDICT_HELP =
@@ -22,7 +24,9 @@ normalization (and deskew) first.
   --labels FILE    IDX labels for the images of all inputs, in order; prints accuracy
   --json           print { predictions: [{ input, index, predicted, probabilities }], accuracy }
   --help           this text
-`;
+
+${permissionsHelp("predict")}
+${EXIT_CODES_HELP}`;
 
 /** The flags of `predict`. */
 export const PREDICT_OPTIONS = {
@@ -54,7 +58,18 @@ export async function predictCommand(args: string[], io: Console): Promise<numbe
     );
     return 2;
   }
-  const result = await predictFiles(values.model, positionals, { labels: values.labels });
+  const { model, labels } = readFlags(() => ({
+    model: pathFlag("model", values.model!),
+    labels: values.labels === undefined ? undefined : pathFlag("labels", values.labels),
+  }));
+  requireAccess("predict", args, {
+    read: [
+      [model, "--model"],
+      ...(labels === undefined ? [] : [[labels, "--labels"] as const]),
+      ...positionals.map((input) => [input, "INPUT"] as const),
+    ],
+  });
+  const result = await predictFiles(model, positionals, { labels });
   if (values.json) {
     io.out(JSON.stringify({
       predictions: result.predictions.map(({ input, index, predicted, probabilities }) => ({

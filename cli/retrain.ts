@@ -4,13 +4,21 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { buildConfig, numberFlag, type PipelineConfig, type RawFlags } from "../app/config.ts";
+import { bundledDataDir } from "../app/bundled.ts";
+import {
+  buildConfig,
+  numberFlag,
+  pathFlag,
+  type PipelineConfig,
+  type RawFlags,
+} from "../app/config.ts";
 import { PAUSE_POINTS, type PausePoint, retrain } from "../app/retrain.ts";
 import { waitForInterrupt } from "../engine/cleanup.ts";
-import { ConfigError } from "../engine/errors.ts";
+import { UsageError } from "../engine/errors.ts";
 import { describeDecision } from "../registry/champion.ts";
 import { DEFAULT_REGISTRY } from "../registry/registry.ts";
-import { type Console, interruptible, noPositionals } from "./io.ts";
+import { type Console, EXIT_CODES_HELP, interruptible, noPositionals, readFlags } from "./io.ts";
+import { type Access, permissionsHelp, requireAccess } from "./permissions.ts";
 import { PIPELINE_OPTIONS } from "./pipeline.ts";
 
 /** The registry flags' help, shared with `schedule`. */
@@ -32,7 +40,9 @@ of the last successful retraining. A failure is recorded, keeps the champion, an
 ${REGISTRY_HELP}  --json                      print the decision recorded in the history as JSON
 
 The pipeline flags are those of \`deno task pipeline --help\` but --out and --dry-run.
-`;
+
+${permissionsHelp("retrain")}
+${EXIT_CODES_HELP}`;
 
 /** The flags of `retrain`: the pipeline's plus the registry's. */
 export const RETRAIN_OPTIONS = {
@@ -88,18 +98,33 @@ export function retrainSetup(
 ): RetrainSetup {
   for (const flag of ["out", "dry-run"]) {
     if (values[flag] !== undefined) {
-      throw new ConfigError(
+      throw new UsageError(
         `Cannot use --${flag} with a retraining as the registry decides where versions go: ` +
           `current value is "${values[flag]}". Hint: run \`deno task pipeline\` for a plain run`,
       );
     }
   }
   const config = buildConfig(values as RawFlags);
-  const registry = typeof values.registry === "string" ? values.registry : DEFAULT_REGISTRY;
+  const registry = typeof values.registry === "string"
+    ? pathFlag("registry", values.registry)
+    : DEFAULT_REGISTRY;
   const tolerance = typeof values["promote-tolerance"] === "string"
     ? numberFlag("promote-tolerance", values["promote-tolerance"], { min: 0, max: 1 })
     : 0;
   return { config, registry, tolerance, force: values.force === true };
+}
+
+/**
+ * What a retraining reads and writes: the data, the cache, and the registry
+ * (its run folder is built inside it).
+ */
+export function retrainAccess(setup: RetrainSetup): Access {
+  const cache = [setup.config.cacheDir, "--cache-dir"] as const;
+  const registry = [setup.registry, "--registry"] as const;
+  return {
+    read: [[setup.config.data ?? bundledDataDir(), "--data"], cache, registry],
+    write: [cache, registry],
+  };
 }
 
 /** Runs `retrain`. */
@@ -115,7 +140,9 @@ export async function retrainCommand(args: string[], io: Console): Promise<numbe
     return 0;
   }
   if (!noPositionals("retrain", positionals, io)) return 2;
-  const { config, registry, tolerance, force } = retrainSetup(values);
+  const setup = readFlags(() => retrainSetup(values));
+  requireAccess("retrain", args, retrainAccess(setup));
+  const { config, registry, tolerance, force } = setup;
   const entry = await retrain(config, {
     registry,
     tolerance,

@@ -6,11 +6,18 @@
 import { parseArgs } from "node:util";
 import { numberFlag } from "../app/config.ts";
 import { retrain } from "../app/retrain.ts";
-import { ConfigError } from "../engine/errors.ts";
+import { UsageError } from "../engine/errors.ts";
 import type { Reporter } from "../engine/stage.ts";
-import { parseDuration, runSchedule, type Trigger } from "../registry/schedule.ts";
-import { type Console, interruptible, noPositionals } from "./io.ts";
-import { pauseFromEnvironment, REGISTRY_HELP, RETRAIN_OPTIONS, retrainSetup } from "./retrain.ts";
+import { checkTrigger, parseDuration, runSchedule, type Trigger } from "../registry/schedule.ts";
+import { type Console, EXIT_CODES_HELP, interruptible, noPositionals, readFlags } from "./io.ts";
+import { permissionsHelp, requireAccess } from "./permissions.ts";
+import {
+  pauseFromEnvironment,
+  REGISTRY_HELP,
+  RETRAIN_OPTIONS,
+  retrainAccess,
+  retrainSetup,
+} from "./retrain.ts";
 
 /** The help text of `schedule`. */
 export const SCHEDULE_HELP =
@@ -30,7 +37,9 @@ is retried with exponential backoff; the schedule goes on either way.
 
 ${REGISTRY_HELP}
 The pipeline flags are those of \`deno task pipeline --help\` but --out and --dry-run.
-`;
+
+${permissionsHelp("schedule")}
+${EXIT_CODES_HELP}`;
 
 /** The flags of `schedule`. */
 export const SCHEDULE_OPTIONS = {
@@ -55,29 +64,37 @@ export async function scheduleCommand(args: string[], io: Console): Promise<numb
     return 0;
   }
   if (!noPositionals("schedule", positionals, io)) return 2;
-  if ((values.every === undefined) === (values.cron === undefined)) {
-    throw new ConfigError(
-      `Cannot schedule as exactly one of --every and --cron must be given: current value is ` +
-        `${
-          values.every === undefined ? "neither" : "both"
-        }. Hint: --every 6h or --cron "0 3 * * *"`,
-    );
-  }
-  const trigger: Trigger = values.every !== undefined
-    ? { kind: "every", ms: parseDuration("every", values.every) }
-    : { kind: "cron", expression: values.cron! };
-  const retries = numberFlag("retries", values.retries ?? "2", { integer: true, min: 0 });
-  const retryDelayMs = parseDuration("retry-delay", values["retry-delay"] ?? "1m", [
-    "ms",
-    "s",
-    "m",
-    "h",
-    "d",
-  ]);
-  const runs = values.runs === undefined
-    ? undefined
-    : numberFlag("runs", values.runs, { integer: true, min: 1 });
-  const { config, registry, tolerance, force } = retrainSetup(values);
+  const { trigger, retries, retryDelayMs, runs, setup } = readFlags(() => {
+    if ((values.every === undefined) === (values.cron === undefined)) {
+      throw new UsageError(
+        `Cannot schedule as exactly one of --every and --cron must be given: current value is ` +
+          `${
+            values.every === undefined ? "neither" : "both"
+          }. Hint: --every 6h or --cron "0 3 * * *"`,
+      );
+    }
+    const trigger: Trigger = values.every !== undefined
+      ? { kind: "every", ms: parseDuration("every", values.every) }
+      : { kind: "cron", expression: values.cron! };
+    return {
+      trigger,
+      retries: numberFlag("retries", values.retries ?? "2", { integer: true, min: 0 }),
+      retryDelayMs: parseDuration("retry-delay", values["retry-delay"] ?? "1m", [
+        "ms",
+        "s",
+        "m",
+        "h",
+        "d",
+      ]),
+      runs: values.runs === undefined
+        ? undefined
+        : numberFlag("runs", values.runs, { integer: true, min: 1 }),
+      setup: retrainSetup(values),
+    };
+  });
+  readFlags(() => checkTrigger(trigger));
+  requireAccess("schedule", args, retrainAccess(setup));
+  const { config, registry, tolerance, force } = setup;
   const pause = pauseFromEnvironment(io);
   const reporter: Reporter = interruptible({ log: (line) => io.err(line) });
   io.err(
@@ -85,13 +102,17 @@ export async function scheduleCommand(args: string[], io: Console): Promise<numb
       trigger.kind === "every" ? `every ${values.every}` : `on cron "${trigger.expression}" (UTC)`
     }${runs === undefined ? "" : `, ${runs} time${runs === 1 ? "" : "s"}`}`,
   );
-  const summary = await runSchedule({
-    trigger,
-    retries,
-    retryDelayMs,
-    runs,
-    log: (line) => io.out(line),
-    retrainOnce: () => retrain(config, { registry, tolerance, force, reporter, pause }),
-  });
+  // runSchedule checks the trigger (the cron expression, Deno.cron being enabled) as it starts:
+  // its ConfigErrors are usage errors; a failed retraining is logged, never thrown.
+  const summary = await readFlags(() =>
+    runSchedule({
+      trigger,
+      retries,
+      retryDelayMs,
+      runs,
+      log: (line) => io.out(line),
+      retrainOnce: () => retrain(config, { registry, tolerance, force, reporter, pause }),
+    })
+  );
   return summary.failures > 0 && summary.failures === summary.firings ? 1 : 0;
 }

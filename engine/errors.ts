@@ -20,6 +20,21 @@ export class InputError extends PipelineError {}
 /** A flag or preset value is invalid. */
 export class ConfigError extends PipelineError {}
 
+/**
+ * A command line is wrong: a flag value breaks its rule, a required flag is
+ * missing, two flags clash. `main.ts` exits 2 for it (1 for every other
+ * {@linkcode PipelineError}); a {@linkcode ConfigError} raised while a command
+ * reads its flags is turned into one.
+ */
+export class UsageError extends ConfigError {}
+
+/**
+ * The process lacks a Deno permission a path the user chose needs (a
+ * `--data`, `--out` or `--cache-dir` outside the folders its task may use);
+ * the message names the flag to add.
+ */
+export class AccessError extends PipelineError {}
+
 /** A cache entry failed verification; the runner recomputes it. */
 export class CacheError extends PipelineError {}
 

@@ -179,6 +179,20 @@ export interface ScheduleSummary {
   failures: number;
 }
 
+/**
+ * Refuses a cron trigger in a process without `Deno.cron` (started without
+ * `--unstable-cron`), before any work; an `every` trigger always passes.
+ */
+export function checkTrigger(trigger: Trigger, cron: CronFunction | undefined = denoCron()): void {
+  if (trigger.kind === "cron" && !cron) {
+    throw new ConfigError(
+      `Cannot schedule with --cron as Deno.cron must be enabled: current value is ` +
+        `"${trigger.expression}" in a process started without --unstable-cron. ` +
+        `Hint: run it as \`deno task schedule\`, which passes --unstable-cron`,
+    );
+  }
+}
+
 /** The built-in `Deno.cron`, present only with `--unstable-cron`. */
 function denoCron(): CronFunction | undefined {
   return (Deno as unknown as { cron?: CronFunction }).cron;
@@ -265,13 +279,8 @@ export async function runSchedule(options: ScheduleOptions): Promise<ScheduleSum
       return summary;
     }
     const cron = options.cron ?? denoCron();
-    if (!cron) {
-      throw new ConfigError(
-        `Cannot schedule with --cron as Deno.cron must be enabled: current value is ` +
-          `"${trigger.expression}" in a process started without --unstable-cron. ` +
-          `Hint: run it as \`deno task schedule\`, which passes --unstable-cron`,
-      );
-    }
+    checkTrigger(trigger, cron);
+    if (!cron) return summary;
     let running = false;
     const stopped = new Promise<void>((resolve) => {
       if (stop.signal.aborted) resolve();

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { main } from "../main.ts";
+import { DENO } from "./child.ts";
 import { acquireLock } from "../registry/lock.ts";
 import { listVersions, readCurrent, readHistory } from "../registry/registry.ts";
 import { captureConsole, makeDataSet, QUICK_TRAINING, tempDir } from "./fixtures.ts";
@@ -19,7 +20,7 @@ const ENDLESS_TRAINING = [
 
 /** A child `deno run main.ts …`, its stderr read as it comes. */
 function spawnMain(args: string[], env: Record<string, string> = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(DENO, {
     args: [
       "run",
       "--allow-read",

@@ -114,7 +114,15 @@ Deno.test("compare runs deskew on and off through one cache and pairs their pred
 Deno.test("compare refuses an --out folder that holds other files", async () => {
   const out = await tempDir();
   await Deno.writeTextFile(`${out}/notes.txt`, "mine");
-  const r = await compare(["--data", await makeDataSet(), "--out", out, ...SMALL]);
+  const r = await compare([
+    "--data",
+    await makeDataSet(),
+    "--out",
+    out,
+    "--cache-dir",
+    await tempDir(),
+    ...SMALL,
+  ]);
   assert.equal(r.code, 1);
   assert.match(
     r.err[0],
@@ -236,7 +244,7 @@ Deno.test("compare refuses contradictory flags before running anything", async (
   ];
   for (const [args, message] of cases) {
     const r = await compare(["--data", data, "--out", out, ...args]);
-    assert.equal(r.code, 1, args.join(" "));
+    assert.equal(r.code, 2, args.join(" "));
     assert.equal(r.err.length, 1, r.err.join("\n"));
     assert.match(r.err[0], message);
   }

@@ -138,7 +138,7 @@ Deno.test("fuzz checks its flags and prints its help", async () => {
     'error: Cannot use --target as it must be one of idx, model, png, all: current value is "jpeg"',
   ]);
   const zero = captureConsole();
-  assert.equal(await main(["fuzz", "--iterations", "0"], zero.io), 1);
+  assert.equal(await main(["fuzz", "--iterations", "0"], zero.io), 2);
   assert.match(zero.err[0], /^error: Cannot use --iterations as it must be an integer ≥ 1/);
   const help = captureConsole();
   assert.equal(await main(["fuzz", "--help"], help.io), 0);

@@ -201,9 +201,10 @@ Deno.test("decodePng() returns RGBA pixels of any PNG colour type", () => {
 });
 
 Deno.test("readPng() reports a missing file", async () => {
-  await assert.rejects(() => readPng("/nonexistent/digit.png"), {
+  const missing = `${await tempDir()}/nonexistent/digit.png`;
+  await assert.rejects(() => readPng(missing), {
     name: "InputError",
-    message: 'Cannot read PNG "/nonexistent/digit.png" as it does not exist',
+    message: `Cannot read PNG "${missing}" as it does not exist`,
   });
 });
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { main } from "../../main.ts";
+import { DENO } from "../child.ts";
 import { loadModel } from "../../app/predict.ts";
 import {
   type HistoryEntry,
@@ -25,7 +26,7 @@ const AFTER_KILL: Record<PausePoint, { versions: string[]; current: string }> = 
  * its `paused at` line, and kills it with SIGKILL.
  */
 async function retrainKilledAt(point: PausePoint, args: string[]): Promise<string> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(DENO, {
     args: [
       "run",
       "--allow-read",

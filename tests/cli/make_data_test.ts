@@ -63,33 +63,33 @@ Deno.test("make-data names the flag, the rule and the value of a bad or missing 
   const cases: [string[], number, string][] = [
     [
       [...base, "--copies", "0", "--shift", "2"],
-      1,
+      2,
       `error: Cannot use --copies as it must be an integer ≥ 1: current value is "0"`,
     ],
     [
       [...base, "--copies", "two", "--shift", "2"],
-      1,
+      2,
       `error: Cannot use --copies as it must be an integer ≥ 1: current value is "two"`,
     ],
     [
       [...base, "--copies", "2", "--shift", "0.5"],
-      1,
+      2,
       `error: Cannot use --shift as it must be an integer ≥ 0: current value is "0.5"`,
     ],
     [
       [...base, "--copies", "2", "--shift", "1", "--seed=-3"],
-      1,
+      2,
       `error: Cannot use --seed as it must be an integer ≥ 0 and ≤ 4294967295: current value ` +
       `is "-3"`,
     ],
     [
       [...base, "--shift", "2"],
-      1,
+      2,
       "error: Cannot make data as --copies must be given: it is missing. Hint: --copies N",
     ],
     [
       ["make-data", "--data", data, "--copies", "2", "--shift", "2"],
-      1,
+      2,
       "error: Cannot make data as --out must be given: it is missing. Hint: --out DIR",
     ],
     [

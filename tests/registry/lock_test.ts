@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { main } from "../../main.ts";
+import { DENO } from "../child.ts";
 import { LockError } from "../../engine/errors.ts";
 import { acquireLock } from "../../registry/lock.ts";
 import { registryPaths } from "../../registry/registry.ts";
@@ -9,7 +10,7 @@ const HOLDER = new URL("./lock_holder.ts", import.meta.url).pathname;
 
 /** Starts lock_holder.ts in a child process. */
 function holder(args: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
+  return new Deno.Command(DENO, {
     args: ["run", "--allow-read", "--allow-write", HOLDER, ...args],
     stdin: "null",
     stdout: "piped",

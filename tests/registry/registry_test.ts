@@ -281,7 +281,7 @@ Deno.test("a torn last history line is ignored, and the next decision starts a f
 Deno.test("retrain refuses --out and --dry-run, and an empty registry lists nothing", async () => {
   const s = await setup();
   const out = await retrainCli(s, "--out", "somewhere");
-  assert.equal(out.code, 1);
+  assert.equal(out.code, 2);
   assert.match(out.err[0], /^error: Cannot use --out with a retraining as the registry decides/);
   const empty = await cli(["models", "--registry", s.registry]);
   assert.equal(empty.code, 0);

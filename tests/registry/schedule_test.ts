@@ -340,6 +340,8 @@ Deno.test("schedule retries a failing retraining, records each failure, and exit
     `${registry}-no-such-data`,
     "--registry",
     registry,
+    "--cache-dir",
+    `${registry}-cache`,
   ]);
   assert.equal(result.code, 1);
   assert.equal(result.out.length, 2);
@@ -354,7 +356,7 @@ Deno.test("schedule retries a failing retraining, records each failure, and exit
 
 Deno.test("schedule needs exactly one of --every and --cron, and --cron needs --unstable-cron", async () => {
   const neither = await cli(["schedule"]);
-  assert.equal(neither.code, 1);
+  assert.equal(neither.code, 2);
   assert.equal(
     neither.err[0],
     "error: Cannot schedule as exactly one of --every and --cron must be given: current value is " +
@@ -372,7 +374,7 @@ Deno.test("schedule needs exactly one of --every and --cron, and --cron needs --
     "--registry",
     `${await tempDir()}/models`,
   ]);
-  assert.equal(cron.code, 1);
+  assert.equal(cron.code, 2);
   assert.match(
     cron.err.at(-1)!,
     /^error: Cannot schedule with --cron as Deno.cron must be enabled/,
