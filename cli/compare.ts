@@ -12,7 +12,7 @@ import {
   runComparison,
   VARIABLE_FLAGS,
 } from "../app/compare.ts";
-import { type Console, noPositionals, reporterFor } from "./io.ts";
+import { type Console, noContradictions, noPositionals, reporterFor } from "./io.ts";
 import { PIPELINE_OPTIONS } from "./pipeline.ts";
 
 /** The help text of `compare`. */
@@ -47,6 +47,7 @@ export async function compareCommand(args: string[], io: Console): Promise<numbe
     return 0;
   }
   if (!noPositionals("compare", positionals, io)) return 2;
+  if (!noContradictions(values, io)) return 2;
   const { vary, seeds, out, json, ...flags } = values;
   const options = {
     flags: flags as RawFlags,

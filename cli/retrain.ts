@@ -10,7 +10,7 @@ import { waitForInterrupt } from "../engine/cleanup.ts";
 import { ConfigError } from "../engine/errors.ts";
 import { describeDecision } from "../registry/champion.ts";
 import { DEFAULT_REGISTRY } from "../registry/registry.ts";
-import { type Console, interruptible, noPositionals } from "./io.ts";
+import { type Console, interruptible, noContradictions, noPositionals } from "./io.ts";
 import { PIPELINE_OPTIONS } from "./pipeline.ts";
 
 /** The registry flags' help, shared with `schedule`. */
@@ -115,6 +115,7 @@ export async function retrainCommand(args: string[], io: Console): Promise<numbe
     return 0;
   }
   if (!noPositionals("retrain", positionals, io)) return 2;
+  if (!noContradictions(values, io)) return 2;
   const { config, registry, tolerance, force } = retrainSetup(values);
   const entry = await retrain(config, {
     registry,

@@ -9,7 +9,7 @@ import { retrain } from "../app/retrain.ts";
 import { ConfigError } from "../engine/errors.ts";
 import type { Reporter } from "../engine/stage.ts";
 import { parseDuration, runSchedule, type Trigger } from "../registry/schedule.ts";
-import { type Console, interruptible, noPositionals } from "./io.ts";
+import { type Console, interruptible, noContradictions, noPositionals } from "./io.ts";
 import { pauseFromEnvironment, REGISTRY_HELP, RETRAIN_OPTIONS, retrainSetup } from "./retrain.ts";
 
 /** The help text of `schedule`. */
@@ -55,6 +55,7 @@ export async function scheduleCommand(args: string[], io: Console): Promise<numb
     return 0;
   }
   if (!noPositionals("schedule", positionals, io)) return 2;
+  if (!noContradictions(values, io)) return 2;
   if ((values.every === undefined) === (values.cron === undefined)) {
     throw new ConfigError(
       `Cannot schedule as exactly one of --every and --cron must be given: current value is ` +
