@@ -7,16 +7,18 @@
  *
  * @module
  */
-import { compareCommand } from "./cli/compare.ts";
-import { fuzzCommand } from "./cli/fuzz.ts";
-import { gradcheckCommand } from "./cli/gradcheck.ts";
+import { COMPARE_HELP, compareCommand } from "./cli/compare.ts";
+import { FUZZ_HELP, fuzzCommand } from "./cli/fuzz.ts";
+import { GRADCHECK_HELP, gradcheckCommand } from "./cli/gradcheck.ts";
 import { type Command, type Console, stdio } from "./cli/io.ts";
-import { makeDataCommand } from "./cli/make_data.ts";
-import { modelsCommand } from "./cli/models.ts";
-import { pipelineCommand } from "./cli/pipeline.ts";
-import { predictCommand } from "./cli/predict.ts";
-import { retrainCommand } from "./cli/retrain.ts";
-import { scheduleCommand } from "./cli/schedule.ts";
+import { MAKE_DATA_HELP, makeDataCommand } from "./cli/make_data.ts";
+import { MODELS_HELP, modelsCommand } from "./cli/models.ts";
+import { PIPELINE_HELP, pipelineCommand } from "./cli/pipeline.ts";
+import { PREDICT_HELP, predictCommand } from "./cli/predict.ts";
+import { RETRAIN_HELP, retrainCommand } from "./cli/retrain.ts";
+import { RUNS_HELP, runsCommand } from "./cli/runs.ts";
+import { SCHEDULE_HELP, scheduleCommand } from "./cli/schedule.ts";
+import { closest, flagsInHelp, mainHelp, NAME, VERSION } from "./cli/usage.ts";
 import {
   Interrupted,
   interruptExitCode,
@@ -30,32 +32,89 @@ import { ModelError } from "./model/errors.ts";
 
 export type { Console } from "./cli/io.ts";
 
-const COMMANDS: Record<string, Command> = {
-  pipeline: pipelineCommand,
-  compare: compareCommand,
-  gradcheck: gradcheckCommand,
-  predict: predictCommand,
-  retrain: retrainCommand,
-  schedule: scheduleCommand,
-  models: modelsCommand,
-  "make-data": makeDataCommand,
-  fuzz: fuzzCommand,
+/** A command: its module's entry point, its one-line summary, and its help (for "did you mean"). */
+interface CommandEntry {
+  run: Command;
+  summary: string;
+  help: string;
+}
+
+const COMMANDS: Record<string, CommandEntry> = {
+  pipeline: {
+    run: pipelineCommand,
+    summary: "train and evaluate one configuration; writes runs/<timestamp>-<key>/",
+    help: PIPELINE_HELP,
+  },
+  runs: {
+    run: runsCommand,
+    summary: "list every run and comparison as a table; writes runs/index.html",
+    help: RUNS_HELP,
+  },
+  compare: {
+    run: compareCommand,
+    summary: "train two arms that differ in one flag over the same seeds; test the difference",
+    help: COMPARE_HELP + PIPELINE_HELP,
+  },
+  gradcheck: {
+    run: gradcheckCommand,
+    summary: "check backprop against central differences",
+    help: GRADCHECK_HELP,
+  },
+  predict: {
+    run: predictCommand,
+    summary: "classify PNG digits or IDX image files with a saved model",
+    help: PREDICT_HELP,
+  },
+  retrain: {
+    run: retrainCommand,
+    summary: "train a challenger; promote it when it matches the registry's champion",
+    help: RETRAIN_HELP + PIPELINE_HELP,
+  },
+  schedule: {
+    run: scheduleCommand,
+    summary: "keep running and retrain on a schedule (--every or --cron)",
+    help: SCHEDULE_HELP + RETRAIN_HELP + PIPELINE_HELP,
+  },
+  models: {
+    run: modelsCommand,
+    summary: "list the registry's model versions; promote or roll back",
+    help: MODELS_HELP,
+  },
+  "make-data": {
+    run: makeDataCommand,
+    summary: "write an IDX data set whose training set is shifted copies of another's",
+    help: MAKE_DATA_HELP,
+  },
+  fuzz: {
+    run: fuzzCommand,
+    summary: "feed mutated inputs to the decoders and check each is refused cleanly",
+    help: FUZZ_HELP,
+  },
 };
 
 /** Runs a command line and returns its exit code; prints `error: …` for expected failures. */
 export async function main(args: string[], io: Console = stdio): Promise<number> {
   const [command, ...rest] = args;
-  const run = COMMANDS[command];
-  if (!run) {
+  const summaries = Object.entries(COMMANDS).map(([name, { summary }]) => ({ name, summary }));
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    (command === undefined ? io.err : io.out)(mainHelp(summaries));
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "--version" || command === "-V") {
+    io.out(`${NAME} ${VERSION}`);
+    return 0;
+  }
+  const entry = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!entry) {
+    const guess = closest(command, Object.keys(COMMANDS));
     io.err(
-      `error: the command must be one of ${Object.keys(COMMANDS).join(", ")}: got "${
-        command ?? ""
-      }"`,
+      `error: the command must be one of ${Object.keys(COMMANDS).join(", ")}: got "${command}"` +
+        (guess ? `. Did you mean "${guess}"?` : ". Run with --help for the commands"),
     );
     return 2;
   }
   try {
-    return await run(rest, io);
+    return await entry.run(rest, io);
   } catch (error) {
     // Thrown out of work a signal stopped; mainInterruptible cleans up and says so.
     if (error instanceof Interrupted) return error.exitCode;
@@ -72,11 +131,23 @@ export async function main(args: string[], io: Console = stdio): Promise<number>
       error instanceof TypeError && "code" in error &&
       String(error.code).startsWith("ERR_PARSE_ARGS")
     ) {
-      io.err(`error: ${error.message}. Run with --help for the flags`);
+      io.err(`error: ${usageMessage(error.message, entry.help)}`);
       return 2;
     }
     throw error;
   }
+}
+
+/**
+ * parseArgs' message with "did you mean --x?" for an unknown flag close to a
+ * documented one (dropping its note on positionals), else the pointer to --help.
+ */
+function usageMessage(message: string, help: string): string {
+  const unknown = /^(Unknown option '--([^'=]+)')/.exec(message);
+  const guess = unknown ? closest(unknown[2], flagsInHelp(help)) : null;
+  return guess
+    ? `${unknown![1]}. Did you mean --${guess}?`
+    : `${message}. Run with --help for the flags`;
 }
 
 /**
