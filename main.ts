@@ -1,7 +1,8 @@
 /**
- * The command line: dispatches a command name to its module in cli/, turns the
- * project's own errors into one `error: …` line, and is the only place that
- * exits. Ctrl-C (SIGINT) or SIGTERM runs the cleanups registered through
+ * The command line: dispatches a command name to its module in cli/ (`--help`
+ * or no command lists them, `--version` prints the version, a mistyped
+ * command or flag gets a "did you mean"), turns the project's own errors into
+ * one `error: …` line, and is the only place that exits. Ctrl-C (SIGINT) or SIGTERM runs the cleanups registered through
  * engine/cleanup.ts (temp files, the registry lock, the terminal) and exits
  * 130 or 143.
  *
