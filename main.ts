@@ -1,26 +1,19 @@
 /**
- * The command line: dispatches a command name to its module in cli/, turns the
- * project's own errors, and those of the operating system and of Deno's
- * permissions, into one `error: …` line, and is the only place that exits.
- * Exit codes: 0 success; 1 a data, model, file, permission or runtime error;
- * 2 a usage error (an unknown command or flag, a bad flag value); 130 or 143
- * when Ctrl-C (SIGINT) or SIGTERM stopped it, after the cleanups registered
- * through engine/cleanup.ts (temp files, the registry lock, the terminal) ran.
+ * The command line: dispatches a command name to its module in cli/ (`--help`
+ * or no command lists them, `--version` prints the version, a mistyped command
+ * or flag gets a "did you mean"), turns the project's own errors, and those of
+ * the operating system and of Deno's permissions, into one `error: …` line, and
+ * is the only place that exits. Exit codes: 0 success; 1 a data, model, file,
+ * permission or runtime error; 2 a usage error; 130 or 143 when Ctrl-C
+ * (SIGINT) or SIGTERM stopped it, after the cleanups registered through
+ * engine/cleanup.ts (temp files, the registry lock, the terminal) ran.
  *
  * @module
  */
-import { cacheCommand } from "./cli/cache.ts";
-import { compareCommand } from "./cli/compare.ts";
-import { fuzzCommand } from "./cli/fuzz.ts";
+import { COMMAND_TABLE, COMMANDS } from "./cli/commands.ts";
 import { describeSystemError, isSystemError } from "./cli/failures.ts";
-import { gradcheckCommand } from "./cli/gradcheck.ts";
 import { type Command, type Console, stdio } from "./cli/io.ts";
-import { makeDataCommand } from "./cli/make_data.ts";
-import { modelsCommand } from "./cli/models.ts";
-import { pipelineCommand } from "./cli/pipeline.ts";
-import { predictCommand } from "./cli/predict.ts";
-import { retrainCommand } from "./cli/retrain.ts";
-import { scheduleCommand } from "./cli/schedule.ts";
+import { closest, flagsInHelp, mainHelp, NAME, VERSION } from "./cli/usage.ts";
 import {
   Interrupted,
   interruptExitCode,
@@ -32,21 +25,8 @@ import {
 import { PipelineError, UsageError } from "./engine/errors.ts";
 import { ModelError } from "./model/errors.ts";
 
+export { COMMANDS } from "./cli/commands.ts";
 export type { Console } from "./cli/io.ts";
-
-/** The commands, by name. */
-export const COMMANDS: Readonly<Record<string, Command>> = {
-  pipeline: pipelineCommand,
-  compare: compareCommand,
-  gradcheck: gradcheckCommand,
-  predict: predictCommand,
-  retrain: retrainCommand,
-  schedule: scheduleCommand,
-  models: modelsCommand,
-  "make-data": makeDataCommand,
-  fuzz: fuzzCommand,
-  cache: cacheCommand,
-};
 
 /**
  * Runs a command line and returns its exit code; prints `error: …` for
@@ -59,12 +39,24 @@ export async function main(
   commands: Readonly<Record<string, Command>> = COMMANDS,
 ): Promise<number> {
   const [command, ...rest] = args;
-  const run = Object.hasOwn(commands, command ?? "") ? commands[command] : undefined;
+  if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+    const summaries = Object.entries(COMMAND_TABLE).map(([name, { summary }]) => ({
+      name,
+      summary,
+    }));
+    (command === undefined ? io.err : io.out)(mainHelp(summaries));
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "--version" || command === "-V") {
+    io.out(`${NAME} ${VERSION}`);
+    return 0;
+  }
+  const run = Object.hasOwn(commands, command) ? commands[command] : undefined;
   if (!run) {
+    const guess = closest(command, Object.keys(commands));
     io.err(
-      `error: the command must be one of ${Object.keys(commands).join(", ")}: got "${
-        command ?? ""
-      }"`,
+      `error: the command must be one of ${Object.keys(commands).join(", ")}: got "${command}"` +
+        (guess ? `. Did you mean "${guess}"?` : ". Run with --help for the commands"),
     );
     return 2;
   }
@@ -81,7 +73,7 @@ export async function main(
       error instanceof TypeError && "code" in error &&
       String(error.code).startsWith("ERR_PARSE_ARGS")
     ) {
-      io.err(`error: ${error.message}. Run with --help for the flags`);
+      io.err(`error: ${usageMessage(error.message, COMMAND_TABLE[command]?.help ?? "")}`);
       return 2;
     }
     // The system's failures (a full disk, a folder not writable, a path that is a file, a
@@ -92,6 +84,18 @@ export async function main(
     }
     throw error;
   }
+}
+
+/**
+ * parseArgs' message with "did you mean --x?" for an unknown flag close to a
+ * documented one (dropping its note on positionals), else the pointer to --help.
+ */
+function usageMessage(message: string, help: string): string {
+  const unknown = /^(Unknown option '--([^'=]+)')/.exec(message);
+  const guess = unknown ? closest(unknown[2], flagsInHelp(help)) : null;
+  return guess
+    ? `${unknown![1]}. Did you mean --${guess}?`
+    : `${message}. Run with --help for the flags`;
 }
 
 /**

@@ -214,6 +214,11 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
     : str("minibatches") !== undefined
     ? { minibatches: numberFlag("minibatches", str("minibatches")!, { integer: true, min: 1 }) }
     : base.batching;
+  if (flags.deskew === true && flags["no-deskew"] === true) {
+    throw new ConfigError(
+      "Cannot use --deskew with --no-deskew as they contradict each other: give one of them",
+    );
+  }
   const deskew = flags["no-deskew"] === true ? false : flags.deskew === true ? true : base.deskew;
   const config: PipelineConfig = {
     preset,
@@ -284,4 +289,130 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
     );
   }
   return config;
+}
+
+/** Keys of a run's config.json that describe the invocation, not the training: read, not reused. */
+const INVOCATION_KEYS = ["cacheDir", "useCache", "dryRun", "out", "json", "threads", "dataSet"];
+
+/** What each training key of a config.json must hold, and the flag it becomes. */
+const FILE_KEYS: Record<string, { flag: string; kind: "string" | "number" | "boolean" }> = {
+  preset: { flag: "preset", kind: "string" },
+  data: { flag: "data", kind: "string" },
+  deskew: { flag: "deskew", kind: "boolean" },
+  normalize: { flag: "normalize", kind: "string" },
+  activation: { flag: "activation", kind: "string" },
+  output: { flag: "output", kind: "string" },
+  epochs: { flag: "epochs", kind: "number" },
+  eta: { flag: "eta", kind: "number" },
+  momentum: { flag: "momentum", kind: "number" },
+  decay: { flag: "decay", kind: "number" },
+  decaySchedule: { flag: "decay-schedule", kind: "string" },
+  l1: { flag: "l1", kind: "number" },
+  l2: { flag: "l2", kind: "number" },
+  optimizer: { flag: "optimizer", kind: "string" },
+  init: { flag: "init", kind: "string" },
+  validation: { flag: "validation", kind: "number" },
+  patience: { flag: "patience", kind: "number" },
+  reduction: { flag: "reduction", kind: "string" },
+  seed: { flag: "seed", kind: "number" },
+  memory: { flag: "memory", kind: "number" },
+};
+
+/**
+ * Turns a run's `config.json` (as `deno task pipeline` writes it) into flags,
+ * checked as if given on the command line, so that {@linkcode mergeConfigFlags}
+ * can lay explicit flags on top. Refuses unknown keys, values of the wrong
+ * type, and values the flags would refuse, naming the file and the key.
+ * Invocation keys (cache folder, output folder, threads, ...) are not reused.
+ */
+export function configFileFlags(text: string, path: string): RawFlags {
+  const refuse = (rule: string, value: string, hint = "") =>
+    new ConfigError(
+      `Cannot read config file "${path}" as ${rule}: ${value}${hint ? `. Hint: ${hint}` : ""}`,
+    );
+  let file: unknown;
+  try {
+    file = JSON.parse(text);
+  } catch (error) {
+    throw refuse("it must be JSON", `it is not (${(error as Error).message})`);
+  }
+  if (typeof file !== "object" || file === null || Array.isArray(file)) {
+    throw refuse("it must hold a JSON object", `it holds ${JSON.stringify(file)?.slice(0, 40)}`);
+  }
+  const flags: RawFlags = {};
+  for (const [key, value] of Object.entries(file)) {
+    if (INVOCATION_KEYS.includes(key)) continue;
+    if (key === "hidden") {
+      if (!Array.isArray(value) || !value.every((n) => typeof n === "number")) {
+        throw refuse(`"hidden" must be an array of layer sizes`, `it is ${JSON.stringify(value)}`);
+      }
+      flags.hidden = value.join(",");
+      continue;
+    }
+    if (key === "batching") {
+      const ok = typeof value === "object" && value !== null && Object.keys(value).length === 1 &&
+        (typeof value.batchSize === "number" || typeof value.minibatches === "number");
+      if (!ok) {
+        throw refuse(
+          `"batching" must be {"batchSize": N} or {"minibatches": N}`,
+          `it is ${JSON.stringify(value)}`,
+        );
+      }
+      if ("batchSize" in value) flags["batch-size"] = String(value.batchSize);
+      else flags.minibatches = String(value.minibatches);
+      continue;
+    }
+    const known = FILE_KEYS[key];
+    if (!known) {
+      throw refuse(
+        "every key must be a setting a run's config.json holds",
+        `"${key}" is not`,
+        `the keys are ${["hidden", "batching", ...Object.keys(FILE_KEYS)].join(", ")}`,
+      );
+    }
+    if (key === "data" && value === null) continue;
+    const kind: string = typeof value;
+    if (kind !== known.kind) {
+      throw refuse(`"${key}" must be a ${known.kind}`, `it is ${JSON.stringify(value)}`);
+    }
+    if (key === "deskew") {
+      flags[value ? "deskew" : "no-deskew"] = true;
+    } else {
+      flags[known.flag] = String(value);
+    }
+  }
+  try {
+    buildConfig(flags);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConfigError(`In config file "${path}": ${error.message}`);
+  }
+  return flags;
+}
+
+/** Flags that say one thing together: an explicit one of a pair replaces the file's whole pair. */
+const FLAG_PAIRS = [["deskew", "no-deskew"], ["batch-size", "minibatches"]];
+
+/**
+ * Lays explicit flags over a config file's flags: an explicit flag wins, the
+ * file's values win over the preset (which {@linkcode buildConfig} applies last).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * const merged = mergeConfigFlags({ eta: "0.1", "no-deskew": true }, { deskew: true });
+ * assert.deepEqual(merged, { eta: "0.1", deskew: true });
+ * ```
+ */
+export function mergeConfigFlags(file: RawFlags, explicit: RawFlags): RawFlags {
+  const merged: RawFlags = { ...file };
+  for (const pair of FLAG_PAIRS) {
+    if (pair.some((flag) => explicit[flag] !== undefined)) {
+      for (const flag of pair) delete merged[flag];
+    }
+  }
+  for (const [flag, value] of Object.entries(explicit)) {
+    if (value !== undefined) merged[flag] = value;
+  }
+  return merged;
 }

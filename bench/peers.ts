@@ -17,9 +17,9 @@ let wasmPathsSet = false;
 /** Switches TensorFlow.js to `backend`, pointing the WebAssembly one at the files its package ships. */
 export async function usePeer(backend: PeerBackend): Promise<void> {
   if (backend === "wasm" && !wasmPathsSet) {
-    // nodeModulesDir "auto" puts the package here; its .wasm files sit in dist/.
+    // bench/deno.json's nodeModulesDir "auto" puts the package here; its .wasm files sit in dist/.
     setWasmPaths(
-      new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href,
+      new URL("./node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url).href,
     );
     wasmPathsSet = true;
   }

@@ -16,6 +16,7 @@ import {
 } from "../app/compare.ts";
 import { type Console, EXIT_CODES_HELP, noPositionals, readFlags, reporterFor } from "./io.ts";
 import { permissionsHelp, requireAccess } from "./permissions.ts";
+import { type Console, noContradictions, noPositionals, reporterFor } from "./io.ts";
 import { PIPELINE_OPTIONS } from "./pipeline.ts";
 
 /** The help text of `compare`. */
@@ -52,6 +53,7 @@ export async function compareCommand(args: string[], io: Console): Promise<numbe
     return 0;
   }
   if (!noPositionals("compare", positionals, io)) return 2;
+  if (!noContradictions(values, io)) return 2;
   const { vary, seeds, out, json, ...flags } = values;
   const { options, config } = readFlags(() => {
     const options = {

@@ -109,4 +109,20 @@ export function readFlags<T>(parse: () => T): T {
   } catch (error) {
     throw usage(error);
   }
+/**
+ * True unless both a flag and its `--no-` form are given (parseArgs would let
+ * the later one win silently); else prints the usage error and returns false.
+ */
+export function noContradictions(
+  values: Record<string, unknown>,
+  io: Console,
+  pairs: readonly (readonly [string, string])[] = [["deskew", "no-deskew"]],
+): boolean {
+  const both = pairs.find(([on, off]) => values[on] === true && values[off] === true);
+  if (!both) return true;
+  io.err(
+    `error: Cannot use --${both[0]} with --${both[1]} as they contradict each other: ` +
+      `give one of them. Run with --help`,
+  );
+  return false;
 }

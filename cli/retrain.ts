@@ -19,6 +19,7 @@ import { describeDecision } from "../registry/champion.ts";
 import { DEFAULT_REGISTRY } from "../registry/registry.ts";
 import { type Console, EXIT_CODES_HELP, interruptible, noPositionals, readFlags } from "./io.ts";
 import { type Access, permissionsHelp, requireAccess } from "./permissions.ts";
+import { type Console, interruptible, noContradictions, noPositionals } from "./io.ts";
 import { PIPELINE_OPTIONS } from "./pipeline.ts";
 
 /** The registry flags' help, shared with `schedule`. */
@@ -143,6 +144,8 @@ export async function retrainCommand(args: string[], io: Console): Promise<numbe
   const setup = readFlags(() => retrainSetup(values));
   requireAccess("retrain", args, retrainAccess(setup));
   const { config, registry, tolerance, force } = setup;
+  if (!noContradictions(values, io)) return 2;
+  const { config, registry, tolerance, force } = retrainSetup(values);
   const entry = await retrain(config, {
     registry,
     tolerance,

@@ -18,6 +18,9 @@ import {
   retrainAccess,
   retrainSetup,
 } from "./retrain.ts";
+import { parseDuration, runSchedule, type Trigger } from "../registry/schedule.ts";
+import { type Console, interruptible, noContradictions, noPositionals } from "./io.ts";
+import { pauseFromEnvironment, REGISTRY_HELP, RETRAIN_OPTIONS, retrainSetup } from "./retrain.ts";
 
 /** The help text of `schedule`. */
 export const SCHEDULE_HELP =
@@ -95,6 +98,30 @@ export async function scheduleCommand(args: string[], io: Console): Promise<numb
   readFlags(() => checkTrigger(trigger));
   requireAccess("schedule", args, retrainAccess(setup));
   const { config, registry, tolerance, force } = setup;
+  if (!noContradictions(values, io)) return 2;
+  if ((values.every === undefined) === (values.cron === undefined)) {
+    throw new ConfigError(
+      `Cannot schedule as exactly one of --every and --cron must be given: current value is ` +
+        `${
+          values.every === undefined ? "neither" : "both"
+        }. Hint: --every 6h or --cron "0 3 * * *"`,
+    );
+  }
+  const trigger: Trigger = values.every !== undefined
+    ? { kind: "every", ms: parseDuration("every", values.every) }
+    : { kind: "cron", expression: values.cron! };
+  const retries = numberFlag("retries", values.retries ?? "2", { integer: true, min: 0 });
+  const retryDelayMs = parseDuration("retry-delay", values["retry-delay"] ?? "1m", [
+    "ms",
+    "s",
+    "m",
+    "h",
+    "d",
+  ]);
+  const runs = values.runs === undefined
+    ? undefined
+    : numberFlag("runs", values.runs, { integer: true, min: 1 });
+  const { config, registry, tolerance, force } = retrainSetup(values);
   const pause = pauseFromEnvironment(io);
   const reporter: Reporter = interruptible({ log: (line) => io.err(line) });
   io.err(

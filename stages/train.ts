@@ -505,14 +505,14 @@ function diverged(loss: number, where: string, eta: number): DivergenceError {
   );
 }
 
-/** One progress line for an epoch. */
+/** One progress line for an epoch; `lr` is the learning rate it trained with (`--eta` after decay). */
 export function describeEpoch(r: EpochRecord, epochs: number): string {
   const validation = r.validationLoss === undefined
     ? ""
     : `  val loss ${r.validationLoss.toFixed(4)} acc ${percent(r.validationAccuracy!)}`;
   return `epoch ${String(r.epoch).padStart(String(epochs).length)}/${epochs}  loss ${
     r.trainLoss.toFixed(4)
-  } acc ${percent(r.trainAccuracy)}${validation}  eta ${r.eta.toPrecision(3)}  ${
+  } acc ${percent(r.trainAccuracy)}${validation}  lr ${r.eta.toPrecision(3)}  ${
     r.seconds.toFixed(2)
   }s`;
 }

@@ -5,7 +5,15 @@ import { DENO } from "../child.ts";
 import { makeDataSet, QUICK_TRAINING, tempDir } from "../fixtures.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-const TASKS: Record<string, string> = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks;
+/** Each task's command line (deno.json writes a task as `{ description, command }`). */
+const TASKS: Record<string, string> = Object.fromEntries(
+  Object.entries(
+    JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks as Record<
+      string,
+      string | { command: string }
+    >,
+  ).map(([name, task]) => [name, typeof task === "string" ? task : task.command]),
+);
 
 /** The `deno run` flags of a command's task, as deno.json spells them. */
 function taskFlags(command: string): string[] {
