@@ -13,7 +13,7 @@ import { OPTIMIZERS } from "../model/optimizers.ts";
 import { NORMALIZE_MODES, type NormalizeMode } from "../stages/normalize.ts";
 import type { Batching } from "../stages/minibatch.ts";
 import type { TrainOptions } from "../stages/train.ts";
-import { UsageError } from "../engine/errors.ts";
+import { ConfigError, UsageError } from "../engine/errors.ts";
 
 /** The named presets. */
 export const PRESETS = ["default", "textbook"] as const;
@@ -215,7 +215,7 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
     ? { minibatches: numberFlag("minibatches", str("minibatches")!, { integer: true, min: 1 }) }
     : base.batching;
   if (flags.deskew === true && flags["no-deskew"] === true) {
-    throw new ConfigError(
+    throw new UsageError(
       "Cannot use --deskew with --no-deskew as they contradict each other: give one of them",
     );
   }
@@ -327,7 +327,7 @@ const FILE_KEYS: Record<string, { flag: string; kind: "string" | "number" | "boo
  */
 export function configFileFlags(text: string, path: string): RawFlags {
   const refuse = (rule: string, value: string, hint = "") =>
-    new ConfigError(
+    new UsageError(
       `Cannot read config file "${path}" as ${rule}: ${value}${hint ? `. Hint: ${hint}` : ""}`,
     );
   let file: unknown;

@@ -14,9 +14,15 @@ import {
   runComparison,
   VARIABLE_FLAGS,
 } from "../app/compare.ts";
-import { type Console, EXIT_CODES_HELP, noPositionals, readFlags, reporterFor } from "./io.ts";
+import {
+  type Console,
+  EXIT_CODES_HELP,
+  noContradictions,
+  noPositionals,
+  readFlags,
+  reporterFor,
+} from "./io.ts";
 import { permissionsHelp, requireAccess } from "./permissions.ts";
-import { type Console, noContradictions, noPositionals, reporterFor } from "./io.ts";
 import { PIPELINE_OPTIONS } from "./pipeline.ts";
 
 /** The help text of `compare`. */

@@ -109,6 +109,8 @@ export function readFlags<T>(parse: () => T): T {
   } catch (error) {
     throw usage(error);
   }
+}
+
 /**
  * True unless both a flag and its `--no-` form are given (parseArgs would let
  * the later one win silently); else prints the usage error and returns false.

@@ -17,9 +17,15 @@ import { waitForInterrupt } from "../engine/cleanup.ts";
 import { UsageError } from "../engine/errors.ts";
 import { describeDecision } from "../registry/champion.ts";
 import { DEFAULT_REGISTRY } from "../registry/registry.ts";
-import { type Console, EXIT_CODES_HELP, interruptible, noPositionals, readFlags } from "./io.ts";
+import {
+  type Console,
+  EXIT_CODES_HELP,
+  interruptible,
+  noContradictions,
+  noPositionals,
+  readFlags,
+} from "./io.ts";
 import { type Access, permissionsHelp, requireAccess } from "./permissions.ts";
-import { type Console, interruptible, noContradictions, noPositionals } from "./io.ts";
 import { PIPELINE_OPTIONS } from "./pipeline.ts";
 
 /** The registry flags' help, shared with `schedule`. */
@@ -141,11 +147,10 @@ export async function retrainCommand(args: string[], io: Console): Promise<numbe
     return 0;
   }
   if (!noPositionals("retrain", positionals, io)) return 2;
+  if (!noContradictions(values, io)) return 2;
   const setup = readFlags(() => retrainSetup(values));
   requireAccess("retrain", args, retrainAccess(setup));
   const { config, registry, tolerance, force } = setup;
-  if (!noContradictions(values, io)) return 2;
-  const { config, registry, tolerance, force } = retrainSetup(values);
   const entry = await retrain(config, {
     registry,
     tolerance,

@@ -9,7 +9,14 @@ import { retrain } from "../app/retrain.ts";
 import { UsageError } from "../engine/errors.ts";
 import type { Reporter } from "../engine/stage.ts";
 import { checkTrigger, parseDuration, runSchedule, type Trigger } from "../registry/schedule.ts";
-import { type Console, EXIT_CODES_HELP, interruptible, noPositionals, readFlags } from "./io.ts";
+import {
+  type Console,
+  EXIT_CODES_HELP,
+  interruptible,
+  noContradictions,
+  noPositionals,
+  readFlags,
+} from "./io.ts";
 import { permissionsHelp, requireAccess } from "./permissions.ts";
 import {
   pauseFromEnvironment,
@@ -18,9 +25,6 @@ import {
   retrainAccess,
   retrainSetup,
 } from "./retrain.ts";
-import { parseDuration, runSchedule, type Trigger } from "../registry/schedule.ts";
-import { type Console, interruptible, noContradictions, noPositionals } from "./io.ts";
-import { pauseFromEnvironment, REGISTRY_HELP, RETRAIN_OPTIONS, retrainSetup } from "./retrain.ts";
 
 /** The help text of `schedule`. */
 export const SCHEDULE_HELP =
@@ -67,6 +71,7 @@ export async function scheduleCommand(args: string[], io: Console): Promise<numb
     return 0;
   }
   if (!noPositionals("schedule", positionals, io)) return 2;
+  if (!noContradictions(values, io)) return 2;
   const { trigger, retries, retryDelayMs, runs, setup } = readFlags(() => {
     if ((values.every === undefined) === (values.cron === undefined)) {
       throw new UsageError(
@@ -98,30 +103,6 @@ export async function scheduleCommand(args: string[], io: Console): Promise<numb
   readFlags(() => checkTrigger(trigger));
   requireAccess("schedule", args, retrainAccess(setup));
   const { config, registry, tolerance, force } = setup;
-  if (!noContradictions(values, io)) return 2;
-  if ((values.every === undefined) === (values.cron === undefined)) {
-    throw new ConfigError(
-      `Cannot schedule as exactly one of --every and --cron must be given: current value is ` +
-        `${
-          values.every === undefined ? "neither" : "both"
-        }. Hint: --every 6h or --cron "0 3 * * *"`,
-    );
-  }
-  const trigger: Trigger = values.every !== undefined
-    ? { kind: "every", ms: parseDuration("every", values.every) }
-    : { kind: "cron", expression: values.cron! };
-  const retries = numberFlag("retries", values.retries ?? "2", { integer: true, min: 0 });
-  const retryDelayMs = parseDuration("retry-delay", values["retry-delay"] ?? "1m", [
-    "ms",
-    "s",
-    "m",
-    "h",
-    "d",
-  ]);
-  const runs = values.runs === undefined
-    ? undefined
-    : numberFlag("runs", values.runs, { integer: true, min: 1 });
-  const { config, registry, tolerance, force } = retrainSetup(values);
   const pause = pauseFromEnvironment(io);
   const reporter: Reporter = interruptible({ log: (line) => io.err(line) });
   io.err(

@@ -6,7 +6,7 @@
  * @module
  */
 import { deviation, mean, sum } from "d3-array";
-import { type Chunk, type DataMeta, type DataSet } from "../engine/chunk.ts";
+import type { Chunk, DataMeta, DataSet } from "../engine/chunk.ts";
 import { ConfigError } from "../engine/errors.ts";
 import { ChunkMapStream, chunkStage, type DataStage } from "../engine/stage.ts";
 import type { Normalization } from "../model/format.ts";
