@@ -44,8 +44,13 @@ export async function main(
       name,
       summary,
     }));
-    (command === undefined ? io.err : io.out)(mainHelp(summaries));
-    return command === undefined ? 2 : 0;
+    if (command !== undefined) {
+      io.out(mainHelp(summaries));
+      return 0;
+    }
+    io.err(mainHelp(summaries));
+    io.err("error: a command must be given: got none. Run with --help for the commands");
+    return 2;
   }
   if (command === "--version" || command === "-V") {
     io.out(`${NAME} ${VERSION}`);

@@ -385,7 +385,7 @@ export function configFileFlags(text: string, path: string): RawFlags {
     buildConfig(flags);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    throw new ConfigError(`In config file "${path}": ${error.message}`);
+    throw new UsageError(`In config file "${path}": ${error.message}`);
   }
   return flags;
 }

@@ -8,7 +8,8 @@ import { parseArgs } from "node:util";
 import { parseSortField, scanRuns, sortRows, writeRunsIndex } from "../app/runs.ts";
 import { percent } from "../report/format.ts";
 import { type IndexRow, rowDetail } from "../report/runs_page.ts";
-import { type Console, noPositionals } from "./io.ts";
+import { type Console, EXIT_CODES_HELP, noPositionals } from "./io.ts";
+import { permissionsHelp } from "./permissions.ts";
 
 /** The help text of `runs`. */
 export const RUNS_HELP = `Usage: deno task runs [--sort FIELD] [--json] [--runs-dir DIR]
@@ -23,7 +24,9 @@ Folders that are not runs (or do not parse) are skipped with a note on stderr.
   --json            print the rows and the skipped folders as JSON on stdout
   --runs-dir DIR    the runs folder (default runs/)
   --help            this text
-`;
+
+${permissionsHelp("runs")}
+${EXIT_CODES_HELP}`;
 
 /** The flags of `runs`. */
 export const RUNS_OPTIONS = {

@@ -56,7 +56,7 @@ Deno.test("mergeConfigFlags() lets an explicit flag of a pair replace the file's
 Deno.test("configFileFlags() refuses what the command line would, with the file named", () => {
   const refuses = (file: unknown, message: string) =>
     assert.throws(() => configFileFlags(JSON.stringify(file), "runs/x/config.json"), {
-      name: "ConfigError",
+      name: "UsageError",
       message,
     });
   refuses(
@@ -86,7 +86,7 @@ Deno.test("configFileFlags() refuses what the command line would, with the file 
 
 Deno.test("buildConfig() refuses --deskew with --no-deskew", () => {
   assert.throws(() => buildConfig({ deskew: true, "no-deskew": true }), {
-    name: "ConfigError",
+    name: "UsageError",
     message: "Cannot use --deskew with --no-deskew as they contradict each other: give one of them",
   });
 });

@@ -158,5 +158,5 @@ Deno.test("sortRows() sorts seconds slowest first with unknown last, ties in dat
 });
 
 Deno.test("scanRuns() of a missing folder is empty", async () => {
-  assert.deepEqual(await scanRuns("/nonexistent/runs"), { rows: [], skipped: [] });
+  assert.deepEqual(await scanRuns(`${await tempDir()}/no-runs`), { rows: [], skipped: [] });
 });
