@@ -8,6 +8,7 @@
  * @module
  */
 import { compareCommand } from "./cli/compare.ts";
+import { exportCommand } from "./cli/export.ts";
 import { fuzzCommand } from "./cli/fuzz.ts";
 import { gradcheckCommand } from "./cli/gradcheck.ts";
 import { type Command, type Console, stdio } from "./cli/io.ts";
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, Command> = {
   models: modelsCommand,
   "make-data": makeDataCommand,
   fuzz: fuzzCommand,
+  export: exportCommand,
 };
 
 /** Runs a command line and returns its exit code; prints `error: …` for expected failures. */
