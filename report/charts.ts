@@ -77,7 +77,7 @@ export function costChart(series: TrainingSeries[]): string {
     width: WIDTH,
     height: HEIGHT,
     x: { label: "epoch", nice: true },
-    y: { label: "cost (log scale)", type: "log", grid: true },
+    y: { label: "cost (log scale)", type: "log", grid: true, tickFormat: "~g" },
     color: armColor(series.map((s) => s.label)),
     marks: [
       Plot.line(minibatch, { x: "x", y: "cost", z: "arm", stroke: "arm", strokeOpacity: 0.3 }),
