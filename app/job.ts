@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { provenanceOf } from "./provenance.ts";
 import { createWasmKernels, MAX_KERNEL_BYTES, type WasmKernels } from "../kernels/wasm_kernels.ts";
 import { ConfigError } from "../engine/errors.ts";
 import { trainingFootprint } from "../model/footprint.ts";
@@ -164,6 +165,7 @@ export type JobResult =
 
 /** Runs (or, with `dryRun`, plans) the pipeline for a config. */
 export async function runJob(config: PipelineConfig, reporter: Reporter): Promise<JobResult> {
+  const startedAt = new Date();
   const files: DataFiles = await findDataFiles(dataDirOf(config));
   const fingerprint = await fingerprintData(files);
   const [trainCount, rows, cols] = (await readIdxHeader(files.trainImages, 3)).dims;
@@ -196,7 +198,11 @@ export async function runJob(config: PipelineConfig, reporter: Reporter): Promis
   };
   const evaluateKey = records[records.length - 1].key;
   const runDir = config.out ?? `runs/${timestamp()}-${evaluateKey.slice(0, 8)}`;
-  const configJson = { ...config, dataSet: config.data ?? BUNDLED_DATA };
+  const configJson = {
+    ...config,
+    dataSet: config.data ?? BUNDLED_DATA,
+    provenance: await provenanceOf(startedAt),
+  };
   const report = renderRunReport({
     title: `run ${runDir.replace(/\/+$/, "").split("/").pop()}`,
     config: configJson,

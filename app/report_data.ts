@@ -2,22 +2,75 @@
  * Gathers the test digits a run report draws. It streams the test IDX files
  * once and keeps only the few images it shows, put through the model's own
  * preprocessing (the same functions the stages apply, so the same pixels), so
- * it needs neither the stage outputs nor memory for the whole test set.
+ * it needs neither the stage outputs nor memory for the whole test set. It
+ * runs the model on the misclassified digits it shows, for each one's
+ * confidence and runner-up class (the evaluate stage keeps only the predicted
+ * class), and takes the first layer's weights from the model to draw them.
  *
  * @module
  */
 import type { SavedModel } from "../model/format.ts";
-import type { DigitCard, ReportDigits } from "../report/html.ts";
+import { layerViews } from "../model/network.ts";
+import type { DigitCard, ReportDigits, WeightImage } from "../report/html.ts";
 import type { MisclassifiedView } from "../report/views.ts";
 import { backgroundOf, deskewImage } from "../stages/deskew.ts";
 import { type DataFiles, decodeDataSet } from "../stages/idx_decode.ts";
 import { normalizePixels } from "../stages/normalize.ts";
+import { networkOf, predictAll } from "../stages/evaluate.ts";
 
 /** How many misclassified digits the report shows, as the textbook's 5×5 grid. */
 export const MISCLASSIFIED_SHOWN = 25;
 
 /** How many digits the deskew before/after row shows. */
 export const DESKEW_SHOWN = 8;
+
+/** How many first-layer units the report draws as weight images. */
+export const WEIGHT_UNITS_SHOWN = 32;
+
+/**
+ * For each image, the probability of the class the evaluation predicted and
+ * the most probable other class with its probability, as predict reports
+ * probabilities (sigmoid units divided by their sum). `images` are
+ * (n, rows·cols) preprocessed pixels; `predicted` holds n classes.
+ */
+export function confidenceOf(
+  model: SavedModel,
+  images: Float32Array,
+  predicted: readonly number[],
+): { confidence: number; runnerUp: { label: number; probability: number } }[] {
+  const { rows, cols } = model.preprocessing;
+  const n = predicted.length;
+  if (n === 0) return [];
+  const classes = model.spec.sizes[model.spec.sizes.length - 1];
+  const { probabilities } = predictAll(networkOf(model), {
+    images,
+    labels: new Uint8Array(n),
+    rows,
+    cols,
+  });
+  return predicted.map((chosen, i) => {
+    const units = probabilities.subarray(i * classes, (i + 1) * classes);
+    const sum = units.reduce((a, b) => a + b, 0);
+    const p = (c: number) => (sum > 0 ? units[c] / sum : 1 / classes);
+    let second = chosen === 0 ? 1 : 0;
+    for (let c = 0; c < classes; c++) {
+      if (c !== chosen && units[c] > units[second]) second = c;
+    }
+    return { confidence: p(chosen), runnerUp: { label: second, probability: p(second) } };
+  });
+}
+
+/** The first layer's first units (at most {@linkcode WEIGHT_UNITS_SHOWN}), each unit's input weights in pixel order. */
+export function firstLayerImages(model: SavedModel): WeightImage[] {
+  const [layer] = layerViews(model.spec.sizes, model.params);
+  const units = Math.min(WEIGHT_UNITS_SHOWN, layer.outputs);
+  return Array.from({ length: units }, (_, unit) => {
+    // Weights are (IN, OUT) row-major: unit j's inputs are column j.
+    const weights = new Float32Array(layer.inputs);
+    for (let i = 0; i < layer.inputs; i++) weights[i] = layer.weights[i * layer.outputs + unit];
+    return { unit, weights };
+  });
+}
 
 /**
  * Picks the report's digits: the first misclassified test images, the first
@@ -59,13 +112,22 @@ export async function reportDigits(
     label: kept.get(i)!.label,
     ...(predicted === undefined ? {} : { predicted }),
   });
+  const mistakes = shownMistakes.map((m) => card(m.index, m.predicted));
+  const pixels = rows * cols;
+  const batch = new Float32Array(mistakes.length * pixels);
+  mistakes.forEach((c, i) => batch.set(c.pixels as Float32Array, i * pixels));
+  confidenceOf(model, batch, shownMistakes.map((m) => m.predicted)).forEach((c, i) => {
+    mistakes[i].confidence = c.confidence;
+    mistakes[i].runnerUp = c.runnerUp;
+  });
   const samples = [...firstOfClass.entries()].sort((a, b) => a[0] - b[0]).map(([, i]) => card(i));
   const shown = Math.min(DESKEW_SHOWN, index);
   return {
     rows,
     cols,
-    misclassified: shownMistakes.map((m) => card(m.index, m.predicted)),
+    misclassified: mistakes,
     samples,
+    firstLayer: firstLayerImages(model),
     ...(deskew
       ? {
         deskew: Array.from({ length: shown }, (_, i) => ({

@@ -6,6 +6,7 @@
  */
 import { CACHE_HELP, cacheCommand } from "./cache.ts";
 import { COMPARE_HELP, compareCommand } from "./compare.ts";
+import { EXPORT_HELP, exportCommand } from "./export.ts";
 import { FUZZ_HELP, fuzzCommand } from "./fuzz.ts";
 import { GRADCHECK_HELP, gradcheckCommand } from "./gradcheck.ts";
 import type { Command } from "./io.ts";
@@ -73,6 +74,11 @@ export const COMMAND_TABLE: Readonly<Record<string, CommandEntry>> = {
     run: makeDataCommand,
     summary: "write an IDX data set whose training set is shifted copies of another's",
     help: MAKE_DATA_HELP,
+  },
+  export: {
+    run: exportCommand,
+    summary: "export a model to ONNX or a TensorFlow.js layers model",
+    help: EXPORT_HELP,
   },
   fuzz: {
     run: fuzzCommand,

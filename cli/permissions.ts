@@ -37,6 +37,7 @@ export const TASK_PERMISSIONS: Readonly<Record<string, TaskPermissions>> = {
   "make-data": { read: ["."], write: ["runs"] },
   cache: { read: [".cache"], write: [".cache"], other: ["--allow-sys=homedir"] },
   runs: { read: ["runs"], write: ["runs"] },
+  export: { read: ["."], write: ["exports", "runs"] },
   // The fuzzer runs each batch of inputs in a child deno with a capped heap, in a temp folder.
   fuzz: { read: [".", "/tmp"], write: ["/tmp"], other: ["--allow-run=deno"] },
 };

@@ -6,8 +6,8 @@
  */
 import denoJson from "../deno.json" with { type: "json" };
 
-/** The project's name, from deno.json. */
-export const NAME: string = denoJson.name;
+/** The project's name: deno.json's package name without its scope (`@mnist-pipeline/core` → `mnist-pipeline`). */
+export const NAME: string = denoJson.name.replace(/^@([^/]+)\/.*$/, "$1");
 
 /** The project's version, from deno.json. */
 export const VERSION: string = denoJson.version;

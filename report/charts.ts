@@ -51,7 +51,9 @@ function armColor(labels: string[]): Plot.ScaleOptions {
 /**
  * The cost of every minibatch (faint) and its per-epoch average (bold, with
  * dots), as the textbook plotted them; x is in epochs so arms with other batch
- * counts line up.
+ * counts line up. The cost axis is logarithmic, so the first minibatches'
+ * spike does not flatten the later epochs into the bottom of the chart; a cost
+ * of 0 or less (which a log scale cannot place) is left out.
  */
 export function costChart(series: TrainingSeries[]): string {
   const minibatch: { arm: string; x: number; cost: number }[] = [];
@@ -62,20 +64,20 @@ export function costChart(series: TrainingSeries[]): string {
     const batches = Math.max(1, Math.round(s.costs.length / epochs));
     const stride = Math.max(1, Math.ceil(s.costs.length / MAX_COST_POINTS));
     for (let i = 0; i < s.costs.length; i += stride) {
-      minibatch.push({ arm: s.label, x: (i + 1) / batches, cost: s.costs[i] });
+      if (s.costs[i] > 0) minibatch.push({ arm: s.label, x: (i + 1) / batches, cost: s.costs[i] });
     }
     for (let e = 0; e < epochs; e++) {
       const slice = s.costs.slice(e * batches, (e + 1) * batches);
       if (slice.length === 0) break;
       const mean = slice.reduce((a, b) => a + b, 0) / slice.length;
-      average.push({ arm: s.label, x: e + 1, cost: mean });
+      if (mean > 0) average.push({ arm: s.label, x: e + 1, cost: mean });
     }
   }
   return render({
     width: WIDTH,
     height: HEIGHT,
     x: { label: "epoch", nice: true },
-    y: { label: "cost", grid: true },
+    y: { label: "cost (log scale)", type: "log", grid: true, tickFormat: "~g" },
     color: armColor(series.map((s) => s.label)),
     marks: [
       Plot.line(minibatch, { x: "x", y: "cost", z: "arm", stroke: "arm", strokeOpacity: 0.3 }),

@@ -50,3 +50,35 @@ export function digitPng(image: ArrayLike<number>, rows: number, cols: number): 
 export function digitDataUri(image: ArrayLike<number>, rows: number, cols: number): string {
   return `data:image/png;base64,${Buffer.from(digitPng(image, rows, cols)).toString("base64")}`;
 }
+
+/**
+ * Encodes signed values (rows·cols, e.g. one hidden unit's input weights) as
+ * an RGB PNG heat map: white at 0, red for positive and blue for negative,
+ * full colour at the largest |value|, so the sign of every weight shows.
+ */
+export function weightPng(values: ArrayLike<number>, rows: number, cols: number): Uint8Array {
+  if (values.length !== rows * cols) {
+    throw new RangeError(
+      `Cannot draw weights as they must hold rows·cols = ${
+        rows * cols
+      } values: they hold ${values.length}`,
+    );
+  }
+  let max = 0;
+  for (let i = 0; i < values.length; i++) max = Math.max(max, Math.abs(values[i]));
+  const png = new PNG({ width: cols, height: rows });
+  for (let i = 0; i < values.length; i++) {
+    const t = max > 0 ? values[i] / max : 0;
+    const fade = Math.round(255 * (1 - Math.abs(t)));
+    png.data[4 * i] = t >= 0 ? 255 : fade;
+    png.data[4 * i + 1] = fade;
+    png.data[4 * i + 2] = t <= 0 ? 255 : fade;
+    png.data[4 * i + 3] = 255;
+  }
+  return new Uint8Array(PNG.sync.write(png, { colorType: 2 }));
+}
+
+/** A PNG `data:` URI of {@linkcode weightPng}'s heat map. */
+export function weightDataUri(values: ArrayLike<number>, rows: number, cols: number): string {
+  return `data:image/png;base64,${Buffer.from(weightPng(values, rows, cols)).toString("base64")}`;
+}

@@ -6,7 +6,7 @@
  */
 import type { RunMetricsView as RunMetrics } from "./views.ts";
 import { classErrorChart, confusionChart, costChart, epochChart } from "./charts.ts";
-import { digitDataUri } from "./digits.ts";
+import { digitDataUri, weightDataUri } from "./digits.ts";
 import { percent } from "./format.ts";
 
 /** One test image to draw, with what is known about it. */
@@ -19,6 +19,18 @@ export interface DigitCard {
   label: number;
   /** Predicted class, for misclassified digits. */
   predicted?: number;
+  /** The model's probability of the predicted class, 0..1 (misclassified digits). */
+  confidence?: number;
+  /** The second most probable class and its probability (misclassified digits). */
+  runnerUp?: { label: number; probability: number };
+}
+
+/** One unit of the first layer: its input weights, drawn as an image of the input's shape. */
+export interface WeightImage {
+  /** The unit's index in the first layer. */
+  unit: number;
+  /** Its rows·cols input weights, in pixel order. */
+  weights: ArrayLike<number>;
 }
 
 /** The test digits a run report shows. */
@@ -33,6 +45,8 @@ export interface ReportDigits {
   samples: DigitCard[];
   /** The same test digits before and after deskew; absent when deskew is off. */
   deskew?: { before: DigitCard; after: DigitCard }[];
+  /** The first units of the first layer (at most 32); absent or empty draws no panel. */
+  firstLayer?: WeightImage[];
 }
 
 /** Everything a run report is drawn from. */
@@ -61,7 +75,7 @@ h3 { font-size: 0.95rem; margin: 0 0 6px; color: #444; }
 .grid { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
 .panel { background: white; border: 1px solid #e3e3e3; border-radius: 8px; padding: 12px; }
 .digits { display: grid; gap: 6px; }
-.digit { text-align: center; font-size: 0.75rem; color: #333; }
+.digit { text-align: center; font-size: 0.75rem; color: #333; white-space: pre-line; }
 .digit img { display: block; width: 56px; height: 56px; image-rendering: pixelated; border: 1px solid #eee; margin: 0 auto 2px; }
 .arrow { align-self: center; color: #888; }
 table { border-collapse: collapse; font-size: 0.85rem; background: white; }
@@ -101,8 +115,8 @@ function digit(rows: number, cols: number, d: DigitCard, caption: string): strin
   }" width="${cols}" height="${rows}">${escapeHtml(caption)}</div>`;
 }
 
-function digitGrid(items: string[], columns: number): string {
-  return `<div class="digits" style="grid-template-columns: repeat(${columns}, 64px)">${
+function digitGrid(items: string[], columns: number, width = 64): string {
+  return `<div class="digits" style="grid-template-columns: repeat(${columns}, ${width}px)">${
     items.join("")
   }</div>`;
 }
@@ -173,6 +187,73 @@ function classTable(metrics: RunMetrics): string {
   );
 }
 
+/** One off-diagonal cell of a confusion matrix. */
+export interface ConfusedPair {
+  /** True class. */
+  label: number;
+  /** Class predicted instead. */
+  predicted: number;
+  /** Test images of `label` predicted as `predicted`. */
+  count: number;
+  /** count / images of `label`, 0..1. */
+  share: number;
+}
+
+/**
+ * The `n` largest off-diagonal cells of a confusion matrix (counts[true][predicted]),
+ * most first, ties in (true, predicted) order; cells of 0 are left out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { confusedPairs } from "./html.ts";
+ * const pairs = confusedPairs([[8, 2, 0], [0, 9, 1], [5, 0, 5]], 2);
+ * assert.deepEqual(pairs.map((p) => [p.label, p.predicted, p.count]), [[2, 0, 5], [0, 1, 2]]);
+ * ```
+ */
+export function confusedPairs(matrix: number[][], n: number): ConfusedPair[] {
+  const pairs: ConfusedPair[] = [];
+  matrix.forEach((row, label) => {
+    const images = row.reduce((a, b) => a + b, 0);
+    row.forEach((count, predicted) => {
+      if (predicted !== label && count > 0) {
+        pairs.push({ label, predicted, count, share: count / images });
+      }
+    });
+  });
+  return pairs.sort((a, b) => b.count - a.count).slice(0, n);
+}
+
+/** How many confused pairs the report lists. */
+export const CONFUSED_PAIRS_SHOWN = 10;
+
+function confusedTable(matrix: number[][]): string {
+  const pairs = confusedPairs(matrix, CONFUSED_PAIRS_SHOWN);
+  if (pairs.length === 0) return "<p>none: every test digit was classified correctly</p>";
+  return table(
+    ["true", "predicted as", "images", "share of the true class"],
+    pairs.map((p) => [String(p.label), String(p.predicted), String(p.count), percent(p.share)]),
+  );
+}
+
+/** The caption of a misclassified digit: true, predicted with its confidence, and the runner-up. */
+function mistakeCaption(d: DigitCard): string {
+  const confidence = d.confidence === undefined ? "" : ` ${Math.round(100 * d.confidence)}%`;
+  const second = d.runnerUp === undefined
+    ? ""
+    : `\n2nd: ${d.runnerUp.label} ${Math.round(100 * d.runnerUp.probability)}%`;
+  return `t: ${d.label} p: ${d.predicted}${confidence}${second}`;
+}
+
+function weightGrid(rows: number, cols: number, units: WeightImage[]): string {
+  const items = units.map((u) =>
+    `<div class="digit"><img src="${weightDataUri(u.weights, rows, cols)}" alt="${
+      escapeHtml(`first-layer unit ${u.unit}'s input weights`)
+    }" width="${cols}" height="${rows}">unit ${u.unit}</div>`
+  );
+  return digitGrid(items, Math.min(8, items.length));
+}
+
 /** Renders a run's report page. */
 export function renderRunReport(data: RunReportData): string {
   const { metrics, digits, config } = data;
@@ -192,8 +273,16 @@ export function renderRunReport(data: RunReportData): string {
     card(String(metrics.testCount), "test images"),
   ].join("");
   const misclassified = digits.misclassified.map((d) =>
-    digit(digits.rows, digits.cols, d, `t: ${d.label} p: ${d.predicted}`)
+    digit(digits.rows, digits.cols, d, mistakeCaption(d))
   );
+  const firstLayer = digits.firstLayer?.length
+    ? panel(
+      `first layer: the input weights of units 0–${
+        digits.firstLayer.length - 1
+      } (red positive, blue negative)`,
+      weightGrid(digits.rows, digits.cols, digits.firstLayer),
+    )
+    : "";
   const samples = digits.samples.map((d) => digit(digits.rows, digits.cols, d, `${d.label}`));
   const deskew = digits.deskew
     ? panel(
@@ -241,17 +330,20 @@ ${
     )
   }
 ${panel("per class", classTable(metrics))}
+${panel("most confused pairs", confusedTable(metrics.confusionMatrix))}
 </div>
 <h2>Digits</h2>
 <div class="grid">
 ${
     panel(
-      `the first ${misclassified.length} misclassified test digits`,
-      misclassified.length ? digitGrid(misclassified, 5) : "<p>none</p>",
+      `the first ${misclassified.length} misclassified test digits (true, predicted with ` +
+        `its probability, runner-up)`,
+      misclassified.length ? digitGrid(misclassified, 5, 84) : "<p>none</p>",
     )
   }
 ${panel("one test digit of each class", digitGrid(samples, Math.min(10, samples.length)))}
 ${deskew}
+${firstLayer}
 </div>
 <h2>Run</h2>
 <div class="grid">

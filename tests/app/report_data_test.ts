@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { DESKEW_SHOWN, reportDigits } from "../../app/report_data.ts";
+import {
+  confidenceOf,
+  DESKEW_SHOWN,
+  firstLayerImages,
+  reportDigits,
+  WEIGHT_UNITS_SHOWN,
+} from "../../app/report_data.ts";
 import type { SavedModel } from "../../model/format.ts";
 import { deskewImage } from "../../stages/deskew.ts";
 import { decodeImagesAndLabels, findDataFiles } from "../../stages/idx_decode.ts";
@@ -41,6 +47,12 @@ Deno.test("reportDigits() picks the misclassified, one digit per class and the d
     [5, test.labels[5], 3],
   ]);
   assert.deepEqual(digits.misclassified[0].pixels, seen(37));
+  // An all-zero model gives every class 1/4: the runner-up is the first other class.
+  assert.deepEqual(
+    digits.misclassified.map((d) => [d.confidence, d.runnerUp]),
+    [[0.25, { label: 1, probability: 0.25 }], [0.25, { label: 0, probability: 0.25 }]],
+  );
+  assert.deepEqual(digits.firstLayer?.map((u) => u.unit), [0, 1, 2, 3]);
   // The fixture's test labels cycle 0, 1, 2, 3: the first of each class are rows 0..3.
   assert.deepEqual(digits.samples.map((d) => [d.index, d.label]), [[0, 0], [1, 1], [2, 2], [3, 3]]);
   assert.equal(digits.deskew?.length, DESKEW_SHOWN);
@@ -57,4 +69,51 @@ Deno.test("reportDigits() without deskew shows the normalized digits and no desk
   assert.equal(digits.deskew, undefined);
   assert.deepEqual(digits.misclassified, []);
   assert.equal(digits.samples.length, 4);
+});
+
+/** A 2×2-input, no-hidden-layer model whose output units are the given scores' weights. */
+function tiny(output: "softmax" | "sigmoid", weights: number[], biases: number[]): SavedModel {
+  return {
+    spec: { sizes: [4, biases.length], activation: "relu", output },
+    preprocessing: {
+      rows: 2,
+      cols: 2,
+      normalization: { mode: "none", mean: 0, std: 1 },
+      deskew: false,
+    },
+    params: new Float32Array([...weights, ...biases]),
+  };
+}
+
+Deno.test("confidenceOf() gives the predicted class's probability and the most probable other class", () => {
+  // Three classes scored by biases only: softmax of (0, ln 2, ln 7) is (0.1, 0.2, 0.7).
+  const m = tiny("softmax", new Array(12).fill(0), [0, Math.log(2), Math.log(7)]);
+  const [top, other] = confidenceOf(m, new Float32Array(8), [2, 0]);
+  assert.ok(Math.abs(top.confidence - 0.7) < 1e-6);
+  assert.equal(top.runnerUp.label, 1);
+  assert.ok(Math.abs(top.runnerUp.probability - 0.2) < 1e-6);
+  // When the evaluation predicted class 0, the runner-up is the best of the others.
+  assert.ok(Math.abs(other.confidence - 0.1) < 1e-6);
+  assert.equal(other.runnerUp.label, 2);
+  assert.deepEqual(confidenceOf(m, new Float32Array(0), []), []);
+});
+
+Deno.test("confidenceOf() divides sigmoid units by their sum, as predict reports them", () => {
+  // sigmoid(0) = 0.5 for both units: each is half of the sum.
+  const [only] = confidenceOf(tiny("sigmoid", new Array(8).fill(0), [0, 0]), new Float32Array(4), [
+    1,
+  ]);
+  assert.equal(only.confidence, 0.5);
+  assert.deepEqual(only.runnerUp, { label: 0, probability: 0.5 });
+});
+
+Deno.test("firstLayerImages() takes each unit's column of the (IN, OUT) weights, at most 32 units", () => {
+  // Weights (4, 2) row-major: unit 0's inputs are 1, 3, 5, 7.
+  const images = firstLayerImages(tiny("softmax", [1, 2, 3, 4, 5, 6, 7, 8], [0, 0]));
+  assert.deepEqual(images.map((u) => [u.unit, Array.from(u.weights)]), [
+    [0, [1, 3, 5, 7]],
+    [1, [2, 4, 6, 8]],
+  ]);
+  const wide = tiny("softmax", new Array(4 * 40).fill(0), new Array(40).fill(0));
+  assert.equal(firstLayerImages(wide).length, WEIGHT_UNITS_SHOWN);
 });

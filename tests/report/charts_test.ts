@@ -84,7 +84,27 @@ Deno.test("costChart() draws every minibatch faintly and each epoch's mean cost 
     "deskew on\nepoch 1: mean cost 2.500",
     "deskew on\nepoch 2: mean cost 1.250",
   ]);
-  assert.deepEqual(chart.axes, ["↑ cost", "epoch →"]);
+  assert.deepEqual(chart.axes, ["↑ cost (log scale)", "epoch →"]);
+});
+
+Deno.test("costChart() draws cost on a log scale, so a first-batch spike leaves the later epochs room", () => {
+  // 100× the later costs in the first minibatch: on a linear axis the rest would sit in the bottom 1%.
+  const costs = [100, ...Array.from({ length: 23 }, (_, i) => 1 - i / 50)];
+  const chart = parse(costChart([arm("a", 12, costs)]));
+  const [faint] = chart.all('g[aria-label="line"] path');
+  const ys = [...faint.getAttribute("d")!.matchAll(/[ML][\d.]+,([\d.]+)/g)].map((m) =>
+    Number(m[1])
+  );
+  const top = Math.min(...ys), bottom = Math.max(...ys);
+  // log10(100 / 0.56) ≈ 2.25 decades; the later costs span log10(1 / 0.56) ≈ 0.25 of them.
+  const laterSpan = Math.max(...ys.slice(1)) - Math.min(...ys.slice(1));
+  assert.ok(laterSpan / (bottom - top) > 0.1, `later costs use ${laterSpan / (bottom - top)}`);
+});
+
+Deno.test("costChart() leaves out costs of 0, which a log scale cannot place", () => {
+  const chart = parse(costChart([arm("a", 2, [2, 0, 1, 0.5])]));
+  const [faint] = chart.all('g[aria-label="line"] path');
+  assert.equal(pointsIn(faint), 3);
 });
 
 Deno.test("costChart() puts several arms on one chart with a legend naming each", () => {

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { PNG } from "pngjs";
 import { main } from "../../main.ts";
-import { digitPng, toGrey } from "../../report/digits.ts";
+import { digitPng, toGrey, weightPng } from "../../report/digits.ts";
+import { confusedPairs } from "../../report/html.ts";
 import { captureConsole, makeDataSet, tempDir } from "../fixtures.ts";
 
 const SMALL = ["--epochs", "2", "--hidden", "4", "--batch-size", "16"];
@@ -40,9 +41,28 @@ Deno.test("every run folder gets a self-contained report with charts, digits, st
   assert.ok(digits.every((d) => d.src.startsWith("data:image/png;base64,")));
   const wrong = metrics.misclassified.slice(0, 25);
   const titled = digits.filter((d) => d.caption.startsWith("t: "));
-  assert.deepEqual(
-    titled.map((d) => d.caption),
-    wrong.map((m: { label: number; predicted: number }) => `t: ${m.label} p: ${m.predicted}`),
+  assert.equal(titled.length, wrong.length);
+  titled.forEach((d, i) => {
+    const { label, predicted } = wrong[i];
+    const match = d.caption.match(/^t: (\d) p: (\d) (\d+)%\n2nd: (\d) (\d+)%$/);
+    assert.ok(match, d.caption);
+    assert.deepEqual([Number(match[1]), Number(match[2])], [label, predicted]);
+    assert.notEqual(Number(match[4]), predicted, "the runner-up is another class");
+    assert.ok(Number(match[3]) >= Number(match[5]), "the runner-up is less probable");
+  });
+  // Four hidden units: all four drawn as red-blue heat maps of the input's shape.
+  const units = digits.filter((d) => d.caption.startsWith("unit "));
+  assert.deepEqual(units.map((d) => d.caption), ["unit 0", "unit 1", "unit 2", "unit 3"]);
+  const heat = PNG.sync.read(Buffer.from(units[0].src.split(",")[1], "base64"));
+  assert.deepEqual([heat.width, heat.height], [10, 10]);
+  assert.match(html, /first layer: the input weights of units 0–3/);
+  assert.match(html, /most confused pairs/);
+  const config = JSON.parse(await Deno.readTextFile(`${out}/a/config.json`));
+  assert.equal(config.provenance.deno, Deno.version.deno);
+  assert.equal(config.provenance.cores, navigator.hardwareConcurrency);
+  assert.ok(Date.now() - Date.parse(config.provenance.startedAt) < 60_000);
+  assert.ok(
+    config.provenance.gitCommit === null || /^[0-9a-f]{40}$/.test(config.provenance.gitCommit),
   );
   assert.deepEqual(digits.filter((d) => /^\d$/.test(d.caption)).map((d) => d.caption), [
     "0",
@@ -91,5 +111,32 @@ Deno.test("digitPng() draws ink dark on white, scaled to the image's own range",
   assert.deepEqual([...toGrey(new Float32Array([2, 2]))], [0, 0]);
   assert.throws(() => digitPng(image, 2, 2), {
     message: "Cannot draw a digit as it must hold rows·cols = 4 pixels: it holds 6",
+  });
+});
+
+Deno.test("confusedPairs() lists the largest off-diagonal cells with their share of the true class", () => {
+  const matrix = [[8, 2, 0], [0, 9, 1], [5, 0, 5]];
+  assert.deepEqual(confusedPairs(matrix, 10), [
+    { label: 2, predicted: 0, count: 5, share: 0.5 },
+    { label: 0, predicted: 1, count: 2, share: 0.2 },
+    { label: 1, predicted: 2, count: 1, share: 0.1 },
+  ]);
+  assert.deepEqual(confusedPairs([[3, 0], [0, 4]], 10), []);
+  assert.deepEqual(confusedPairs([], 10), []);
+});
+
+Deno.test("weightPng() draws positive weights red, negative blue, and 0 white, scaled by the largest", () => {
+  const png = PNG.sync.read(Buffer.from(weightPng(new Float32Array([2, -2, 0, 1]), 2, 2)));
+  const rgb = (i: number) => [png.data[4 * i], png.data[4 * i + 1], png.data[4 * i + 2]];
+  assert.deepEqual(rgb(0), [255, 0, 0]);
+  assert.deepEqual(rgb(1), [0, 0, 255]);
+  assert.deepEqual(rgb(2), [255, 255, 255]);
+  assert.deepEqual(rgb(3), [255, 128, 128]);
+  assert.deepEqual(
+    [...PNG.sync.read(Buffer.from(weightPng(new Float32Array(4), 2, 2))).data.subarray(0, 3)],
+    [255, 255, 255],
+  );
+  assert.throws(() => weightPng(new Float32Array(3), 2, 2), {
+    message: "Cannot draw weights as they must hold rows·cols = 4 values: they hold 3",
   });
 });
