@@ -17,6 +17,7 @@ import { pipelineCommand } from "./cli/pipeline.ts";
 import { predictCommand } from "./cli/predict.ts";
 import { retrainCommand } from "./cli/retrain.ts";
 import { scheduleCommand } from "./cli/schedule.ts";
+import { serveCommand } from "./cli/serve.ts";
 import {
   Interrupted,
   interruptExitCode,
@@ -40,6 +41,7 @@ const COMMANDS: Record<string, Command> = {
   models: modelsCommand,
   "make-data": makeDataCommand,
   fuzz: fuzzCommand,
+  serve: serveCommand,
 };
 
 /** Runs a command line and returns its exit code; prints `error: …` for expected failures. */
