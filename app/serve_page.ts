@@ -15,6 +15,7 @@ export const SERVE_PAGE: string = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>mnist-pipeline · draw a digit</title>
+<link rel="icon" href="data:,">
 <style>
   :root { font-family: system-ui, sans-serif; color: #1d2430; background: #f4f6f9; }
   body { margin: 0; display: flex; justify-content: center; }
