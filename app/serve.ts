@@ -45,7 +45,7 @@ export interface ServeOptions {
   port?: number;
   /** Largest request body in bytes; a larger one gets 413. @default {DEFAULT_MAX_BODY_BYTES} */
   maxBodyBytes?: number;
-  /** Milliseconds a request may take, body and prediction together; then 408 or 503. @default {10000} */
+  /** Milliseconds a request may take, body and prediction together; then 408 (body still arriving) or 503. @default {10000} */
   timeoutMs?: number;
   /** Milliseconds the first waiting image waits for others to batch with. @default {1} */
   batchWindowMs?: number;
@@ -79,7 +79,7 @@ export interface PredictionServer {
 
 /** A request the server refuses, with the HTTP status that says why. */
 export class RequestError extends InputError {
-  /** The HTTP status: 400, 404, 405, 408, 413, 415 or 503. */
+  /** The HTTP status: 400, 404, 405, 408, 409, 413, 415 or 503. */
   readonly status: number;
   /** Extra response headers (`Allow` for 405). */
   readonly headers: Record<string, string>;
@@ -380,7 +380,7 @@ export async function startServer(options: ServeOptions): Promise<PredictionServ
     }, pollMs)
     : null;
 
-  async function predictRoute(request: Request): Promise<Response> {
+  async function predictRoute(request: Request, phase: { reading: boolean }): Promise<Response> {
     const type = mediaType(request);
     if (type !== "image/png" && type !== "application/json") {
       throw new RequestError(
@@ -389,7 +389,9 @@ export async function startServer(options: ServeOptions): Promise<PredictionServ
           `value is "${request.headers.get("content-type") ?? ""}"`,
       );
     }
+    phase.reading = true;
     const body = await readBody(request, maxBodyBytes);
+    phase.reading = false;
     const { images, single } = parsePredictBody(type, body, served);
     const results = await batcher.submit(images);
     const failed = results.find((r) => !r.ok);
@@ -398,7 +400,7 @@ export async function startServer(options: ServeOptions): Promise<PredictionServ
     return json(single ? answers[0] : answers);
   }
 
-  async function route(request: Request): Promise<Response> {
+  async function route(request: Request, phase: { reading: boolean }): Promise<Response> {
     const path = new URL(request.url).pathname;
     const methods = ROUTES[path];
     if (!methods) {
@@ -423,22 +425,26 @@ export async function startServer(options: ServeOptions): Promise<PredictionServ
       return json({ status: "ok", version: served.info.version });
     }
     if (path === "/model") return json(modelDocument(served));
-    return await predictRoute(request);
+    return await predictRoute(request, phase);
   }
 
   async function handler(request: Request): Promise<Response> {
     requests++;
+    // A body still arriving at the deadline is the client's delay (408); anything else is ours (503).
+    const phase = { reading: false };
     const timeout = deadline(
       timeoutMs,
       () =>
         new RequestError(
-          503,
+          phase.reading ? 408 : 503,
           `Cannot answer ${request.method} ${new URL(request.url).pathname} as a request must ` +
-            `finish within ${timeoutMs} ms: it did not`,
+            `finish within ${timeoutMs} ms: ${
+              phase.reading ? "its body was still arriving" : "it did not"
+            }`,
         ),
     );
     try {
-      return await Promise.race([route(request), timeout.promise]);
+      return await Promise.race([route(request, phase), timeout.promise]);
     } catch (error) {
       if (error instanceof RequestError) {
         return json({ error: error.message }, error.status, error.headers);

@@ -23,7 +23,8 @@ Serves predictions over HTTP until Ctrl-C or SIGTERM:
   GET  /model     the model: version, layers, preprocessing, test accuracy
   GET  /healthz   { "status": "ok", "version" }
 A bad request gets a 4xx and { "error": "…" }: 400 malformed, 404 unknown path, 405 wrong
-method, 413 body too large, 415 wrong content type; 503 when a request runs past --timeout-ms.
+method, 408 body still arriving at --timeout-ms, 413 body too large, 415 wrong content type;
+503 when the server itself runs past --timeout-ms.
 
 With a registry, its "current" file is polled and a new champion (a retrain's promotion, a
 rollback) is loaded in full, then swapped in for the next batch; requests never fail for it.

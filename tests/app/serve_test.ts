@@ -360,7 +360,7 @@ Deno.test("serve: every bad request gets its 4xx and a JSON error, and the serve
   });
 });
 
-Deno.test("serve: a request past the timeout gets 503, not a hang", async () => {
+Deno.test("serve: a request whose body is still arriving at the timeout gets 408, not a hang", async () => {
   const run = await runFolder(handModel(5));
   await withServer({ model: run, timeoutMs: 100 }, async (server) => {
     // A body that never ends.
@@ -372,8 +372,11 @@ Deno.test("serve: a request past the timeout gets 503, not a hang", async () => 
       body,
       signal: controller.signal,
     });
-    assert.equal(response.status, 503);
-    assert.match((await response.json()).error, /must finish within 100 ms: it did not/);
+    assert.equal(response.status, 408);
+    assert.match(
+      (await response.json()).error,
+      /^Cannot answer POST \/predict as a request must finish within 100 ms: its body was still arriving$/,
+    );
     controller.abort();
   });
 });
