@@ -341,13 +341,14 @@ export async function startServer(options: ServeOptions): Promise<PredictionServ
   let loading: Promise<boolean> | null = null;
   let lastFailure = "";
   async function checkChampion(): Promise<boolean> {
-    const id = await championOf(source);
-    if (id === null || id === served.info.version) return false;
     let next: ServedModel;
     try {
+      const id = await championOf(source);
+      if (id === null || id === served.info.version) return false;
       next = await loadServedModel(source, maxBatch);
     } catch (error) {
       if (!(error instanceof PipelineError || error instanceof ModelError)) throw error;
+      // Said once per cause: the poll keeps meeting it until someone fixes the registry.
       if (error.message !== lastFailure) {
         log(`serve: keeps ${served.info.version}: cannot load the new champion: ${error.message}`);
         lastFailure = error.message;

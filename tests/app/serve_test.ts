@@ -446,6 +446,11 @@ Deno.test("serve: a rollback swaps back, and a champion that does not load leave
     const { status, body } = await postJson(server, { pixels: new Array(100).fill(0) });
     assert.equal(status, 200);
     assert.equal(body.model.version, "v0002");
+    // A damaged current (edited by hand) is reported once too, and v0002 keeps serving.
+    await Deno.writeTextFile(`${registry}/current`, "{oops");
+    assert.equal(await server.reload(), false);
+    assert.equal(await server.reload(), false);
+    assert.equal(logs.filter((l) => l.includes("Cannot read the champion")).length, 1);
     await writeCurrent(registry, "v0001");
     assert.equal(await server.reload(), true);
     assert.equal(server.current().version, "v0001");
