@@ -87,6 +87,8 @@ try {
   const modelFile = await findOrTrainModel(work);
   const registry = `${work}/models`;
   await Deno.mkdir(registry);
+  // Both versions are copies of one model: the swap is measured, not a change of answers.
+  const testAccuracy = await accuracyBeside(modelFile);
   for (const n of [1, 2]) {
     const run = `${work}/run${n}`;
     await Deno.mkdir(run);
@@ -96,7 +98,7 @@ try {
       createdAt: new Date().toISOString(),
       dataFingerprint: "bench",
       configHash: `bench${n}`,
-      testAccuracy: 0.9 + n / 100,
+      testAccuracy,
       testSetFingerprint: "bench",
       dataSet: "bench",
     });
@@ -161,6 +163,17 @@ try {
   }
 } finally {
   await Deno.remove(work, { recursive: true });
+}
+
+/** The test accuracy in the metrics.json beside a model file, or 0 when there is none. */
+async function accuracyBeside(modelFile: string): Promise<number> {
+  const folder = modelFile.slice(0, modelFile.lastIndexOf("/") + 1) || "./";
+  try {
+    const { testAccuracy } = JSON.parse(await Deno.readTextFile(`${folder}metrics.json`));
+    return typeof testAccuracy === "number" ? testAccuracy : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** The model to serve: --model, else the project's champion, else one trained now on MNIST. */

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { numberFlag } from "../app/config.ts";
+import { MAX_PNG_PIXELS } from "../app/png_digit.ts";
 import { DEFAULT_MAX_BODY_BYTES, MAX_IMAGES_PER_REQUEST, startServer } from "../app/serve.ts";
 import { onCleanup } from "../engine/cleanup.ts";
 import { DEFAULT_REGISTRY } from "../registry/registry.ts";
@@ -24,7 +25,8 @@ Serves predictions over HTTP until Ctrl-C or SIGTERM:
   GET  /healthz   { "status": "ok", "version" }
 A bad request gets a 4xx and { "error": "…" }: 400 malformed, 404 unknown path, 405 wrong
 method, 408 body still arriving at --timeout-ms, 413 body too large, 415 wrong content type;
-503 when the server itself runs past --timeout-ms.
+503 when the server itself runs past --timeout-ms. A PNG must declare at most ${MAX_PNG_PIXELS}
+pixels (16 megapixels); a larger one is refused from its header, before decoding, with 400.
 
 With a registry, its "current" file is polled and a new champion (a retrain's promotion, a
 rollback) is loaded in full, then swapped in for the next batch; requests never fail for it.
