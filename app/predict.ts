@@ -17,7 +17,14 @@ import { ModelError } from "../model/errors.ts";
 import { statOrNull } from "../engine/files.ts";
 import { MODEL_FILE } from "../engine/run_folder.ts";
 import { currentModelPath, isRegistry } from "../registry/registry.ts";
-import { isPng, luminanceOf, mnistDigit, PNG_MAGIC, readPng } from "./png_digit.ts";
+import {
+  type DecodedImage,
+  isPng,
+  luminanceOf,
+  mnistDigit,
+  PNG_MAGIC,
+  readPng,
+} from "./png_digit.ts";
 
 /** Options of {@linkcode predictFiles}. */
 export interface PredictOptions {
@@ -117,6 +124,14 @@ export function preprocessImages(
 }
 
 /**
+ * A decoded PNG as a raw 0..255 MNIST-style image of rows × cols: luminance,
+ * then cropped, fitted and centred ({@linkcode mnistDigit}); preprocess it next.
+ */
+export function pngDigit(image: DecodedImage, rows: number, cols: number): Float32Array {
+  return mnistDigit(luminanceOf(image), image.width, image.height, rows, cols);
+}
+
+/**
  * Whether an input is a PNG: by extension when it has a known one, else by its
  * first bytes. Throws {@linkcode InputError} when it is missing or a folder.
  */
@@ -145,8 +160,7 @@ async function isPngFile(path: string): Promise<boolean> {
 async function prepareInput(path: string, preprocessing: Preprocessing): Promise<PreparedInput> {
   const { rows, cols } = preprocessing;
   if (await isPngFile(path)) {
-    const image = await readPng(path);
-    const digit = mnistDigit(luminanceOf(image), image.width, image.height, rows, cols);
+    const digit = pngDigit(await readPng(path), rows, cols);
     return {
       input: path,
       format: "png",
@@ -174,7 +188,7 @@ async function prepareInput(path: string, preprocessing: Preprocessing): Promise
  * need it); `image` names the image in the {@linkcode ModelError} a non-finite
  * unit raises, as such an output is no prediction.
  */
-function toProbabilities(units: Float32Array, image: string, modelPath: string): number[] {
+export function toProbabilities(units: Float32Array, image: string, modelPath: string): number[] {
   let sum = 0;
   for (const u of units) sum += u;
   if (!Number.isFinite(sum)) {

@@ -17,6 +17,7 @@ import { PREDICT_HELP, predictCommand } from "./predict.ts";
 import { RETRAIN_HELP, retrainCommand } from "./retrain.ts";
 import { RUNS_HELP, runsCommand } from "./runs.ts";
 import { SCHEDULE_HELP, scheduleCommand } from "./schedule.ts";
+import { SERVE_HELP, serveCommand } from "./serve.ts";
 
 /** A command: its module's entry point, its one-line summary, and its help. */
 export interface CommandEntry {
@@ -84,6 +85,11 @@ export const COMMAND_TABLE: Readonly<Record<string, CommandEntry>> = {
     run: fuzzCommand,
     summary: "feed mutated inputs to the decoders and check each is refused cleanly",
     help: FUZZ_HELP,
+  },
+  serve: {
+    run: serveCommand,
+    summary: "serve predictions over HTTP, with a draw-a-digit page; follows the registry",
+    help: SERVE_HELP,
   },
   cache: {
     run: cacheCommand,

@@ -38,6 +38,7 @@ export const TASK_PERMISSIONS: Readonly<Record<string, TaskPermissions>> = {
   cache: { read: [".cache"], write: [".cache"], other: ["--allow-sys=homedir"] },
   runs: { read: ["runs"], write: ["runs"] },
   export: { read: ["."], write: ["exports", "runs"] },
+  serve: { read: ["."], write: [], other: ["--allow-net=127.0.0.1:8000"] },
   // The fuzzer runs each batch of inputs in a child deno with a capped heap, in a temp folder.
   fuzz: { read: [".", "/tmp"], write: ["/tmp"], other: ["--allow-run=deno"] },
 };
