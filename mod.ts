@@ -39,7 +39,7 @@ export {
   type Preprocessing,
   type SavedModel,
 } from "./model/format.ts";
-export { ConfigError, InputError, PipelineError } from "./engine/errors.ts";
+export { ConfigError, InputError, PipelineError, UsageError } from "./engine/errors.ts";
 export { ModelError } from "./model/errors.ts";
 
 /** One image's classification. */
@@ -259,7 +259,7 @@ function flagsOf(options: PipelineOptions): RawFlags {
  * Runs the pipeline (or, with `dryRun`, plans it) and writes the run folder
  * (`config.json`, `metrics.json`, `model.mnpm`, `report.html`); progress
  * lines go to `log`. Options are checked as the `pipeline` command checks its
- * flags: a {@linkcode ConfigError} names the flag, the rule and the value.
+ * flags: a {@linkcode UsageError} names the flag, the rule and the value.
  *
  * @example Options break the pipeline command's rules
  * ```ts

@@ -292,7 +292,16 @@ export function buildConfig(flags: RawFlags): PipelineConfig {
 }
 
 /** Keys of a run's config.json that describe the invocation, not the training: read, not reused. */
-const INVOCATION_KEYS = ["cacheDir", "useCache", "dryRun", "out", "json", "threads", "dataSet"];
+const INVOCATION_KEYS = [
+  "cacheDir",
+  "useCache",
+  "dryRun",
+  "out",
+  "json",
+  "threads",
+  "dataSet",
+  "provenance",
+];
 
 /** What each training key of a config.json must hold, and the flag it becomes. */
 const FILE_KEYS: Record<string, { flag: string; kind: "string" | "number" | "boolean" }> = {

@@ -10,7 +10,7 @@ import { MAX_PNG_PIXELS } from "../app/png_digit.ts";
 import { DEFAULT_MAX_BODY_BYTES, MAX_IMAGES_PER_REQUEST, startServer } from "../app/serve.ts";
 import { onCleanup } from "../engine/cleanup.ts";
 import { DEFAULT_REGISTRY } from "../registry/registry.ts";
-import type { Console } from "./io.ts";
+import { type Console, EXIT_CODES_HELP } from "./io.ts";
 
 /** The help text of `serve`. */
 export const SERVE_HELP = `Usage: deno task serve [--model RUN_DIR|FILE|models/] [flags]
@@ -44,7 +44,8 @@ rollback) is loaded in full, then swapped in for the next batch; requests never 
 The task may listen only on 127.0.0.1:8000 and read only the project. To serve elsewhere, run
   deno run --allow-read=. --allow-net=0.0.0.0:9000 main.ts serve --host 0.0.0.0 --port 9000
 (add the model's folder to --allow-read when it lies outside the project).
-`;
+
+${EXIT_CODES_HELP}`;
 
 /** The flags of `serve`. */
 export const SERVE_OPTIONS = {

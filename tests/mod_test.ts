@@ -6,10 +6,10 @@ import { decodeIdxFile } from "../stages/idx_decode.ts";
 import {
   classifyPixels,
   classifyPng,
-  ConfigError,
   InputError,
   loadModel,
   runPipeline,
+  UsageError,
 } from "../mod.ts";
 import { makeDataSet, tempDir } from "./fixtures.ts";
 
@@ -93,13 +93,13 @@ Deno.test("classifyPixels() rejects a pixel count that is not whole images", () 
 Deno.test("runPipeline() checks options with the pipeline command's rules", async () => {
   await assert.rejects(
     runPipeline({ activation: "gelu" }),
-    new ConfigError(
+    new UsageError(
       `Cannot use --activation as it must be one of sigmoid, tanh, relu, swish: current value is "gelu"`,
     ),
   );
   await assert.rejects(
     runPipeline({ batchSize: 10, minibatches: 5 }),
-    new ConfigError(
+    new UsageError(
       "Cannot use --batch-size with --minibatches as an epoch is cut one way: give one of them",
     ),
   );

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DENO } from "../child.ts";
 import { main } from "../../main.ts";
 import { SERVE_HELP } from "../../cli/serve.ts";
 import { MODEL_FILE } from "../../engine/run_folder.ts";
@@ -42,12 +43,12 @@ Deno.test("serve --help lists the routes, the limits, the flags and how to serve
 
 Deno.test("serve refuses bad flags, positionals and a missing model before listening", async () => {
   const cases: [string[], number, RegExp][] = [
-    [["--port", "http"], 1, /^error: Cannot use --port as it must be an integer ≥ 0 and ≤ 65535/],
-    [["--port", "70000"], 1, /current value is "70000"/],
-    [["--max-batch", "0"], 1, /^error: Cannot use --max-batch as it must be an integer ≥ 1/],
+    [["--port", "http"], 2, /^error: Cannot use --port as it must be an integer ≥ 0 and ≤ 65535/],
+    [["--port", "70000"], 2, /current value is "70000"/],
+    [["--max-batch", "0"], 2, /^error: Cannot use --max-batch as it must be an integer ≥ 1/],
     [["extra"], 2, /^error: serve takes no positional arguments: got "extra"/],
     [["--nope"], 2, /^error: Unknown option '--nope'/],
-    [["--model", "/nonexistent/run", "--port", "0"], 1, /^error: Cannot load model/],
+    [["--model", "/tmp/mnp-no-such-run", "--port", "0"], 1, /^error: Cannot load model/],
   ];
   for (const [args, code, message] of cases) {
     const c = captureConsole();
@@ -59,14 +60,14 @@ Deno.test("serve refuses bad flags, positionals and a missing model before liste
 Deno.test("the serve task may listen only on 127.0.0.1:8000 and read only the project", async () => {
   const { tasks } = JSON.parse(await Deno.readTextFile("deno.json"));
   assert.equal(
-    tasks.serve,
+    tasks.serve.command,
     "deno run --allow-read=. --allow-net=127.0.0.1:8000 main.ts serve",
   );
 });
 
 Deno.test("deno run main.ts serve answers on its port and stops cleanly on SIGTERM with 143", async () => {
   const run = await tinyRun();
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(DENO, {
     args: [
       "run",
       "--allow-read",
