@@ -3,16 +3,16 @@
  * with a note, when `@tensorflow/tfjs` is not installed (a lean install).
  */
 import assert from "node:assert/strict";
-import { bundledDataDir } from "../../app/bundled.ts";
-import { exportModel } from "../../app/export.ts";
-import { predictFiles } from "../../app/predict.ts";
-import { encodeModel, type SavedModel } from "../../model/format.ts";
-import { initialize } from "../../model/init.ts";
-import { createNetwork, type OutputKind } from "../../model/network.ts";
-import type { Activation } from "../../model/activations.ts";
-import { seededRandom } from "../../model/rng.ts";
-import { decodeIdxFile } from "../../stages/idx_decode.ts";
-import { idxBytes, tempDir } from "../fixtures.ts";
+import { bundledDataDir } from "../app/bundled.ts";
+import { exportModel } from "../app/export.ts";
+import { predictFiles } from "../app/predict.ts";
+import { encodeModel, type SavedModel } from "../model/format.ts";
+import { initialize } from "../model/init.ts";
+import { createNetwork, type OutputKind } from "../model/network.ts";
+import type { Activation } from "../model/activations.ts";
+import { seededRandom } from "../model/rng.ts";
+import { decodeIdxFile } from "../stages/idx_decode.ts";
+import { idxBytes, tempDir } from "../tests/fixtures.ts";
 
 /** The part of TensorFlow.js the check uses. */
 interface Tf {
