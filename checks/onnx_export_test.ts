@@ -12,14 +12,9 @@ import { exportModel } from "../app/export.ts";
 import { runJob } from "../app/job.ts";
 import { predictFiles } from "../app/predict.ts";
 import { PIPELINE_OPTIONS } from "../cli/pipeline.ts";
-import { encodeModel, type SavedModel } from "../model/format.ts";
-import { initialize } from "../model/init.ts";
-import type { Activation } from "../model/activations.ts";
-import { createNetwork, type OutputKind } from "../model/network.ts";
-import { seededRandom } from "../model/rng.ts";
 import { deskewImages } from "../stages/deskew.ts";
 import { decodeIdxFile } from "../stages/idx_decode.ts";
-import { idxBytes, tempDir } from "../tests/fixtures.ts";
+import { idxBytes, seededModel, tempDir } from "../tests/fixtures.ts";
 
 ort.env.wasm.numThreads = 1;
 
@@ -33,33 +28,6 @@ async function testImages(n: number): Promise<{ pixels: Uint8Array; file: string
   const file = `${await tempDir()}/images-idx3-ubyte`;
   await Deno.writeFile(file, idxBytes([n, 28, 28], pixels));
   return { pixels, file };
-}
-
-/** A seeded untrained MNIST model written to a temp file. */
-async function seededModel(
-  hidden: number[],
-  activation: Activation,
-  output: OutputKind,
-  mode: "scale" | "standardize" | "none",
-): Promise<{ model: SavedModel; path: string }> {
-  const spec = { sizes: [784, ...hidden, 10], activation, output };
-  const net = createNetwork(spec);
-  initialize(net, "xavier", seededRandom(3, "export-test"));
-  const model: SavedModel = {
-    spec,
-    params: net.params as Float32Array,
-    preprocessing: {
-      rows: 28,
-      cols: 28,
-      normalization: mode === "standardize"
-        ? { mode, mean: 33.3, std: 78.6 }
-        : { mode, mean: 0, std: 1 },
-      deskew: false,
-    },
-  };
-  const path = `${await tempDir()}/model.mnpm`;
-  await Deno.writeFile(path, encodeModel(model));
-  return { model, path };
 }
 
 /** A model trained for two epochs on 3000 bundled MNIST rows (standardize, deskew, ReLU). */

@@ -7,6 +7,10 @@
 import { type Random, seededRandom } from "../model/rng.ts";
 import { type DataSet, memoryDataSet } from "../engine/chunk.ts";
 import type { NormalizedMeta } from "../stages/normalize.ts";
+import type { Activation } from "../model/activations.ts";
+import { createNetwork, type OutputKind } from "../model/network.ts";
+import { initialize } from "../model/init.ts";
+import { encodeModel, type SavedModel } from "../model/format.ts";
 
 /** IDX bytes for unsigned-byte data of the given dimensions. */
 export function idxBytes(dims: number[], data: ArrayLike<number>): Uint8Array {
@@ -210,4 +214,31 @@ export function floatDataSet(
     { train: toFloat(train), test: toFloat(test) },
     chunk,
   );
+}
+
+/** A seeded untrained MNIST model (28×28, 10 classes) written to a temp file. */
+export async function seededModel(
+  hidden: number[],
+  activation: Activation,
+  output: OutputKind,
+  mode: "scale" | "standardize" | "none",
+): Promise<{ model: SavedModel; path: string }> {
+  const spec = { sizes: [784, ...hidden, 10], activation, output };
+  const net = createNetwork(spec);
+  initialize(net, "xavier", seededRandom(3, "export-test"));
+  const model: SavedModel = {
+    spec,
+    params: net.params as Float32Array,
+    preprocessing: {
+      rows: 28,
+      cols: 28,
+      normalization: mode === "standardize"
+        ? { mode, mean: 33.3, std: 78.6 }
+        : { mode, mean: 0, std: 1 },
+      deskew: false,
+    },
+  };
+  const path = `${await tempDir()}/model.mnpm`;
+  await Deno.writeFile(path, encodeModel(model));
+  return { model, path };
 }

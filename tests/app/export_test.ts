@@ -1,40 +1,9 @@
 import assert from "node:assert/strict";
 import { exportModel } from "../../app/export.ts";
 import { ConfigError, InputError } from "../../engine/errors.ts";
-import { encodeModel, type SavedModel } from "../../model/format.ts";
-import { initialize } from "../../model/init.ts";
-import type { Activation } from "../../model/activations.ts";
-import { createNetwork, type OutputKind } from "../../model/network.ts";
-import { seededRandom } from "../../model/rng.ts";
-import { captureConsole, tempDir } from "../fixtures.ts";
+import { encodeModel } from "../../model/format.ts";
+import { captureConsole, seededModel, tempDir } from "../fixtures.ts";
 import { main } from "../../main.ts";
-
-/** A seeded untrained MNIST model written to a temp file. */
-async function seededModel(
-  hidden: number[],
-  activation: Activation,
-  output: OutputKind,
-  mode: "scale" | "standardize" | "none",
-): Promise<{ model: SavedModel; path: string }> {
-  const spec = { sizes: [784, ...hidden, 10], activation, output };
-  const net = createNetwork(spec);
-  initialize(net, "xavier", seededRandom(3, "export-test"));
-  const model: SavedModel = {
-    spec,
-    params: net.params as Float32Array,
-    preprocessing: {
-      rows: 28,
-      cols: 28,
-      normalization: mode === "standardize"
-        ? { mode, mean: 33.3, std: 78.6 }
-        : { mode, mean: 0, std: 1 },
-      deskew: false,
-    },
-  };
-  const path = `${await tempDir()}/model.mnpm`;
-  await Deno.writeFile(path, encodeModel(model));
-  return { model, path };
-}
 
 Deno.test("export warns that a deskewing model needs deskewed input, and writes TF.js files", async () => {
   const { path, model } = await seededModel([8], "relu", "softmax", "scale");
