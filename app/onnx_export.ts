@@ -1,6 +1,8 @@
 /**
  * ONNX export: turns a saved model into an ONNX `ModelProto` (opset 13),
- * encoded with protobufjs from the embedded schema in app/onnx_schema.ts.
+ * encoded with pbf field by field, with the field numbers of onnx.proto
+ * tabled in app/onnx_schema.ts (fields in field-number order, as protobuf
+ * encoders write them).
  *
  * The graph takes one input, `pixels`: float32 `[N, rows·cols]` raw pixel
  * values 0..255. The model's normalization runs as `Sub`/`Mul` ops, each layer
@@ -14,16 +16,32 @@
  */
 import type { SavedModel } from "../model/format.ts";
 import { layerViews } from "../model/network.ts";
-import { modelProtoType } from "./onnx_schema.ts";
+import { PbfWriter } from "pbf";
+import {
+  ATTRIBUTE_PROTO,
+  ATTRIBUTE_TYPE,
+  DATA_TYPE,
+  GRAPH_PROTO,
+  MODEL_PROTO,
+  NODE_PROTO,
+  OPERATOR_SET_ID_PROTO,
+  STRING_STRING_ENTRY_PROTO,
+  TENSOR_PROTO,
+  TENSOR_SHAPE_DIMENSION,
+  TENSOR_SHAPE_PROTO,
+  TYPE_PROTO,
+  TYPE_PROTO_TENSOR,
+  VALUE_INFO_PROTO,
+} from "./onnx_schema.ts";
 
 /** The ONNX operator set the graph uses. */
 export const ONNX_OPSET = 13;
 /** The ONNX IR version that goes with {@linkcode ONNX_OPSET}. */
 export const ONNX_IR_VERSION = 7;
 
-const FLOAT = 1;
-const INT64 = 7;
-const ATTRIBUTE_INT = 2;
+const FLOAT = DATA_TYPE.FLOAT;
+const INT64 = DATA_TYPE.INT64;
+const ATTRIBUTE_INT = ATTRIBUTE_TYPE.INT;
 
 /** The producer written into exported files, and a note on what the graph leaves out. */
 export interface OnnxExportOptions {
@@ -38,12 +56,44 @@ interface Tensor {
   raw_data: Uint8Array;
 }
 
+interface Attribute {
+  name: string;
+  type: typeof ATTRIBUTE_INT;
+  i: number;
+}
+
 interface Node {
   op_type: string;
   name: string;
   input: string[];
   output: string[];
-  attribute?: { name: string; type: number; i: number }[];
+  attribute?: Attribute[];
+}
+
+interface ValueInfo {
+  name: string;
+  elemType: number;
+  /** Fixed sizes, or names of symbolic dimensions such as the batch size `N`. */
+  dims: (number | string)[];
+}
+
+interface Graph {
+  name: string;
+  doc_string: string;
+  node: Node[];
+  initializer: Tensor[];
+  input: ValueInfo[];
+  output: ValueInfo[];
+}
+
+interface Model {
+  ir_version: number;
+  opset_import: { domain: string; version: number }[];
+  producer_name: string;
+  producer_version: string;
+  doc_string: string;
+  graph: Graph;
+  metadata_props: { key: string; value: string }[];
 }
 
 /** Float32 values as little-endian bytes (ONNX raw_data is always little-endian). */
@@ -62,14 +112,89 @@ function int64Bytes(values: readonly number[]): Uint8Array {
   return bytes;
 }
 
-const tensorType = (elemType: number, dims: (number | string)[]) => ({
-  tensor_type: {
-    elem_type: elemType,
-    shape: {
-      dim: dims.map((d) => typeof d === "string" ? { dim_param: d } : { dim_value: d }),
-    },
-  },
-});
+// One writer per message, each writing its fields in field-number order. Counts and sizes
+// are non-negative integers, so every int64 is a plain varint.
+
+function writeDimension(dim: number | string, pbf: PbfWriter): void {
+  if (typeof dim === "string") pbf.writeStringField(TENSOR_SHAPE_DIMENSION.dim_param, dim);
+  else pbf.writeVarintField(TENSOR_SHAPE_DIMENSION.dim_value, dim);
+}
+
+function writeShape(dims: (number | string)[], pbf: PbfWriter): void {
+  for (const dim of dims) pbf.writeMessage(TENSOR_SHAPE_PROTO.dim, writeDimension, dim);
+}
+
+function writeTensorType(value: ValueInfo, pbf: PbfWriter): void {
+  pbf.writeVarintField(TYPE_PROTO_TENSOR.elem_type, value.elemType);
+  pbf.writeMessage(TYPE_PROTO_TENSOR.shape, writeShape, value.dims);
+}
+
+function writeType(value: ValueInfo, pbf: PbfWriter): void {
+  pbf.writeMessage(TYPE_PROTO.tensor_type, writeTensorType, value);
+}
+
+function writeValueInfo(value: ValueInfo, pbf: PbfWriter): void {
+  pbf.writeStringField(VALUE_INFO_PROTO.name, value.name);
+  pbf.writeMessage(VALUE_INFO_PROTO.type, writeType, value);
+}
+
+function writeTensor(tensor: Tensor, pbf: PbfWriter): void {
+  for (const dim of tensor.dims) pbf.writeVarintField(TENSOR_PROTO.dims, dim);
+  pbf.writeVarintField(TENSOR_PROTO.data_type, tensor.data_type);
+  pbf.writeStringField(TENSOR_PROTO.name, tensor.name);
+  pbf.writeBytesField(TENSOR_PROTO.raw_data, tensor.raw_data);
+}
+
+function writeAttribute(attribute: Attribute, pbf: PbfWriter): void {
+  pbf.writeStringField(ATTRIBUTE_PROTO.name, attribute.name);
+  pbf.writeVarintField(ATTRIBUTE_PROTO.i, attribute.i);
+  pbf.writeVarintField(ATTRIBUTE_PROTO.type, attribute.type);
+}
+
+function writeNode(node: Node, pbf: PbfWriter): void {
+  for (const input of node.input) pbf.writeStringField(NODE_PROTO.input, input);
+  for (const output of node.output) pbf.writeStringField(NODE_PROTO.output, output);
+  pbf.writeStringField(NODE_PROTO.name, node.name);
+  pbf.writeStringField(NODE_PROTO.op_type, node.op_type);
+  for (const attribute of node.attribute ?? []) {
+    pbf.writeMessage(NODE_PROTO.attribute, writeAttribute, attribute);
+  }
+}
+
+function writeGraph(graph: Graph, pbf: PbfWriter): void {
+  for (const node of graph.node) pbf.writeMessage(GRAPH_PROTO.node, writeNode, node);
+  pbf.writeStringField(GRAPH_PROTO.name, graph.name);
+  for (const tensor of graph.initializer) {
+    pbf.writeMessage(GRAPH_PROTO.initializer, writeTensor, tensor);
+  }
+  pbf.writeStringField(GRAPH_PROTO.doc_string, graph.doc_string);
+  for (const value of graph.input) pbf.writeMessage(GRAPH_PROTO.input, writeValueInfo, value);
+  for (const value of graph.output) pbf.writeMessage(GRAPH_PROTO.output, writeValueInfo, value);
+}
+
+function writeOperatorSetId(opset: Model["opset_import"][number], pbf: PbfWriter): void {
+  pbf.writeStringField(OPERATOR_SET_ID_PROTO.domain, opset.domain);
+  pbf.writeVarintField(OPERATOR_SET_ID_PROTO.version, opset.version);
+}
+
+function writeEntry(entry: Model["metadata_props"][number], pbf: PbfWriter): void {
+  pbf.writeStringField(STRING_STRING_ENTRY_PROTO.key, entry.key);
+  pbf.writeStringField(STRING_STRING_ENTRY_PROTO.value, entry.value);
+}
+
+function writeModel(model: Model, pbf: PbfWriter): void {
+  pbf.writeVarintField(MODEL_PROTO.ir_version, model.ir_version);
+  pbf.writeStringField(MODEL_PROTO.producer_name, model.producer_name);
+  pbf.writeStringField(MODEL_PROTO.producer_version, model.producer_version);
+  pbf.writeStringField(MODEL_PROTO.doc_string, model.doc_string);
+  pbf.writeMessage(MODEL_PROTO.graph, writeGraph, model.graph);
+  for (const opset of model.opset_import) {
+    pbf.writeMessage(MODEL_PROTO.opset_import, writeOperatorSetId, opset);
+  }
+  for (const entry of model.metadata_props) {
+    pbf.writeMessage(MODEL_PROTO.metadata_props, writeEntry, entry);
+  }
+}
 
 /** What a user must know that the graph does not do, for the doc string and for warnings. */
 export function onnxPreprocessingNote(model: SavedModel): string {
@@ -148,7 +273,7 @@ export function onnxModelBytes(model: SavedModel, options: OnnxExportOptions = {
   ]);
 
   const note = onnxPreprocessingNote(model);
-  const message = {
+  const message: Model = {
     ir_version: ONNX_IR_VERSION,
     opset_import: [{ domain: "", version: ONNX_OPSET }],
     producer_name: "mnist-pipeline",
@@ -164,15 +289,14 @@ export function onnxModelBytes(model: SavedModel, options: OnnxExportOptions = {
       doc_string: note,
       node: nodes,
       initializer: initializers,
-      input: [{ name: "pixels", type: tensorType(FLOAT, ["N", sizes[0]]) }],
+      input: [{ name: "pixels", elemType: FLOAT, dims: ["N", sizes[0]] }],
       output: [
-        { name: "probabilities", type: tensorType(FLOAT, ["N", classes]) },
-        { name: "label", type: tensorType(INT64, ["N"]) },
+        { name: "probabilities", elemType: FLOAT, dims: ["N", classes] },
+        { name: "label", elemType: INT64, dims: ["N"] },
       ],
     },
   };
-  const type = modelProtoType();
-  const problem = type.verify(message);
-  if (problem) throw new TypeError(`Cannot encode ONNX model as ${problem}`);
-  return type.encode(type.fromObject(message)).finish();
+  const pbf = new PbfWriter();
+  writeModel(message, pbf);
+  return pbf.finish();
 }
