@@ -111,9 +111,12 @@ export function linearScale(
   return scale;
 }
 
+/** Most decades a log axis labels at 1 and 3; beyond it, at powers of ten only. */
+const LOG_13_DECADES = 3;
+
 /**
  * Ticks of a log scale over [min, max] (both above 0): 1 and 3 in each decade
- * (… 0.1, 0.3, 1, 3 …), only the powers of ten over many decades, and 1, 2, 5
+ * (… 0.1, 0.3, 1, 3 …), only the powers of ten over more than three decades, and 1, 2, 5
  * or round linear ticks when the span is too short for two of those.
  *
  * @example
@@ -135,7 +138,7 @@ export function logTicks(min: number, max: number): number[] {
     }
     return ticks;
   };
-  if (decades > 5) return pick([1]);
+  if (decades > LOG_13_DECADES) return pick([1]);
   for (const mantissas of [[1, 3], [1, 2, 5]]) {
     const ticks = pick(mantissas);
     if (ticks.length >= 3) return ticks;
@@ -167,6 +170,7 @@ function logCeil(value: number): number {
  * const y = logScale([0.1, 10], [100, 0]);
  * assert.equal(y(1), 50);
  * assert.deepEqual(logScale([0.05, 2.3], [100, 0], { nice: true }).ticks, [0.03, 0.1, 0.3, 1, 3]);
+ * assert.deepEqual(logScale([0.0003, 2.3], [100, 0], { nice: true }).ticks, [0.0001, 0.001, 0.01, 0.1, 1, 10]);
  * ```
  */
 export function logScale(
@@ -176,7 +180,14 @@ export function logScale(
 ): Scale {
   let [d0, d1] = domain;
   if (!(d0 > 0) || !Number.isFinite(d1)) [d0, d1] = [0.1, 1];
-  if (nice) [d0, d1] = [logFloor(d0), logCeil(d1)];
+  if (nice) {
+    [d0, d1] = [logFloor(d0), logCeil(d1)];
+    // Over many decades only powers of ten are labelled, so the ends widen to them.
+    if (Math.log10(d1 / d0) > LOG_13_DECADES) {
+      d0 = clean(10 ** Math.floor(Math.log10(d0)));
+      d1 = clean(10 ** Math.ceil(Math.log10(d1)));
+    }
+  }
   if (!(d1 > d0)) [d0, d1] = [d0 / 2, d0 * 2];
   const [l0, l1] = [Math.log10(d0), Math.log10(d1)];
   const [r0, r1] = range;

@@ -134,6 +134,11 @@ Deno.test("costChart() labels its log axis 0.03, 0.1, 0.3, 1, 3 with gridlines, 
   assert.ok(Math.abs((ys[1] - ys[3]) - (ys[2] - ys[4])) < 0.05, ys.join(" "));
 });
 
+Deno.test("costChart() labels only the powers of ten when the costs span more than three decades", () => {
+  const html = costChart([arm("a", 2, [2.3, 0.1, 0.01, 0.0003])]);
+  assert.deepEqual(tickLabels(html, "y"), ["0.0001", "0.001", "0.01", "0.1", "1", "10"]);
+});
+
 Deno.test("costChart() leaves out costs of 0, which a log scale cannot place", () => {
   const [faint] = paths(costChart([arm("a", 2, [2, 0, 1, 0.5])]));
   assert.equal(pointsIn(faint), 3);
