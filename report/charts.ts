@@ -78,11 +78,14 @@ function dots(groups: { color: string; dots: Dot[] }[], hollow = false, r = 2.5)
   }</g>`;
 }
 
-/** An x scale of epochs over [first, last], round ticks about every 80 pixels. */
+/** An x scale of epochs over [first, last], round ticks about every 80 pixels, whole epochs only. */
 function epochAxis(f: Frame, first: number, last: number) {
-  return linearScale([first, Math.max(first, last)], [f.left, f.width - f.right], {
+  const x = linearScale([first, Math.max(first, last)], [f.left, f.width - f.right], {
     count: Math.round((f.width - f.left - f.right) / 80),
   });
+  const whole = x.ticks.filter(Number.isInteger);
+  if (whole.length >= 2) x.ticks = whole;
+  return x;
 }
 
 /** Percent tick labels for a 0..1 axis. */

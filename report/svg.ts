@@ -161,7 +161,8 @@ function logCeil(value: number): number {
 
 /**
  * A log (base 10) scale from `domain` (both above 0) to the pixel `range`;
- * with `nice` the domain widens to the 1-3 steps around it (0.05..2.3 → 0.03..3).
+ * with `nice` a domain of a decade or more widens to the 1-3 steps around it
+ * (0.05..2.3 → 0.03..3).
  *
  * @example
  * ```ts
@@ -180,7 +181,8 @@ export function logScale(
 ): Scale {
   let [d0, d1] = domain;
   if (!(d0 > 0) || !Number.isFinite(d1)) [d0, d1] = [0.1, 1];
-  if (nice) {
+  // Less than a decade keeps its extent: widened to 1-3 steps, 1.3..1.45 would fill a sliver of 1..3.
+  if (nice && d1 / d0 >= 10) {
     [d0, d1] = [logFloor(d0), logCeil(d1)];
     // Over many decades only powers of ten are labelled, so the ends widen to them.
     if (Math.log10(d1 / d0) > LOG_13_DECADES) {

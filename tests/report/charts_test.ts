@@ -139,6 +139,18 @@ Deno.test("costChart() labels only the powers of ten when the costs span more th
   assert.deepEqual(tickLabels(html, "y"), ["0.0001", "0.001", "0.01", "0.1", "1", "10"]);
 });
 
+Deno.test("costChart() keeps a cost span under a decade to its extent, with round ticks inside it", () => {
+  const html = costChart([arm("a", 3, [1.45, 1.4, 1.35, 1.3])]);
+  const ticks = tickLabels(html, "y").map(Number);
+  assert.ok(ticks.length >= 2 && ticks.every((t) => t >= 1.3 && t <= 1.45), ticks.join(" "));
+});
+
+Deno.test("epochChart() and costChart() tick whole epochs only", () => {
+  const three = arm("a", 3, [3, 2, 1.5, 1, 0.9, 0.8]);
+  assert.deepEqual(tickLabels(epochChart([three], "loss"), "x"), ["1", "2", "3"]);
+  assert.deepEqual(tickLabels(costChart([three]), "x"), ["0", "1", "2", "3"]);
+});
+
 Deno.test("costChart() leaves out costs of 0, which a log scale cannot place", () => {
   const [faint] = paths(costChart([arm("a", 2, [2, 0, 1, 0.5])]));
   assert.equal(pointsIn(faint), 3);
