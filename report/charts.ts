@@ -1,14 +1,29 @@
 /**
- * The report's charts, drawn with Observable Plot on a linkedom document so
- * they render without a browser: each function returns SVG (or a figure with a
- * legend) as an HTML string. Several arms share one chart, on the same axes.
+ * The report's charts, as hand-written SVG: each function returns an `<svg>`
+ * (or a `<figure>` with a colour legend above it when several arms share the
+ * chart) as an HTML string, with axes, gridlines and a `<title>` tooltip on
+ * every point or bar. No script, no fonts, no package.
  *
  * @module
  */
-import * as Plot from "@observablehq/plot";
-import { parseHTML } from "linkedom";
 import type { EpochView as EpochRecord } from "./views.ts";
 import { percent } from "./format.ts";
+import {
+  bandScale,
+  color,
+  escapeXml,
+  extent,
+  formatTick,
+  type Frame,
+  linearScale,
+  linePath,
+  logScale,
+  px,
+  svg,
+  withLegend,
+  xAxis,
+  yAxis,
+} from "./svg.ts";
 
 /** One arm's training record: what a curve is drawn from. */
 export interface TrainingSeries {
@@ -26,27 +41,55 @@ export const MAX_COST_POINTS = 3000;
 const WIDTH = 580;
 const HEIGHT = 300;
 
-/** A fresh server-side document for Plot, which needs one to build its elements. */
-function newDocument(): Plot.PlotOptions["document"] {
-  // linkedom's typings lean on DOM lib types Deno does not load; the object is a full document.
-  const window = parseHTML("<!DOCTYPE html><html><head></head><body></body></html>") as unknown as {
-    document: Plot.PlotOptions["document"];
-  };
-  return window.document;
+/** A frame whose left margin fits the longest y tick label. */
+function frame(width: number, height: number, yLabels: string[], top = 20): Frame {
+  const longest = Math.max(0, ...yLabels.map((l) => l.length));
+  return { width, height, top, right: 20, bottom: 30, left: Math.max(40, 12 + 6 * longest) };
 }
 
-/** Plot output as HTML; figures (with legends) and bare SVGs both have `outerHTML`. */
-function render(options: Plot.PlotOptions): string {
-  const element = Plot.plot({ document: newDocument(), ...options }) as unknown as {
-    outerHTML: string;
-  };
-  return element.outerHTML;
+/** A point with its tooltip. */
+interface Dot {
+  x: number;
+  y: number;
+  title?: string;
 }
 
-/** Colour legend only when there is more than one arm to tell apart. */
-function armColor(labels: string[]): Plot.ScaleOptions {
-  return { domain: labels, legend: labels.length > 1 };
+/** One line per arm in a group; `attrs` (stroke width, opacity, dashes) apply to all of them. */
+function lines(paths: { color: string; points: [number, number][] }[], attrs: string): string {
+  const drawn = paths.filter((p) => p.points.length > 0);
+  if (drawn.length === 0) return "";
+  return `<g aria-label="line" fill="none" stroke-linejoin="round" stroke-linecap="round" ${attrs}>${
+    drawn.map((p) => `<path stroke="${p.color}" d="${linePath(p.points)}"/>`).join("")
+  }</g>`;
 }
+
+/** Dots, filled in the arm's colour or hollow (`fill="white"` on the group, stroke per dot). */
+function dots(groups: { color: string; dots: Dot[] }[], hollow = false, r = 2.5): string {
+  const circles = groups.flatMap((g) =>
+    g.dots.map((d) => {
+      const paint = hollow ? `stroke="${g.color}"` : `fill="${g.color}"`;
+      const title = d.title === undefined ? "" : `<title>${escapeXml(d.title)}</title>`;
+      return `<circle cx="${px(d.x)}" cy="${px(d.y)}" r="${r}" ${paint}>${title}</circle>`;
+    })
+  );
+  if (circles.length === 0) return "";
+  return `<g aria-label="dot"${hollow ? ` fill="white" stroke-width="1.5"` : ""}>${
+    circles.join("")
+  }</g>`;
+}
+
+/** An x scale of epochs over [first, last], round ticks about every 80 pixels, whole epochs only. */
+function epochAxis(f: Frame, first: number, last: number) {
+  const x = linearScale([first, Math.max(first, last)], [f.left, f.width - f.right], {
+    count: Math.round((f.width - f.left - f.right) / 80),
+  });
+  const whole = x.ticks.filter(Number.isInteger);
+  if (whole.length >= 2) x.ticks = whole;
+  return x;
+}
+
+/** Percent tick labels for a 0..1 axis. */
+const percentTick = (v: number) => formatTick(v * 100);
 
 /**
  * The cost of every minibatch (faint) and its per-epoch average (bold, with
@@ -56,119 +99,204 @@ function armColor(labels: string[]): Plot.ScaleOptions {
  * of 0 or less (which a log scale cannot place) is left out.
  */
 export function costChart(series: TrainingSeries[]): string {
-  const minibatch: { arm: string; x: number; cost: number }[] = [];
-  const average: { arm: string; x: number; cost: number }[] = [];
-  for (const s of series) {
+  const arms: { color: string; minibatch: Dot[]; average: Dot[] }[] = [];
+  series.forEach((s, index) => {
     const epochs = s.history.length;
-    if (epochs === 0 || s.costs.length === 0) continue;
+    if (epochs === 0 || s.costs.length === 0) return;
     const batches = Math.max(1, Math.round(s.costs.length / epochs));
     const stride = Math.max(1, Math.ceil(s.costs.length / MAX_COST_POINTS));
+    const minibatch: Dot[] = [];
     for (let i = 0; i < s.costs.length; i += stride) {
-      if (s.costs[i] > 0) minibatch.push({ arm: s.label, x: (i + 1) / batches, cost: s.costs[i] });
+      if (s.costs[i] > 0) minibatch.push({ x: (i + 1) / batches, y: s.costs[i] });
     }
+    const average: Dot[] = [];
     for (let e = 0; e < epochs; e++) {
       const slice = s.costs.slice(e * batches, (e + 1) * batches);
       if (slice.length === 0) break;
       const mean = slice.reduce((a, b) => a + b, 0) / slice.length;
-      if (mean > 0) average.push({ arm: s.label, x: e + 1, cost: mean });
+      if (mean > 0) {
+        average.push({
+          x: e + 1,
+          y: mean,
+          title: `${s.label}\nepoch ${e + 1}: mean cost ${mean.toPrecision(4)}`,
+        });
+      }
     }
-  }
-  return render({
-    width: WIDTH,
-    height: HEIGHT,
-    x: { label: "epoch", nice: true },
-    y: { label: "cost (log scale)", type: "log", grid: true, tickFormat: "~g" },
-    color: armColor(series.map((s) => s.label)),
-    marks: [
-      Plot.line(minibatch, { x: "x", y: "cost", z: "arm", stroke: "arm", strokeOpacity: 0.3 }),
-      Plot.line(average, { x: "x", y: "cost", z: "arm", stroke: "arm", strokeWidth: 2 }),
-      Plot.dot(average, {
-        x: "x",
-        y: "cost",
-        fill: "arm",
-        r: 2.5,
-        title: (d: { arm: string; x: number; cost: number }) =>
-          `${d.arm}\nepoch ${d.x}: mean cost ${d.cost.toPrecision(4)}`,
-      }),
-    ],
+    arms.push({ color: color(index), minibatch, average });
   });
+  const all = arms.flatMap((a) => [...a.minibatch, ...a.average]);
+  const ys = extent(all.map((d) => d.y));
+  const probe = logScale(ys, [HEIGHT - 30, 20], { nice: true });
+  const f = frame(WIDTH, HEIGHT, probe.ticks.map(formatTick));
+  const y = logScale(ys, [f.height - f.bottom, f.top], { nice: true });
+  const x = epochAxis(f, 0, Math.max(1, ...all.map((d) => d.x)));
+  const at = (d: Dot): [number, number] => [x(d.x), y(d.y)];
+  const body = yAxis(f, y, "cost (log scale)") +
+    xAxis(f, x.ticks.map((t) => ({ x: x(t), text: formatTick(t) })), "epoch") +
+    lines(
+      arms.map((a) => ({ color: a.color, points: a.minibatch.map(at) })),
+      'stroke-width="1.5" stroke-opacity="0.3"',
+    ) +
+    lines(arms.map((a) => ({ color: a.color, points: a.average.map(at) })), 'stroke-width="2"') +
+    dots(
+      arms.map((a) => ({
+        color: a.color,
+        dots: a.average.map((d) => ({ ...d, x: x(d.x), y: y(d.y) })),
+      })),
+    );
+  return withLegend(series.map((s) => s.label), svg(f, body));
 }
 
 /**
  * Training (solid) and validation (dashed) loss or accuracy per epoch, one
- * colour per arm.
+ * colour per arm; accuracy reads in percent.
  */
 export function epochChart(series: TrainingSeries[], metric: "loss" | "accuracy"): string {
-  const rows: { arm: string; epoch: number; value: number; split: string }[] = [];
-  for (const s of series) {
+  const arms = series.map((s, index) => {
+    const train: Dot[] = [];
+    const validation: Dot[] = [];
     for (const r of s.history) {
-      const train = metric === "loss" ? r.trainLoss : r.trainAccuracy;
-      rows.push({ arm: s.label, epoch: r.epoch, value: train, split: "train" });
-      const validation = metric === "loss" ? r.validationLoss : r.validationAccuracy;
-      if (validation !== undefined) {
-        rows.push({ arm: s.label, epoch: r.epoch, value: validation, split: "validation" });
+      const value = metric === "loss" ? r.trainLoss : r.trainAccuracy;
+      train.push({
+        x: r.epoch,
+        y: value,
+        title: `${s.label}\nepoch ${r.epoch}: train ${metric} ${value.toPrecision(4)}`,
+      });
+      const held = metric === "loss" ? r.validationLoss : r.validationAccuracy;
+      if (held !== undefined) {
+        validation.push({
+          x: r.epoch,
+          y: held,
+          title: `${s.label}\nepoch ${r.epoch}: validation ${metric} ${held.toPrecision(4)}`,
+        });
       }
     }
-  }
-  const train = rows.filter((r) => r.split === "train");
-  const validation = rows.filter((r) => r.split === "validation");
-  return render({
-    width: WIDTH,
-    height: HEIGHT,
-    x: { label: "epoch", nice: true },
-    y: {
-      label: metric === "loss" ? "loss per row" : "accuracy (%)",
-      grid: true,
-      percent: metric === "accuracy",
-    },
-    color: armColor(series.map((s) => s.label)),
-    marks: [
-      Plot.line(train, { x: "epoch", y: "value", z: "arm", stroke: "arm", strokeWidth: 2 }),
-      Plot.dot(train, {
-        x: "epoch",
-        y: "value",
-        fill: "arm",
-        r: 2.5,
-        title: (d: { arm: string; epoch: number; value: number }) =>
-          `${d.arm}\nepoch ${d.epoch}: train ${metric} ${d.value.toPrecision(4)}`,
-      }),
-      Plot.line(validation, {
-        x: "epoch",
-        y: "value",
-        z: "arm",
-        stroke: "arm",
-        strokeWidth: 2,
-        strokeDasharray: "5,4",
-      }),
-      Plot.dot(validation, { x: "epoch", y: "value", stroke: "arm", fill: "white", r: 2.5 }),
-    ],
+    return { color: color(index), train, validation };
   });
+  const all = arms.flatMap((a) => [...a.train, ...a.validation]);
+  const accuracy = metric === "accuracy";
+  const format = accuracy ? percentTick : formatTick;
+  const count = Math.round((HEIGHT - 50) / 35);
+  const probe = linearScale(extent(all.map((d) => d.y)), [0, 1], { nice: true, count });
+  const f = frame(WIDTH, HEIGHT, probe.ticks.map(format));
+  const y = linearScale(extent(all.map((d) => d.y)), [f.height - f.bottom, f.top], {
+    nice: true,
+    count,
+  });
+  const x = epochAxis(f, 1, Math.max(1, ...all.map((d) => d.x)));
+  const place = (d: Dot): Dot => ({ ...d, x: x(d.x), y: y(d.y) });
+  const at = (d: Dot): [number, number] => [x(d.x), y(d.y)];
+  const body = yAxis(f, y, accuracy ? "accuracy (%)" : "loss per row", format) +
+    xAxis(f, x.ticks.map((t) => ({ x: x(t), text: formatTick(t) })), "epoch") +
+    lines(arms.map((a) => ({ color: a.color, points: a.train.map(at) })), 'stroke-width="2"') +
+    dots(arms.map((a) => ({ color: a.color, dots: a.train.map(place) }))) +
+    lines(
+      arms.map((a) => ({ color: a.color, points: a.validation.map(at) })),
+      'stroke-width="2" stroke-dasharray="5,4"',
+    ) +
+    dots(arms.map((a) => ({ color: a.color, dots: a.validation.map(place) })), true);
+  return withLegend(series.map((s) => s.label), svg(f, body));
 }
 
-/** The confusion matrix as a heat map, the count in every cell; rows are the true class. */
+/** The "blues" colour ramp, light to dark, that {@linkcode blue} interpolates. */
+const BLUES = [
+  [247, 251, 255],
+  [222, 235, 247],
+  [198, 219, 239],
+  [158, 202, 225],
+  [107, 174, 214],
+  [66, 146, 198],
+  [33, 113, 181],
+  [8, 81, 156],
+  [8, 48, 107],
+];
+
+/** A colour on the blues ramp for t in 0..1. */
+function blue(t: number): string {
+  const at = Math.min(1, Math.max(0, t)) * (BLUES.length - 1);
+  const i = Math.min(BLUES.length - 2, Math.floor(at));
+  const f = at - i;
+  const channel = (c: number) => Math.round(BLUES[i][c] + f * (BLUES[i + 1][c] - BLUES[i][c]));
+  return `#${[0, 1, 2].map((c) => channel(c).toString(16).padStart(2, "0")).join("")}`;
+}
+
+/**
+ * The confusion matrix as a heat map, the count in every cell; rows are the
+ * true class, columns the predicted one. A colour scale under the map reads
+ * from 0 to the largest count.
+ */
 export function confusionChart(matrix: number[][]): string {
-  const cells = matrix.flatMap((row, t) => row.map((count, p) => ({ t, p, count })));
-  const max = Math.max(1, ...cells.map((c) => c.count));
-  const size = Math.max(240, Math.min(480, 36 * matrix.length + 60));
-  return render({
+  const n = matrix.length;
+  const max = Math.max(1, ...matrix.flat());
+  const size = Math.max(240, Math.min(480, 36 * n + 60));
+  const f: Frame = {
     width: size,
-    height: size,
-    padding: 0.04,
-    x: { label: "predicted", axis: "top", type: "band" },
-    y: { label: "true", type: "band" },
-    // A square-root scale keeps the off-diagonal errors visible next to the large diagonal.
-    color: { type: "sqrt", scheme: "blues", domain: [0, max] },
-    marks: [
-      Plot.cell(cells, { x: "p", y: "t", fill: "count", inset: 0.5 }),
-      Plot.text(cells, {
-        x: "p",
-        y: "t",
-        text: (d: { count: number }) => String(d.count),
-        fill: (d: { count: number }) => (d.count > max * 0.45 ? "white" : "black"),
-        fontSize: matrix.length > 12 ? 7 : 10,
-      }),
-    ],
-  });
+    height: size + 34,
+    top: 40,
+    right: 10,
+    bottom: 34 + 10,
+    left: 40,
+  };
+  const x = bandScale(n, [f.left, f.width - f.right], 0.04);
+  const y = bandScale(n, [f.top, f.height - f.bottom], 0.04);
+  const fontSize = n > 12 ? 7 : 10;
+  // A square-root scale keeps the off-diagonal errors visible next to the large diagonal.
+  const shade = (count: number) => Math.sqrt(count / max);
+  const cells: string[] = [];
+  const texts: string[] = [];
+  matrix.forEach((row, t) =>
+    row.forEach((count, p) => {
+      cells.push(
+        `<rect x="${px(x(p) + 0.5)}" y="${px(y(t) + 0.5)}" width="${px(x.bandwidth - 1)}" height="${
+          px(y.bandwidth - 1)
+        }" fill="${blue(shade(count))}"><title>true ${t}, predicted ${p}: ${count}</title></rect>`,
+      );
+      texts.push(
+        `<text x="${px(x(p) + x.bandwidth / 2)}" y="${
+          px(y(t) + y.bandwidth / 2)
+        }" dy="0.32em" fill="${count > max * 0.45 ? "white" : "black"}">${count}</text>`,
+      );
+    })
+  );
+  const yTicks = matrix.map((_, t) =>
+    `<line x1="${f.left - 6}" x2="${f.left}" y1="${px(y(t) + y.bandwidth / 2)}" y2="${
+      px(y(t) + y.bandwidth / 2)
+    }"/>`
+  );
+  const yLabels = matrix.map((_, t) =>
+    `<text x="${f.left - 9}" y="${px(y(t) + y.bandwidth / 2)}" dy="0.32em">${t}</text>`
+  );
+  const rampY = f.height - f.bottom + 14;
+  const rampWidth = Math.min(160, f.width - f.left - f.right);
+  const steps = 16;
+  const ramp = Array.from(
+    { length: steps },
+    (_, i) =>
+      `<rect x="${px(f.left + (i * rampWidth) / steps)}" y="${rampY}" width="${
+        px(rampWidth / steps + 0.5)
+      }" height="10" fill="${blue((i + 0.5) / steps)}"/>`,
+  );
+  const body = `<g aria-label="y-axis tick" stroke="currentColor">${yTicks.join("")}</g>` +
+    `<g aria-label="y-axis tick label" text-anchor="end">${yLabels.join("")}</g>` +
+    `<g aria-label="y-axis label" text-anchor="middle"><text transform="translate(12,${
+      px((f.top + f.height - f.bottom) / 2)
+    }) rotate(-90)">true</text></g>` +
+    xAxis(
+      f,
+      matrix.map((_, p) => ({ x: x(p) + x.bandwidth / 2, text: String(p) })),
+      "predicted",
+      { top: true, centered: true },
+    ) +
+    `<g aria-label="cell">${cells.join("")}</g>` +
+    `<g aria-label="text" text-anchor="middle" font-size="${fontSize}">${texts.join("")}</g>` +
+    `<g aria-label="color legend"><title>count (square-root colour scale)</title>${
+      ramp.join("")
+    }<text x="${f.left}" y="${rampY + 22}">0</text><text x="${px(f.left + rampWidth)}" y="${
+      rampY + 22
+    }" text-anchor="end">${max}</text><text x="${px(f.left + rampWidth + 8)}" y="${
+      rampY + 9
+    }">count</text></g>`;
+  return svg(f, body);
 }
 
 /** One arm's per-class accuracy, for {@linkcode classErrorChart}. */
@@ -181,28 +309,43 @@ export interface ClassAccuracy {
 
 /** Per-class test error as grouped bars, one colour per arm; error shows gaps accuracy hides. */
 export function classErrorChart(arms: ClassAccuracy[]): string {
-  const rows = arms.flatMap((arm) =>
-    arm.accuracy.flatMap((a, c) => (a === null ? [] : [{ arm: arm.label, c, error: 1 - a }]))
+  const classes = Math.max(0, ...arms.map((a) => a.accuracy.length));
+  const shown = Array.from({ length: classes }, (_, c) => c).filter((c) =>
+    arms.some((a) => a.accuracy[c] !== null && a.accuracy[c] !== undefined)
   );
-  return render({
-    width: WIDTH,
-    height: HEIGHT,
-    x: { axis: null, domain: arms.map((a) => a.label), paddingInner: 0.1 },
-    fx: { label: "class", padding: 0.15 },
-    y: { label: "test error (%)", grid: true, percent: true },
-    color: armColor(arms.map((a) => a.label)),
-    marks: [
-      Plot.barY(rows, {
-        fx: "c",
-        x: "arm",
-        y: "error",
-        fill: "arm",
-        title: (d: { arm: string; c: number; error: number }) =>
-          `${d.arm}\nclass ${d.c}: ${percent(d.error)} wrong`,
-      }),
-      Plot.ruleY([0]),
-    ],
-  });
+  const errors = arms.flatMap((a) => a.accuracy.flatMap((v) => (v === null ? [] : [1 - v])));
+  const count = Math.round((HEIGHT - 50) / 35);
+  const top = Math.max(...errors, 0) > 0 ? Math.max(...errors) : 0.01;
+  const probe = linearScale([0, top], [0, 1], { nice: true, count });
+  const f = frame(WIDTH, HEIGHT, probe.ticks.map(percentTick));
+  const y = linearScale([0, top], [f.height - f.bottom, f.top], { nice: true, count });
+  const fx = bandScale(shown.length, [f.left, f.width - f.right], 0.15);
+  const x = bandScale(arms.length, [0, fx.bandwidth], 0.1);
+  const bars: string[] = [];
+  shown.forEach((c, i) =>
+    arms.forEach((arm, j) => {
+      const a = arm.accuracy[c];
+      if (a === null || a === undefined) return;
+      const error = 1 - a;
+      const y0 = y(0), y1 = y(error);
+      bars.push(
+        `<rect x="${px(fx(i) + x(j))}" y="${px(Math.min(y0, y1))}" width="${
+          px(x.bandwidth)
+        }" height="${px(Math.abs(y0 - y1))}" fill="${color(j)}"><title>${
+          escapeXml(`${arm.label}\nclass ${c}: ${percent(error)} wrong`)
+        }</title></rect>`,
+      );
+    })
+  );
+  const body = yAxis(f, y, "test error (%)", percentTick) +
+    xAxis(f, shown.map((c, i) => ({ x: fx(i) + fx.bandwidth / 2, text: String(c) })), "class", {
+      centered: true,
+    }) +
+    `<g aria-label="bar">${bars.join("")}</g>` +
+    `<g aria-label="rule" stroke="currentColor"><line x1="${f.left}" x2="${
+      f.width - f.right
+    }" y1="${px(y(0))}" y2="${px(y(0))}"/></g>`;
+  return withLegend(arms.map((a) => a.label), svg(f, body));
 }
 
 /** One arm's test accuracy for one seed, for {@linkcode seedChart}. */
@@ -218,20 +361,36 @@ export interface SeedAccuracy {
 /** Test accuracy per seed, one colour per arm, so the spread over seeds shows beside the gap. */
 export function seedChart(points: SeedAccuracy[]): string {
   const labels = [...new Set(points.map((p) => p.label))];
-  return render({
-    width: Math.min(WIDTH, 160 + 60 * new Set(points.map((p) => p.seed)).size),
-    height: HEIGHT,
-    x: { label: "seed", type: "point", padding: 0.5 },
-    y: { label: "test accuracy (%)", grid: true, percent: true, nice: true },
-    color: armColor(labels),
-    marks: [
-      Plot.dot(points, {
-        x: (d: SeedAccuracy) => String(d.seed),
-        y: "accuracy",
-        fill: "label",
-        r: 4,
-        title: (d: SeedAccuracy) => `${d.label}, seed ${d.seed}: ${percent(d.accuracy)}`,
-      }),
-    ],
+  const seeds = [...new Set(points.map((p) => p.seed))];
+  const count = Math.round((HEIGHT - 50) / 35);
+  const probe = linearScale(extent(points.map((p) => p.accuracy)), [0, 1], { nice: true, count });
+  const f = frame(
+    Math.min(WIDTH, 160 + 60 * seeds.length),
+    HEIGHT,
+    probe.ticks.map(percentTick),
+  );
+  const y = linearScale(extent(points.map((p) => p.accuracy)), [f.height - f.bottom, f.top], {
+    nice: true,
+    count,
   });
+  // A point scale: seeds evenly spaced, half a step of padding at both ends.
+  const step = (f.width - f.left - f.right) / Math.max(1, seeds.length);
+  const x = (seed: number) => f.left + step * (seeds.indexOf(seed) + 0.5);
+  const groups = labels.map((label, i) => ({
+    color: color(i),
+    dots: points.filter((p) => p.label === label).map((p) => ({
+      x: x(p.seed),
+      y: y(p.accuracy),
+      title: `${p.label}, seed ${p.seed}: ${percent(p.accuracy)}`,
+      order: points.indexOf(p),
+    })),
+  }));
+  // Dots in the order given, so each seed's arms sit together in the markup as on the chart.
+  const ordered = groups
+    .flatMap((g) => g.dots.map((d) => ({ color: g.color, dots: [d], order: d.order })))
+    .sort((a, b) => a.order - b.order);
+  const body = yAxis(f, y, "test accuracy (%)", percentTick) +
+    xAxis(f, seeds.map((s) => ({ x: x(s), text: String(s) })), "seed") +
+    dots(ordered, false, 4);
+  return withLegend(labels, svg(f, body));
 }

@@ -164,7 +164,7 @@ Deno.test("renderCompareReport() links each seed's run reports relative to the c
 
 Deno.test("renderCompareReport() draws training curves, per-class error and both confusion matrices", () => {
   const html = renderCompareReport(comparisonRun(ONE_SEED), OUT);
-  assert.equal((html.match(/<svg viewBox/g) ?? []).length, 6);
+  assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 6);
   for (
     const title of [
       "cost per minibatch (faint) and per-epoch average",
@@ -201,7 +201,7 @@ Deno.test("renderCompareReport() over seeds shows mean ± sd, a row and a dot pe
   ]);
   assert.match(html, /<h2>Training \(seed 1\)<\/h2>/);
   assert.ok(html.includes("<h3>test accuracy per seed</h3>"));
-  assert.equal((html.match(/<svg viewBox/g) ?? []).length, 7);
+  assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 7);
 });
 
 Deno.test("renderCompareReport() shows a tiny p-value in e-notation", () => {
