@@ -213,7 +213,12 @@ export class Pipeline {
    * recomputed. Waits for every cache write before it returns or throws.
    */
   async run<const W extends readonly Node<unknown>[]>(want: W): Promise<RunResult<W>> {
-    const run = new Run(this.#nodes, this.#options, (i) => this.#keyOf(i));
+    const run = new Run(
+      this.#nodes,
+      this.#options,
+      (i) => this.#keyOf(i),
+      (i) => this.#cached(i),
+    );
     await run.count(want.map((n) => n.index));
     try {
       const outputs = [];
@@ -224,7 +229,7 @@ export class Pipeline {
       await run.settle();
       return {
         outputs: outputs as OutputsOf<W>,
-        records: await run.records((i) => this.#cached(i)),
+        records: await run.records(),
       };
     } finally {
       await run.settle();
@@ -253,6 +258,7 @@ class Run {
     private readonly nodes: Entry[],
     private readonly options: Required<PipelineOptions>,
     private readonly keyOf: (index: number) => Promise<string>,
+    private readonly cached: (index: number) => Promise<boolean>,
   ) {}
 
   /** Counts, for each node, the needed stages that read it (plus one per want), lazily from `want`. */
@@ -263,7 +269,7 @@ class Run {
       seen.add(i);
       const entry = this.nodes[i];
       if (entry.kind === "source") return;
-      if (this.options.useCache && await this.#hasEntry(i)) return;
+      if (this.options.useCache && await this.cached(i)) return;
       for (const input of entry.inputs) {
         this.#consumers.set(input, (this.#consumers.get(input) ?? 0) + 1);
         await visit(input);
@@ -273,12 +279,6 @@ class Run {
       this.#consumers.set(i, (this.#consumers.get(i) ?? 0) + 1);
       await visit(i);
     }
-  }
-
-  async #hasEntry(i: number): Promise<boolean> {
-    const entry = this.nodes[i] as StageNode;
-    const parts = entry.stage.kind === "data" ? SPLITS : [undefined];
-    return hasEntry(this.options.cacheDir, entry.stage.name, await this.keyOf(i), parts);
   }
 
   /** The output of node `i`, computed once. */
@@ -655,7 +655,7 @@ class Run {
   }
 
   /** One record per stage, in pipeline order. */
-  async records(cached: (i: number) => Promise<boolean>): Promise<StageRecord[]> {
+  async records(): Promise<StageRecord[]> {
     const records: StageRecord[] = [];
     for (const [i, entry] of this.nodes.entries()) {
       if (entry.kind === "source") continue;
@@ -670,7 +670,13 @@ class Run {
             seconds: progress.ms / 1000,
             status: progress.status,
           }
-          : { name: entry.stage.name, key, cached: await cached(i), seconds: 0, status: "skipped" },
+          : {
+            name: entry.stage.name,
+            key,
+            cached: await this.cached(i),
+            seconds: 0,
+            status: "skipped",
+          },
       );
     }
     return records;

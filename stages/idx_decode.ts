@@ -499,10 +499,9 @@ function firstLabelOutside(labels: Uint8Array, classes: number): number {
   return -1;
 }
 
-/** The images of one split: file paths, header and labels. */
+/** The images of one split: its images file and its labels. */
 interface SplitSource {
   images: string;
-  labelsPath: string;
   labels: Uint8Array;
 }
 
@@ -566,8 +565,8 @@ export async function decodeDataSet(
     );
   }
   const sources: Record<Split, SplitSource> = {
-    train: { images: files.trainImages, labelsPath: files.trainLabels, labels: train.labels },
-    test: { images: files.testImages, labelsPath: files.testLabels, labels: test.labels },
+    train: { images: files.trainImages, labels: train.labels },
+    test: { images: files.testImages, labels: test.labels },
   };
   const meta: DataMeta = {
     rows,
