@@ -394,7 +394,9 @@ Deno.test("serve: a registry's champion is served and a promotion swaps in under
     let stop = false;
     const seen: { version: string; ok: boolean }[] = [];
     const client = async (c: number) => {
-      for (let k = 0; !stop || k < 3; k++) {
+      // Each client asks at least 3 times, and at least once after the swap was seen.
+      for (let k = 0, askedAfter = false; !askedAfter || k < 3; k++) {
+        askedAfter ||= stop;
         const i = (c + k) % 8;
         const { status, body } = await postJson(server, { pixels: pixelsOf(all, i) });
         assert.equal(status, 200, JSON.stringify(body));
@@ -408,7 +410,10 @@ Deno.test("serve: a registry's champion is served and a promotion swaps in under
       }
     };
     const clients = Array.from({ length: 8 }, (_, c) => client(c));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Promote only once the first champion has answered, however slow the machine.
+    for (let i = 0; i < 500 && !seen.some((s) => s.version === "v0001"); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     await promoteVersion(registry, "v0002", { log: () => {} });
     for (let i = 0; i < 200 && server.current().version !== "v0002"; i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
