@@ -19,6 +19,7 @@ import {
   sigmoid,
 } from "./activations.ts";
 import { type Kernels, referenceKernels } from "./kernels.ts";
+import type { Random } from "./rng.ts";
 
 /** How the output layer turns scores into probabilities, and the loss it pairs with. */
 export const OUTPUTS = ["softmax", "sigmoid"] as const;
@@ -67,6 +68,18 @@ export interface Regularization {
   l1: number;
   /** L2 strength λ₂ in `λ₂/2·Σw²`. @default {0} */
   l2: number;
+}
+
+/**
+ * Inverted dropout on the hidden layers for one minibatch: each hidden unit of
+ * each row is kept with probability 1 − rate and then scaled by 1/(1 − rate),
+ * so evaluation (which never drops) needs no rescaling.
+ */
+export interface Dropout {
+  /** Probability of dropping a hidden unit, in [0, 1). */
+  rate: number;
+  /** Seeded source of this minibatch's masks (one number is drawn per call). */
+  random: Random;
 }
 
 /** Whether a minibatch's loss (and gradient) is the sum over its rows, as the textbook, or the mean. */
@@ -273,6 +286,10 @@ export interface Workspace {
   dz: Floats[];
   /** Gradient with respect to a hidden layer's activations, (B, OUT_l). */
   da: Floats[];
+  /** Dropout masks per hidden layer, (B, OUT_l): 0 or 1/(1 − rate); allocated on first use. */
+  mask: Floats[];
+  /** Hidden activations after dropout, (B, OUT_l): the next layer's input; allocated on first use. */
+  dropped: Floats[];
   /** The data term of the last loss computed, summed over rows (penalties excluded). */
   dataLoss: number;
   /** The kernels every product of this workspace runs on. */
@@ -295,7 +312,7 @@ export function createWorkspace(
     dz.push(make(n));
     da.push(make(n));
   }
-  return { capacity, z, a, dz, da, dataLoss: 0, kernels };
+  return { capacity, z, a, dz, da, mask: [], dropped: [], dataLoss: 0, kernels };
 }
 
 function checkCapacity(ws: Workspace, batch: number): void {
@@ -348,10 +365,39 @@ export function regularizationCost(net: Network, reg: Regularization): number {
 }
 
 /**
+ * Draws layer l's dropout mask for `n` values and writes the dropped
+ * activations; a xorshift stream seeded by one draw of `random` makes the mask
+ * cheap (a float per unit from `random` would cost as much as the layer).
+ */
+function applyDropout(ws: Workspace, l: number, n: number, dropout: Dropout): void {
+  if (!ws.mask[l]) {
+    const make = (size: number) =>
+      ws.a[l] instanceof Float64Array ? new Float64Array(size) : ws.kernels.alloc(size);
+    ws.mask[l] = make(ws.a[l].length);
+    ws.dropped[l] = make(ws.a[l].length);
+  }
+  const mask = ws.mask[l], a = ws.a[l], dropped = ws.dropped[l];
+  const keep = 1 / (1 - dropout.rate);
+  // Keep a unit when its 32-bit draw is at or above rate·2³².
+  const threshold = dropout.rate * 2 ** 32;
+  let state = (Math.floor(dropout.random() * 2 ** 32) | 1) >>> 0;
+  for (let i = 0; i < n; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    const m = state >= threshold ? keep : 0;
+    mask[i] = m;
+    dropped[i] = a[i] * m;
+  }
+}
+
+/**
  * Forward and backward for one minibatch. Overwrites `grad` (a buffer laid out
  * like the parameters) with `∂loss/∂params` and returns the loss: the data term
  * (summed or averaged over rows, per `reduction`) plus the weight penalties.
- * With `rows`, the minibatch is those rows of x, read in place.
+ * With `rows`, the minibatch is those rows of x, read in place. With
+ * `dropout`, hidden units are dropped (training only; {@linkcode forward} never drops).
  */
 export function lossAndGradient(
   net: Network,
@@ -364,15 +410,24 @@ export function lossAndGradient(
   reg: Regularization,
   reduction: Reduction,
   rows?: Uint32Array,
+  dropout?: Dropout,
 ): number {
   checkCapacity(ws, batch);
   const { layers, spec } = net;
   const last = layers.length - 1;
+  const dropping = dropout !== undefined && dropout.rate > 0;
+  if (dropping && !(dropout.rate < 1)) {
+    throw new RangeError(
+      `Cannot drop hidden units as the dropout rate must be in [0, 1): current value is ${dropout.rate}`,
+    );
+  }
   let input = x;
   for (let l = 0; l < last; l++) {
     denseForward(input, layers[l], ws.z[l], batch, ws.kernels, l === 0 ? rows : undefined);
-    activateHidden(spec.activation, ws, l, batch * layers[l].outputs);
-    input = ws.a[l];
+    const n = batch * layers[l].outputs;
+    activateHidden(spec.activation, ws, l, n);
+    if (dropping) applyDropout(ws, l, n, dropout);
+    input = dropping ? ws.dropped[l] : ws.a[l];
   }
   denseForward(input, layers[last], ws.z[last], batch, ws.kernels, last === 0 ? rows : undefined);
   const scale = reduction === "mean" ? 1 / batch : 1;
@@ -389,13 +444,17 @@ export function lossAndGradient(
 
   grad.fill(0);
   for (let l = last; l >= 0; l--) {
-    const below = l === 0 ? x : ws.a[l - 1];
+    const below = l === 0 ? x : dropping ? ws.dropped[l - 1] : ws.a[l - 1];
     const dBelow = l === 0 ? null : ws.da[l - 1];
     const picked = l === 0 ? rows : undefined;
     denseBackward(below, ws.dz[l], layers[l], gradLayers[l], dBelow, batch, ws.kernels, picked);
     if (l > 0) {
       const n = batch * layers[l - 1].outputs;
       ws.dz[l - 1].set(ws.da[l - 1].subarray(0, n));
+      if (dropping) {
+        const dz = ws.dz[l - 1], mask = ws.mask[l - 1];
+        for (let i = 0; i < n; i++) dz[i] *= mask[i];
+      }
       activateBackward(spec.activation, ws.z[l - 1], ws.a[l - 1], ws.dz[l - 1], n);
     }
   }
