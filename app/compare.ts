@@ -50,6 +50,14 @@ export const VARIABLE_FLAGS: readonly string[] = [
   "validation",
   "patience",
   "reduction",
+  "augment",
+  "rotate",
+  "scale",
+  "shear",
+  "shift",
+  "elastic-alpha",
+  "elastic-sigma",
+  "dropout",
 ];
 
 /** What `--vary` means when it is not given: deskew on against deskew off. */

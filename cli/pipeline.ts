@@ -34,7 +34,8 @@ Trains and evaluates an MLP: IDX decode → normalize → deskew → shuffle/min
 Explicit flags override --config's values, which override the preset.
 
 Data and preprocessing
-  --preset default|textbook   starting values (default: default)
+  --preset NAME               default, textbook, or best (augmented, about 15 min on 2 cores);
+                              starting values (default: default)
   --config FILE               re-run a run's config.json (e.g. runs/<run>/config.json): its
                               training values replace the preset's; it does not reuse the
                               run's --out, --cache-dir or --threads
@@ -65,6 +66,17 @@ Training
   --validation FRACTION       hold out this share of the training set, seeded
   --patience N                stop after N epochs without a better validation loss
   --seed N                    seed of every random choice
+  --dropout P                 drop each hidden unit with probability P while training
+                              (inverted dropout; never at evaluation)
+
+Augmentation (training images only, a new distortion every epoch, seeded by seed, epoch, row)
+  --augment KIND              none, affine, elastic or both (default: none; best: both)
+  --rotate DEG                affine: largest rotation (default 10)
+  --scale F                   affine: largest change of size per axis, 1±F (default 0.1)
+  --shear DEG                 affine: largest horizontal shear (default 10)
+  --shift PX                  affine: largest shift per axis (default 2)
+  --elastic-alpha A           elastic: displacement scale in pixels (default 34, Simard's)
+  --elastic-sigma S           elastic: width of the smoothing Gaussian (default 4, Simard's)
 
 Cache and outputs
   --cache-dir DIR             stage cache (default .cache/)
@@ -127,6 +139,14 @@ export const PIPELINE_OPTIONS = {
   patience: { type: "string" },
   reduction: { type: "string" },
   seed: { type: "string" },
+  augment: { type: "string" },
+  rotate: { type: "string" },
+  scale: { type: "string" },
+  shear: { type: "string" },
+  shift: { type: "string" },
+  "elastic-alpha": { type: "string" },
+  "elastic-sigma": { type: "string" },
+  dropout: { type: "string" },
   "cache-dir": { type: "string" },
   "no-cache": { type: "boolean" },
   "dry-run": { type: "boolean" },

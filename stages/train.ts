@@ -20,6 +20,7 @@ import {
   argmax,
   createNetwork,
   createWorkspace,
+  type Dropout,
   forwardLoss,
   layerViews,
   lossAndGradient,
@@ -38,10 +39,21 @@ import {
 import { packBlobs, unpackBlobs } from "../engine/binary.ts";
 import { type Chunk, collectSplit, type DataSet } from "../engine/chunk.ts";
 import { ConfigError, DivergenceError } from "../engine/errors.ts";
-import type { Codec, Reporter, ValueStage } from "../engine/stage.ts";
+import type { Codec, Json, Reporter, ValueStage } from "../engine/stage.ts";
 import { seededRandom } from "../model/rng.ts";
+import {
+  augmentBatch,
+  type Augmenter,
+  type AugmentOptions,
+  augments,
+  type AugmentSetup,
+  createAugmenter,
+  createAugmentState,
+  NO_AUGMENT,
+} from "./augment.ts";
 import { type BatchPlan, bufferRandom, epochOrder, ShuffleBuffer } from "./minibatch.ts";
 import type { NormalizedMeta } from "./normalize.ts";
+import { backgroundOf } from "./deskew.ts";
 import { percent } from "../report/format.ts";
 import type { EpochView } from "../report/views.ts";
 
@@ -79,6 +91,10 @@ export interface TrainOptions {
   seed: number;
   /** Whether the samples were deskewed (recorded in the model for predict). */
   deskew: boolean;
+  /** Distortions of the training images, new every epoch (stages/augment.ts). @default {NO_AUGMENT} */
+  augment?: AugmentOptions;
+  /** Probability of dropping a hidden unit while training (inverted dropout). @default {0} */
+  dropout?: number;
   /**
    * Rows of the streamed mode's shuffle buffer; null holds the whole training
    * split in memory and shuffles it exactly.
@@ -104,6 +120,8 @@ export const TRAIN_OPTION_KEYS = [
   "patience",
   "seed",
   "deskew",
+  "augment",
+  "dropout",
 ] as const satisfies readonly Exclude<keyof TrainOptions, "shuffleBuffer">[];
 
 // Fails to compile when TrainOptions gains a field the list above misses.
@@ -214,6 +232,49 @@ async function holdTrainingSet(
   return dense;
 }
 
+/**
+ * Holds the training split dense in a `SharedArrayBuffer`, so the augment
+ * worker reads the rows in place while training reads labels and validation
+ * rows from the same copy.
+ */
+async function holdShared(data: DataSet<Float32Array>): Promise<Chunk<Float32Array>> {
+  const { rows, cols, counts } = data.meta;
+  const width = rows * cols;
+  const images = new Float32Array(new SharedArrayBuffer(counts.train * width * 4));
+  const labels = new Uint8Array(counts.train);
+  let at = 0;
+  for await (const chunk of data.open("train")) {
+    images.set(chunk.images, at * width);
+    labels.set(chunk.labels, at);
+    at += chunk.labels.length;
+  }
+  if (at !== counts.train) {
+    throw new RangeError(
+      `Cannot hold the training split as it must have ${counts.train} rows, as its meta says: ` +
+        `it streamed ${at}`,
+    );
+  }
+  return { images, labels, rows, cols };
+}
+
+/** What augmenting a data set needs besides the options: its shape, its blank value, the seed. */
+export function augmentSetupOf(
+  meta: NormalizedMeta,
+  options: AugmentOptions,
+  seed: number,
+): AugmentSetup {
+  return {
+    options,
+    rows: meta.rows,
+    cols: meta.cols,
+    background: backgroundOf(meta.normalization),
+    seed,
+  };
+}
+
+/** Batches the augment worker computes ahead of the one being trained on. */
+const AUGMENT_AHEAD = 8;
+
 /** Streams the rows of `split` whose indices are listed (ascending) in `wanted`, in batches. */
 async function* rowBatches(
   data: DataSet<Float32Array>,
@@ -291,7 +352,11 @@ export async function trainNetwork(
   // The first minibatch's mean data loss per row: the yardstick of the divergence rule.
   let firstBatchLoss = Infinity;
 
-  /** One optimiser step on a minibatch; returns the rows it got right. */
+  /**
+   * One optimiser step on a minibatch; returns the rows it got right. With
+   * `rows`, the minibatch is those rows of `x` and `labels`; with `dense`
+   * too, its images are `dense` (augmented) and only the labels are picked.
+   */
   const step = (
     x: Float32Array,
     labels: Uint8Array,
@@ -299,23 +364,29 @@ export async function trainNetwork(
     start: number,
     batch: number,
     eta: number,
-    where: string,
+    epoch: number,
+    b: number,
+    dense: Float32Array | null = null,
   ): number => {
     fillOneHot(labels, rows, start, batch, classes, y);
-    const cost = rows
-      ? lossAndGradient(
-        net,
-        x,
-        y,
-        batch,
-        ws,
-        grad,
-        gradLayers,
-        reg,
-        options.reduction,
-        rows.subarray(start, start + batch),
-      )
-      : lossAndGradient(net, x, y, batch, ws, grad, gradLayers, reg, options.reduction);
+    const dropout: Dropout | undefined = dropoutRate > 0
+      ? { rate: dropoutRate, random: seededRandom(options.seed, "dropout", epoch, b) }
+      : undefined;
+    const picked = rows && !dense ? rows.subarray(start, start + batch) : undefined;
+    const cost = lossAndGradient(
+      net,
+      dense ?? x,
+      y,
+      batch,
+      ws,
+      grad,
+      gradLayers,
+      reg,
+      options.reduction,
+      picked,
+      dropout,
+    );
+    const where = `epoch ${epoch + 1}, minibatch ${b + 1}`;
     if (!Number.isFinite(cost)) throw diverged(cost, where, eta);
     if (costs.length === 0) firstBatchLoss = ws.dataLoss / batch;
     costs.push(cost);
@@ -323,161 +394,208 @@ export async function trainNetwork(
     return countCorrect(ws.a[ws.a.length - 1], labels, rows, start, batch, classes);
   };
 
-  // In memory: the whole split, indexed once so products skip zero pixels.
-  const held = options.shuffleBuffer === null ? await holdTrainingSet(data, kernels) : null;
-  // Streamed: the buffer's rows and one minibatch, allocated once for every epoch.
-  const slots = options.shuffleBuffer === null ? 0 : Math.min(options.shuffleBuffer, rowsPerEpoch);
-  const bufferImages = new Float32Array(slots * width);
-  const bufferLabels = new Uint8Array(slots);
-  const batchImages = held ? null : kernels.alloc(capacity * width);
-  const batchLabels = new Uint8Array(capacity);
+  const augmentOptions = options.augment ?? NO_AUGMENT;
+  const dropoutRate = options.dropout ?? 0;
+  const augmenting = augments(augmentOptions);
+  const setup = augmentSetupOf(meta, augmentOptions, options.seed);
+  // In memory: the whole split, indexed once so products skip zero pixels; augmented, the
+  // rows are read by the augment worker instead, so they are held dense and shared.
+  const held = options.shuffleBuffer === null
+    ? augmenting ? await holdShared(data) : await holdTrainingSet(data, kernels)
+    : null;
+  const augmenter: Augmenter | null = held && augmenting
+    ? await createAugmenter(held.images, setup)
+    : null;
+  try {
+    // Streamed: the buffer's rows and one minibatch, allocated once for every epoch.
+    const slots = options.shuffleBuffer === null
+      ? 0
+      : Math.min(options.shuffleBuffer, rowsPerEpoch);
+    const bufferImages = new Float32Array(slots * width);
+    const bufferLabels = new Uint8Array(slots);
+    const batchImages = held ? null : kernels.alloc(capacity * width);
+    const batchLabels = new Uint8Array(capacity);
+    // Streamed and augmented: each buffered row's index in the split, which seeds its distortion.
+    const bufferIds = new Uint32Array(augmenting ? slots : 0);
+    const batchIds = new Uint32Array(augmenting && !held ? capacity : 0);
+    const batchPositions = Uint32Array.from(batchIds, (_, i) => i);
+    const augmentedBatch = augmenting && !held ? kernels.alloc(capacity * width) : null;
+    const augmentState = augmenting && !held ? createAugmentState(setup) : null;
 
-  const validate = async () => {
-    if (held) return measure(net, held, plan.validationIndices, ws, y);
-    let loss = 0, correct = 0;
-    for await (
-      const n of rowBatches(data, plan.validationIndices, batchImages!, batchLabels, capacity)
-    ) {
-      fillOneHot(batchLabels, null, 0, n, classes, y);
-      loss += forwardLoss(net, batchImages!, y, n, ws);
-      correct += countCorrect(ws.a[ws.a.length - 1], batchLabels, null, 0, n, classes);
-    }
-    const total = plan.validationIndices.length;
-    return { loss: loss / total, accuracy: correct / total };
-  };
-
-  for (let epoch = 0; epoch < options.epochs; epoch++) {
-    const started = performance.now();
-    const eta = learningRate(options.eta, options.decay, epoch, options.decaySchedule);
-    let lossSum = 0, correct = 0, b = 0;
-    const progress = () => {
-      const seen = plan.starts[b + 1] - plan.starts[0];
-      reporter.progress?.({
-        epoch: epoch + 1,
-        epochs: options.epochs,
-        batch: b + 1,
-        batches,
-        loss: lossSum / seen,
-        accuracy: correct / seen,
-      });
-    };
-    if (held) {
-      const order = epochOrder(plan, epoch);
-      for (; b < batches; b++) {
-        const start = plan.starts[b], batch = plan.starts[b + 1] - start;
-        correct += step(
-          held.images,
-          held.labels,
-          order,
-          start,
-          batch,
-          eta,
-          `epoch ${epoch + 1}, minibatch ${b + 1}`,
-        );
-        lossSum += ws.dataLoss;
-        progress();
-      }
-    } else {
-      const buffer = new ShuffleBuffer(slots, bufferRandom(plan, epoch));
-      let filled = 0;
-      const take = (slot: number) => {
-        batchImages!.set(bufferImages.subarray(slot * width, (slot + 1) * width), filled * width);
-        batchLabels[filled++] = bufferLabels[slot];
-        if (filled < plan.starts[b + 1] - plan.starts[b]) return;
-        correct += step(
-          batchImages!,
-          batchLabels,
-          null,
-          0,
-          filled,
-          eta,
-          `epoch ${epoch + 1}, minibatch ${b + 1}`,
-        );
-        lossSum += ws.dataLoss;
-        progress();
-        b++;
-        filled = 0;
-      };
-      const validation = plan.validationIndices;
-      let row = 0, skip = 0;
-      for await (const chunk of data.open("train")) {
-        for (let i = 0; i < chunk.labels.length; i++, row++) {
-          if (skip < validation.length && validation[skip] === row) {
-            skip++;
-            continue;
-          }
-          const { emit, slot } = buffer.place();
-          if (emit >= 0) take(emit);
-          bufferImages.set(chunk.images.subarray(i * width, (i + 1) * width), slot * width);
-          bufferLabels[slot] = chunk.labels[i];
+    // In memory and augmented: the worker runs up to AUGMENT_AHEAD minibatches ahead, across
+    // epoch ends, so the next epoch's first batches are ready when it starts.
+    const queue: Promise<Float32Array>[] = [];
+    let askedEpoch = 0, askedBatch = 0;
+    let askedOrder = augmenter ? epochOrder(plan, 0) : null;
+    const askAhead = () => {
+      while (augmenter && queue.length < AUGMENT_AHEAD && askedEpoch < options.epochs) {
+        const rows = askedOrder!.subarray(plan.starts[askedBatch], plan.starts[askedBatch + 1]);
+        const next = augmenter.batch(askedEpoch, rows);
+        // A failed worker rejects every queued batch; the one awaited reports it.
+        next.catch(() => {});
+        queue.push(next);
+        if (++askedBatch === batches) {
+          askedBatch = 0;
+          if (++askedEpoch < options.epochs) askedOrder = epochOrder(plan, askedEpoch);
         }
       }
-      for (const slot of buffer.drain()) take(slot);
-      if (b !== batches || filled !== 0) {
-        throw new RangeError(
-          `Cannot finish epoch ${epoch + 1} as the streamed training split must fill the plan's ` +
-            `${batches} minibatches: it filled ${b} and ${filled} rows of the next`,
-        );
-      }
-    }
-    if (lossSum / rowsPerEpoch > DIVERGENCE_FACTOR * Math.max(firstBatchLoss, 1)) {
-      throw climbed(lossSum / rowsPerEpoch, firstBatchLoss, epoch + 1, eta);
-    }
-    // A step can overflow the weights before any loss shows it.
-    if (!net.params.every(Number.isFinite)) {
-      throw diverged(NaN, `the end of epoch ${epoch + 1} (weights)`, eta);
-    }
-    const record: EpochRecord = {
-      epoch: epoch + 1,
-      trainLoss: lossSum / rowsPerEpoch,
-      trainAccuracy: correct / rowsPerEpoch,
-      eta,
-      seconds: 0,
     };
-    if (validating) {
-      const v = await validate();
-      if (!Number.isFinite(v.loss)) throw diverged(v.loss, `epoch ${epoch + 1}, validation`, eta);
-      record.validationLoss = v.loss;
-      record.validationAccuracy = v.accuracy;
-    }
-    record.seconds = (performance.now() - started) / 1000;
-    history.push(record);
-    if (epoch % every === 0 || epoch + 1 === options.epochs) {
-      reporter.log(describeEpoch(record, options.epochs));
-    }
-    if (validating && options.patience > 0) {
-      if (record.validationLoss! < best.loss) {
-        best = {
-          loss: record.validationLoss!,
+
+    const validate = async () => {
+      if (held) return measure(net, held, plan.validationIndices, ws, y);
+      let loss = 0, correct = 0;
+      for await (
+        const n of rowBatches(data, plan.validationIndices, batchImages!, batchLabels, capacity)
+      ) {
+        fillOneHot(batchLabels, null, 0, n, classes, y);
+        loss += forwardLoss(net, batchImages!, y, n, ws);
+        correct += countCorrect(ws.a[ws.a.length - 1], batchLabels, null, 0, n, classes);
+      }
+      const total = plan.validationIndices.length;
+      return { loss: loss / total, accuracy: correct / total };
+    };
+
+    for (let epoch = 0; epoch < options.epochs; epoch++) {
+      const started = performance.now();
+      const eta = learningRate(options.eta, options.decay, epoch, options.decaySchedule);
+      let lossSum = 0, correct = 0, b = 0;
+      const progress = () => {
+        const seen = plan.starts[b + 1] - plan.starts[0];
+        reporter.progress?.({
           epoch: epoch + 1,
-          params: net.params.slice() as Float32Array,
+          epochs: options.epochs,
+          batch: b + 1,
+          batches,
+          loss: lossSum / seen,
+          accuracy: correct / seen,
+        });
+      };
+      if (held) {
+        const order = epochOrder(plan, epoch);
+        for (; b < batches; b++) {
+          const start = plan.starts[b], batch = plan.starts[b + 1] - start;
+          askAhead();
+          const augmented = augmenter ? await queue.shift()! : null;
+          correct += step(held.images, held.labels, order, start, batch, eta, epoch, b, augmented);
+          if (augmented) augmenter!.release(augmented);
+          lossSum += ws.dataLoss;
+          progress();
+        }
+      } else {
+        const buffer = new ShuffleBuffer(slots, bufferRandom(plan, epoch));
+        let filled = 0;
+        const take = (slot: number) => {
+          batchImages!.set(bufferImages.subarray(slot * width, (slot + 1) * width), filled * width);
+          if (augmenting) batchIds[filled] = bufferIds[slot];
+          batchLabels[filled++] = bufferLabels[slot];
+          if (filled < plan.starts[b + 1] - plan.starts[b]) return;
+          if (augmentedBatch) {
+            const positions = batchPositions.subarray(0, filled);
+            const ids = batchIds.subarray(0, filled);
+            augmentBatch(batchImages!, positions, ids, augmentedBatch, epoch, setup, augmentState!);
+          }
+          correct += step(
+            batchImages!,
+            batchLabels,
+            null,
+            0,
+            filled,
+            eta,
+            epoch,
+            b,
+            augmentedBatch,
+          );
+          lossSum += ws.dataLoss;
+          progress();
+          b++;
+          filled = 0;
         };
-      } else if (epoch + 1 - best.epoch >= options.patience) {
-        reporter.log(
-          `early stop: no better validation loss for ${options.patience} epochs; keeping epoch ${best.epoch}`,
-        );
-        break;
+        const validation = plan.validationIndices;
+        let row = 0, skip = 0;
+        for await (const chunk of data.open("train")) {
+          for (let i = 0; i < chunk.labels.length; i++, row++) {
+            if (skip < validation.length && validation[skip] === row) {
+              skip++;
+              continue;
+            }
+            const { emit, slot } = buffer.place();
+            if (emit >= 0) take(emit);
+            bufferImages.set(chunk.images.subarray(i * width, (i + 1) * width), slot * width);
+            bufferLabels[slot] = chunk.labels[i];
+            if (augmenting) bufferIds[slot] = row;
+          }
+        }
+        for (const slot of buffer.drain()) take(slot);
+        if (b !== batches || filled !== 0) {
+          throw new RangeError(
+            `Cannot finish epoch ${
+              epoch + 1
+            } as the streamed training split must fill the plan's ` +
+              `${batches} minibatches: it filled ${b} and ${filled} rows of the next`,
+          );
+        }
+      }
+      if (lossSum / rowsPerEpoch > DIVERGENCE_FACTOR * Math.max(firstBatchLoss, 1)) {
+        throw climbed(lossSum / rowsPerEpoch, firstBatchLoss, epoch + 1, eta);
+      }
+      // A step can overflow the weights before any loss shows it.
+      if (!net.params.every(Number.isFinite)) {
+        throw diverged(NaN, `the end of epoch ${epoch + 1} (weights)`, eta);
+      }
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        trainLoss: lossSum / rowsPerEpoch,
+        trainAccuracy: correct / rowsPerEpoch,
+        eta,
+        seconds: 0,
+      };
+      if (validating) {
+        const v = await validate();
+        if (!Number.isFinite(v.loss)) throw diverged(v.loss, `epoch ${epoch + 1}, validation`, eta);
+        record.validationLoss = v.loss;
+        record.validationAccuracy = v.accuracy;
+      }
+      record.seconds = (performance.now() - started) / 1000;
+      history.push(record);
+      if (epoch % every === 0 || epoch + 1 === options.epochs) {
+        reporter.log(describeEpoch(record, options.epochs));
+      }
+      if (validating && options.patience > 0) {
+        if (record.validationLoss! < best.loss) {
+          best = {
+            loss: record.validationLoss!,
+            epoch: epoch + 1,
+            params: net.params.slice() as Float32Array,
+          };
+        } else if (epoch + 1 - best.epoch >= options.patience) {
+          reporter.log(
+            `early stop: no better validation loss for ${options.patience} epochs; keeping epoch ${best.epoch}`,
+          );
+          break;
+        }
       }
     }
+    if (best.params) net.params.set(best.params);
+    // The last update may have overflowed without any loss showing it yet.
+    if (!net.params.every(Number.isFinite)) {
+      throw diverged(NaN, "the end of training (weights)", options.eta);
+    }
+    const preprocessing: Preprocessing = {
+      rows: meta.rows,
+      cols: meta.cols,
+      normalization: meta.normalization ?? { mode: "none", mean: 0, std: 1 },
+      deskew: options.deskew,
+    };
+    return {
+      // A copy: the network's buffer lives in the kernels' memory, which outlives no one.
+      model: { spec, preprocessing, params: net.params.slice() as Float32Array },
+      history,
+      costs,
+      bestEpoch: best.params ? best.epoch : history.length,
+    };
+  } finally {
+    augmenter?.close();
   }
-  if (best.params) net.params.set(best.params);
-  // The last update may have overflowed without any loss showing it yet.
-  if (!net.params.every(Number.isFinite)) {
-    throw diverged(NaN, "the end of training (weights)", options.eta);
-  }
-  const preprocessing: Preprocessing = {
-    rows: meta.rows,
-    cols: meta.cols,
-    normalization: meta.normalization ?? { mode: "none", mean: 0, std: 1 },
-    deskew: options.deskew,
-  };
-  return {
-    // A copy: the network's buffer lives in the kernels' memory, which outlives no one.
-    model: { spec, preprocessing, params: net.params.slice() as Float32Array },
-    history,
-    costs,
-    bestEpoch: best.params ? best.epoch : history.length,
-  };
 }
 
 /**
@@ -536,6 +654,20 @@ export const trainResultCodec: Codec<TrainResult> = {
   },
 };
 
+/**
+ * The train stage's params: its options, leaving augmentation and dropout out
+ * while they are off, so the keys (and cached models) of runs that use
+ * neither stay what they were before either existed.
+ */
+export function trainParams(options: TrainOptions): Json {
+  const { augment = NO_AUGMENT, dropout = 0, ...rest } = options;
+  return {
+    ...rest,
+    ...(augments(augment) ? { augment: { ...augment } } : {}),
+    ...(dropout > 0 ? { dropout } : {}),
+  };
+}
+
 /** The train stage: a plan and the samples in, a model and its history out. */
 export function trainStage(
   options: TrainOptions,
@@ -548,7 +680,7 @@ export function trainStage(
     // 3: sigmoid through exp64, values below float32's normal range flushed to 0.
     // 4: inputs are a streamed data set; a shuffle buffer when the set is streamed.
     version: 4,
-    params: { ...options },
+    params: trainParams(options),
     run: async ([plan, samples], context) =>
       trainNetwork(samples, plan, options, context.reporter, await kernels()),
     codec: trainResultCodec,

@@ -90,3 +90,20 @@ Deno.test("buildConfig() refuses --deskew with --no-deskew", () => {
     message: "Cannot use --deskew with --no-deskew as they contradict each other: give one of them",
   });
 });
+
+Deno.test("configFileFlags() round-trips augmentation and dropout, and --augment replaces the file's", () => {
+  const flags = { augment: "both", rotate: "7", "elastic-sigma": "5", dropout: "0.3" };
+  const fromFile = buildConfig(configFileFlags(configJson(flags), "config.json"));
+  assert.deepEqual(training(fromFile), training(buildConfig(flags)));
+  assert.equal(fromFile.augment.rotate, 7);
+  assert.equal(fromFile.dropout, 0.3);
+  const file = configFileFlags(configJson(flags), "config.json");
+  const none = buildConfig(mergeConfigFlags(file, { augment: "none" }));
+  assert.equal(none.augment.kind, "none");
+  const elastic = buildConfig(mergeConfigFlags(file, { augment: "elastic" }));
+  assert.equal(elastic.augment.elasticSigma, 4);
+  assert.throws(
+    () => configFileFlags(JSON.stringify({ augment: { kind: "both" } }), "c.json"),
+    /"augment" must be an object of kind, rotate, scale, shear, shift, elasticAlpha, elasticSigma/,
+  );
+});

@@ -83,7 +83,7 @@ Deno.test("buildConfig() names the flag, the rule and the value it rejects", () 
     [{ hidden: "10,x" }, 'Cannot use --hidden as it must be an integer ≥ 1: current value is "x"'],
     [
       { preset: "book" },
-      'Cannot use --preset as it must be one of default, textbook: current value is "book"',
+      'Cannot use --preset as it must be one of default, textbook, best: current value is "book"',
     ],
     [{ "batch-size": "8", minibatches: "4" }, "Cannot use --batch-size with --minibatches"],
     [{ patience: "3" }, "Cannot stop early with --patience 3 as it needs a validation split"],
@@ -102,4 +102,39 @@ Deno.test("buildConfig() names the flag, the rule and the value it rejects", () 
       (e: unknown) => e instanceof ConfigError && e.message.startsWith(message),
     );
   }
+});
+
+Deno.test("buildConfig() reads --augment with its ranges and --dropout, and refuses a stray range", () => {
+  assert.equal(buildConfig({}).augment.kind, "none");
+  assert.equal(buildConfig({}).dropout, 0);
+  const both = buildConfig({ augment: "both", rotate: "12", "elastic-alpha": "20" });
+  assert.deepEqual(both.augment, {
+    kind: "both",
+    rotate: 12,
+    scale: 0.1,
+    shear: 10,
+    shift: 2,
+    elasticAlpha: 20,
+    elasticSigma: 4,
+  });
+  assert.equal(buildConfig({ dropout: "0.5" }).dropout, 0.5);
+  assert.throws(() => buildConfig({ rotate: "5" }), {
+    name: "UsageError",
+    message:
+      "Cannot use --rotate as it shapes the affine distortion and --augment is none. Hint: add --augment affine",
+  });
+  assert.throws(() => buildConfig({ augment: "affine", "elastic-sigma": "3" }), {
+    name: "UsageError",
+    message:
+      "Cannot use --elastic-sigma as it shapes the elastic distortion and --augment is affine. Hint: add --augment both",
+  });
+  assert.throws(
+    () => buildConfig({ augment: "wobble" }),
+    /--augment as it must be one of none, affine, elastic, both/,
+  );
+  assert.throws(
+    () => buildConfig({ dropout: "1" }),
+    /--dropout as it must be a number ≥ 0 and < 1/,
+  );
+  assert.throws(() => buildConfig({ augment: "both", scale: "1.5" }), /--scale as it must be/);
 });

@@ -6,8 +6,10 @@ import { collectSplit, type DataSet } from "../../engine/chunk.ts";
 import type { NormalizedMeta } from "../../stages/normalize.ts";
 import { evaluateModel } from "../../stages/evaluate.ts";
 import { planBatches } from "../../stages/minibatch.ts";
-import { trainNetwork, type TrainOptions } from "../../stages/train.ts";
-import { floatDataSet, syntheticSet } from "../fixtures.ts";
+import { trainNetwork, type TrainOptions, trainParams } from "../../stages/train.ts";
+import { AUGMENT_DEFAULTS, NO_AUGMENT } from "../../stages/augment.ts";
+import { createWasmKernels } from "../../kernels/wasm_kernels.ts";
+import { floatDataSet, shapeSet, syntheticSet } from "../fixtures.ts";
 
 function separable(noisy = false): DataSet<Float32Array, NormalizedMeta> {
   const random = seededRandom(3, "separable");
@@ -137,4 +139,80 @@ Deno.test("a loss that climbs without turning infinite stops training by the div
         e.message,
       ),
   );
+});
+
+const shapes = () => {
+  const random = seededRandom(6, "augment shapes");
+  return floatDataSet(shapeSet(160, 14, 14, random), shapeSet(40, 14, 14, random), 4);
+};
+const augment = { kind: "both", ...AUGMENT_DEFAULTS, elasticAlpha: 8, elasticSigma: 2 } as const;
+
+for (const shuffleBuffer of [null, 40]) {
+  const mode = shuffleBuffer === null ? "in memory (worker)" : "streamed (inline)";
+  Deno.test(`augmented training ${mode} with dropout learns the shapes and repeats bit for bit`, async () => {
+    const data = shapes();
+    const plan = planBatches(160, { batching: { batchSize: 16 }, validation: 0, seed: 1 });
+    const options: TrainOptions = {
+      ...base,
+      hidden: [24],
+      optimizer: "adam",
+      eta: 0.01,
+      epochs: 25,
+      augment,
+      dropout: 0.2,
+      shuffleBuffer,
+    };
+    const a = await trainNetwork(data, plan, options, quiet);
+    const { metrics } = await evaluateModel(a.model, data);
+    assert.ok(metrics.testAccuracy >= 0.9, `test accuracy ${metrics.testAccuracy}`);
+    assert.ok(a.history[24].trainLoss < a.history[0].trainLoss / 2);
+    const b = await trainNetwork(data, plan, { ...options, epochs: 3 }, quiet);
+    const c = await trainNetwork(data, plan, { ...options, epochs: 3 }, quiet);
+    assert.deepEqual(b.model.params, c.model.params);
+    assert.deepEqual(b.costs, c.costs);
+    // Augmentation changes what the network sees, so the same seed without it trains otherwise.
+    const plain = await trainNetwork(
+      data,
+      plan,
+      { ...options, epochs: 3, augment: NO_AUGMENT },
+      quiet,
+    );
+    assert.notDeepEqual(plain.costs, b.costs);
+    const undropped = await trainNetwork(data, plan, { ...options, epochs: 3, dropout: 0 }, quiet);
+    assert.notDeepEqual(undropped.costs, b.costs);
+  });
+}
+
+Deno.test("augmented training with dropout gives the same bits on 1 and 2 wasm threads", async () => {
+  const data = shapes();
+  const plan = planBatches(160, { batching: { batchSize: 32 }, validation: 0.1, seed: 1 });
+  const options: TrainOptions = {
+    ...base,
+    hidden: [24],
+    optimizer: "adam",
+    eta: 0.01,
+    epochs: 2,
+    augment,
+    dropout: 0.3,
+  };
+  const reference = await trainNetwork(data, plan, options, quiet);
+  for (const threads of [1, 2]) {
+    const kernels = await createWasmKernels({ threads, minParallelWork: 0 });
+    try {
+      const result = await trainNetwork(data, plan, options, quiet, kernels);
+      assert.deepEqual(result.model.params, reference.model.params, `${threads} threads`);
+      assert.deepEqual(result.costs, reference.costs);
+    } finally {
+      kernels.close();
+    }
+  }
+});
+
+Deno.test("augmentation and dropout join the train stage's params only when they are on", () => {
+  const plain = trainParams(base) as Record<string, unknown>;
+  assert.deepEqual(plain, { ...base });
+  assert.deepEqual(trainParams({ ...base, augment: NO_AUGMENT, dropout: 0 }), plain);
+  const on = trainParams({ ...base, augment, dropout: 0.25 }) as Record<string, unknown>;
+  assert.deepEqual(on.augment, augment);
+  assert.equal(on.dropout, 0.25);
 });
