@@ -34,7 +34,7 @@ import type { Reporter } from "../engine/stage.ts";
 import { checkRunFolder, MODEL_FILE, REPORT_FILE, writeRunFolder } from "../engine/run_folder.ts";
 import { BUNDLED_DATA, bundledDataDir } from "./bundled.ts";
 import type { PipelineConfig, TrainingConfig } from "./config.ts";
-import { reportDigits } from "./report_data.ts";
+import { augmentedDigits, reportDigits } from "./report_data.ts";
 
 /** The contents of `metrics.json`. */
 export interface RunMetrics extends Metrics {
@@ -207,7 +207,10 @@ export async function runJob(config: PipelineConfig, reporter: Reporter): Promis
     title: `run ${runDir.replace(/\/+$/, "").split("/").pop()}`,
     config: configJson,
     metrics,
-    digits: await reportDigits(trained.model, files, evaluation.metrics.misclassified),
+    digits: {
+      ...await reportDigits(trained.model, files, evaluation.metrics.misclassified),
+      augmented: await augmentedDigits(trained.model, files, config.augment, config.seed),
+    },
   });
   await writeRunFolder(runDir, {
     "config.json": json(configJson),

@@ -17,12 +17,16 @@ import { backgroundOf, deskewImage } from "../stages/deskew.ts";
 import { type DataFiles, decodeDataSet } from "../stages/idx_decode.ts";
 import { normalizePixels } from "../stages/normalize.ts";
 import { networkOf, predictAll } from "../stages/evaluate.ts";
+import { augmentBatch, type AugmentOptions, augments } from "../stages/augment.ts";
 
 /** How many misclassified digits the report shows, as the textbook's 5×5 grid. */
 export const MISCLASSIFIED_SHOWN = 25;
 
 /** How many digits the deskew before/after row shows. */
 export const DESKEW_SHOWN = 8;
+
+/** How many training digits the augmentation row shows. */
+export const AUGMENTED_SHOWN = 10;
 
 /** How many first-layer units the report draws as weight images. */
 export const WEIGHT_UNITS_SHOWN = 32;
@@ -137,4 +141,50 @@ export async function reportDigits(
       }
       : {}),
   };
+}
+
+/**
+ * The first training digits as the network's preprocessing leaves them and
+ * as augmentation distorted them in epoch 1 (the same function and seed as
+ * training, so the same pixels); empty without augmentation. Streams the
+ * training images only until it has them.
+ */
+export async function augmentedDigits(
+  model: SavedModel,
+  files: DataFiles,
+  augment: AugmentOptions,
+  seed: number,
+): Promise<{ before: DigitCard; after: DigitCard }[]> {
+  if (!augments(augment)) return [];
+  const { rows, cols, deskew, normalization } = model.preprocessing;
+  const width = rows * cols;
+  const background = backgroundOf(normalization);
+  const data = await decodeDataSet(files);
+  const images = new Float32Array(AUGMENTED_SHOWN * width);
+  const labels: number[] = [];
+  for await (const chunk of data.open("train")) {
+    for (let i = 0; i < chunk.labels.length && labels.length < AUGMENTED_SHOWN; i++) {
+      const normalized = normalizePixels(
+        chunk.images.subarray(i * width, (i + 1) * width),
+        normalization,
+      );
+      const seen = deskew ? deskewImage(normalized, rows, cols, background) : normalized;
+      images.set(seen, labels.length * width);
+      labels.push(chunk.labels[i]);
+    }
+    if (labels.length === AUGMENTED_SHOWN) break;
+  }
+  const rowsShown = Uint32Array.from(labels, (_, i) => i);
+  const out = new Float32Array(labels.length * width);
+  augmentBatch(images, rowsShown, rowsShown, out, 0, {
+    options: augment,
+    rows,
+    cols,
+    background,
+    seed,
+  });
+  return labels.map((label, i) => ({
+    before: { index: i, pixels: images.slice(i * width, (i + 1) * width), label },
+    after: { index: i, pixels: out.slice(i * width, (i + 1) * width), label },
+  }));
 }

@@ -45,6 +45,8 @@ export interface ReportDigits {
   samples: DigitCard[];
   /** The same test digits before and after deskew; absent when deskew is off. */
   deskew?: { before: DigitCard; after: DigitCard }[];
+  /** The first training digits as preprocessed and as augmented in epoch 1; absent without augmentation. */
+  augmented?: { before: DigitCard; after: DigitCard }[];
   /** The first units of the first layer (at most 32); absent or empty draws no panel. */
   firstLayer?: WeightImage[];
 }
@@ -296,6 +298,20 @@ export function renderRunReport(data: RunReportData): string {
       ),
     )
     : "";
+  const augmented = digits.augmented?.length
+    ? panel(
+      "augmentation: the first training digits (top) as epoch 1 trained on them (bottom)",
+      digitGrid(
+        [
+          ...digits.augmented.map((p) =>
+            digit(digits.rows, digits.cols, p.before, `${p.before.label}`)
+          ),
+          ...digits.augmented.map((p) => digit(digits.rows, digits.cols, p.after, "augmented")),
+        ],
+        digits.augmented.length,
+      ),
+    )
+    : "";
   const body = `
 <h1>${escapeHtml(data.title)}</h1>
 <p class="sub">${escapeHtml(describeConfig(config))}</p>
@@ -343,6 +359,7 @@ ${
   }
 ${panel("one test digit of each class", digitGrid(samples, Math.min(10, samples.length)))}
 ${deskew}
+${augmented}
 ${firstLayer}
 </div>
 <h2>Run</h2>
@@ -372,6 +389,14 @@ export function describeConfig(config: Record<string, unknown>): string {
     `${config.optimizer} η ${config.eta}`,
     `${config.epochs} epochs`,
     batch,
+    augmentOf(config.augment),
+    typeof config.dropout === "number" && config.dropout > 0 ? `dropout ${config.dropout}` : "",
     `seed ${config.seed}`,
   ].filter(Boolean).join(" · ");
+}
+
+/** `augment both` for a config's augmentation, or nothing when it has none. */
+function augmentOf(augment: unknown): string {
+  const kind = (augment as { kind?: unknown } | undefined)?.kind;
+  return typeof kind === "string" && kind !== "none" ? `augment ${kind}` : "";
 }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import {
+  AUGMENTED_SHOWN,
+  augmentedDigits,
   confidenceOf,
   DESKEW_SHOWN,
   firstLayerImages,
@@ -8,6 +10,7 @@ import {
 } from "../../app/report_data.ts";
 import type { SavedModel } from "../../model/format.ts";
 import { deskewImage } from "../../stages/deskew.ts";
+import { AUGMENT_DEFAULTS, augmentBatch, NO_AUGMENT } from "../../stages/augment.ts";
 import { decodeImagesAndLabels, findDataFiles } from "../../stages/idx_decode.ts";
 import { normalizePixels } from "../../stages/normalize.ts";
 import { makeDataSet } from "../fixtures.ts";
@@ -116,4 +119,40 @@ Deno.test("firstLayerImages() takes each unit's column of the (IN, OUT) weights,
   ]);
   const wide = tiny("softmax", new Array(4 * 40).fill(0), new Array(40).fill(0));
   assert.equal(firstLayerImages(wide).length, WEIGHT_UNITS_SHOWN);
+});
+
+Deno.test("augmentedDigits() shows the first training digits preprocessed and as epoch 1 distorted them", async () => {
+  const files = await findDataFiles(await makeDataSet());
+  const train = await decodeImagesAndLabels(files.trainImages, files.trainLabels);
+  const augment = { kind: "both", ...AUGMENT_DEFAULTS } as const;
+  assert.deepEqual(await augmentedDigits(model(true), files, NO_AUGMENT, 1), []);
+  const pairs = await augmentedDigits(model(true), files, augment, 3);
+  assert.equal(pairs.length, AUGMENTED_SHOWN);
+  const normalization = model(true).preprocessing.normalization;
+  const images = new Float32Array(AUGMENTED_SHOWN * 100);
+  for (const [i, pair] of pairs.entries()) {
+    assert.equal(pair.before.label, train.labels[i]);
+    assert.equal(pair.after.label, train.labels[i]);
+    const seen = deskewImage(
+      normalizePixels(train.images.subarray(i * 100, (i + 1) * 100), normalization),
+      10,
+      10,
+    );
+    assert.deepEqual(pair.before.pixels, seen);
+    images.set(seen, i * 100);
+  }
+  // The same function and seed as training: row i of epoch 0.
+  const rows = Uint32Array.from({ length: AUGMENTED_SHOWN }, (_, i) => i);
+  const out = new Float32Array(images.length);
+  augmentBatch(images, rows, rows, out, 0, {
+    options: augment,
+    rows: 10,
+    cols: 10,
+    background: 0,
+    seed: 3,
+  });
+  pairs.forEach((pair, i) =>
+    assert.deepEqual(pair.after.pixels, out.subarray(i * 100, (i + 1) * 100))
+  );
+  assert.ok(pairs.some((p) => Array.from(p.after.pixels).some((v, j) => v !== p.before.pixels[j])));
 });

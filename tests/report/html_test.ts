@@ -99,6 +99,21 @@ Deno.test("a run without deskew has no before/after row", async () => {
   const html = await Deno.readTextFile(`${out}/a/report.html`);
   assert.doesNotMatch(html, /before and after deskew/);
   assert.equal(digitsOf(html).filter((d) => d.caption === "before").length, 0);
+  assert.doesNotMatch(html, /augmentation: the first training digits/);
+});
+
+Deno.test("an augmented run shows its training digits beside their augmented copies", async () => {
+  const data = await makeDataSet();
+  const out = await tempDir();
+  const args = ["--data", data, "--cache-dir", await tempDir(), ...SMALL, "--augment", "both"];
+  await pipeline([...args, "--dropout", "0.2", "--out", `${out}/a`]);
+  const html = await Deno.readTextFile(`${out}/a/report.html`);
+  assert.match(html, /augmentation: the first training digits \(top\) as epoch 1 trained on them/);
+  const augmented = digitsOf(html).filter((d) => d.caption === "augmented");
+  assert.equal(augmented.length, 10);
+  const config = JSON.parse(await Deno.readTextFile(`${out}/a/config.json`));
+  assert.equal(config.augment.kind, "both");
+  assert.equal(config.dropout, 0.2);
 });
 
 Deno.test("digitPng() draws ink dark on white, scaled to the image's own range", () => {
