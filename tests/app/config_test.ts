@@ -138,3 +138,17 @@ Deno.test("buildConfig() reads --augment with its ranges and --dropout, and refu
   );
   assert.throws(() => buildConfig({ augment: "both", scale: "1.5" }), /--scale as it must be/);
 });
+
+Deno.test("buildConfig() best preset: deskew, one wide ReLU layer, mild affine and elastic distortion, dropout", () => {
+  const c = buildConfig({ preset: "best" });
+  assert.equal(c.preset, "best");
+  assert.equal(c.deskew, true);
+  assert.deepEqual(c.hidden, [800]);
+  assert.equal(c.augment.kind, "both");
+  assert.ok(c.augment.elasticAlpha > 0 && c.augment.rotate > 0);
+  assert.ok(c.dropout > 0 && c.dropout < 0.5);
+  assert.equal(c.validation, 0);
+  // Its ranges are the starting point of --augment too: switching kind keeps them.
+  assert.equal(buildConfig({ preset: "best", augment: "elastic" }).augment.elasticSigma, 5);
+  assert.equal(buildConfig({ preset: "best", augment: "none" }).augment.kind, "none");
+});
