@@ -191,6 +191,10 @@ export function mnistDigit(
 /** The largest picture {@linkcode decodePng} accepts: 16 megapixels (4096×4096), checked before decoding. */
 export const MAX_PNG_PIXELS = 16_777_216;
 
+/** Chunk types as big-endian 32-bit numbers, so a chunk walk compares numbers, not strings. */
+const IHDR = 0x49484452, IDAT = 0x49444154, IEND = 0x49454e44;
+const TRNS = 0x74524e53, GAMA = 0x67414d41;
+
 /** The full 8-byte PNG signature. */
 const PNG_SIGNATURE: readonly number[] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -298,7 +302,7 @@ export function readPngHeader(bytes: Uint8Array, source: string): PngHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ihdrLength = view.getUint32(8);
   const ihdrType = bytes.subarray(12, 16);
-  if (ihdrLength !== 13 || chunkName(ihdrType) !== '"IHDR"') {
+  if (ihdrLength !== 13 || view.getUint32(12) !== IHDR) {
     throw fail(
       `its first chunk must be "IHDR" holding 13 bytes: current value is ${
         chunkName(ihdrType)
@@ -361,10 +365,10 @@ export function readPngHeader(bytes: Uint8Array, source: string): PngHeader {
         "the file is truncated; export the picture again",
       );
     }
-    const name = chunkName(type);
-    if (name === '"IDAT"') idatBytes += length;
+    const code = view.getUint32(at + 4);
+    if (code === IDAT) idatBytes += length;
     at += 12 + length;
-    if (name === '"IEND"') {
+    if (code === IEND) {
       ended = true;
       break;
     }
@@ -407,16 +411,20 @@ export function readPngHeader(bytes: Uint8Array, source: string): PngHeader {
 
 /**
  * Inflates a PNG's image data with its output capped at what the header
- * declares, and checks it is exactly that long; throws {@linkcode InputError}.
+ * declares, checks it is exactly that long, and returns it; throws
+ * {@linkcode InputError}.
  */
-function checkImageData(bytes: Uint8Array, header: PngHeader, source: string): void {
+function inflateImageData(bytes: Uint8Array, header: PngHeader, source: string): Uint8Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const idat = new Uint8Array(header.idatBytes);
+  let idat: Uint8Array | null = null;
   let filled = 0;
   for (let at = 33; filled < header.idatBytes;) {
     const length = view.getUint32(at);
-    if (String.fromCharCode(...bytes.subarray(at + 4, at + 8)) === "IDAT") {
-      idat.set(bytes.subarray(at + 8, at + 8 + length), filled);
+    if (view.getUint32(at + 4) === IDAT) {
+      const data = bytes.subarray(at + 8, at + 8 + length);
+      // One IDAT chunk (the usual case) inflates in place; several are joined first.
+      if (idat === null && length === header.idatBytes) idat = data;
+      else (idat ??= new Uint8Array(header.idatBytes)).set(data, filled);
       filled += length;
     }
     at += 12 + length;
@@ -429,7 +437,10 @@ function checkImageData(bytes: Uint8Array, header: PngHeader, source: string): v
     );
   let inflated: Uint8Array;
   try {
-    inflated = inflateSync(idat, { maxOutputLength: expected });
+    // One output chunk a byte larger than the image: zlib ends in one pass, without a second
+    // call to find the stream's end (and a bound on what one call may allocate up front).
+    const chunkSize = Math.max(64, Math.min(expected + 1, 1 << 20));
+    inflated = inflateSync(idat!, { maxOutputLength: expected, chunkSize });
   } catch (error) {
     if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
       throw fail(
@@ -445,6 +456,98 @@ function checkImageData(bytes: Uint8Array, header: PngHeader, source: string): v
         `picture needs: it inflates to ${inflated.length} (truncated)`,
     );
   }
+  return inflated;
+}
+
+/**
+ * Decodes the common PNG without pngjs: 8 bits per sample, gray, gray+alpha,
+ * RGB or RGBA, not interlaced, every IDAT and IEND chunk's CRC right, no
+ * critical chunk but IHDR, IDAT and IEND, no tRNS or gAMA, nothing after
+ * IEND. `inflated` is its
+ * image data as {@linkcode decodePng} checked it. Returns RGBA pixels exactly
+ * as pngjs would, or null for any other PNG, which pngjs then decodes or
+ * refuses with its own message.
+ */
+export function decodeSimplePng(
+  bytes: Uint8Array,
+  header: PngHeader,
+  inflated: Uint8Array,
+): DecodedImage | null {
+  const { width, height, bitDepth, colorType, interlace } = header;
+  if (bitDepth !== 8 || interlace !== 0 || colorType === 3) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // readPngHeader has checked that every chunk up to IEND fits in the file.
+  for (let at = 33;;) {
+    const length = view.getUint32(at), code = view.getUint32(at + 4);
+    if (code === IDAT || code === IEND) {
+      const crc = crc32(bytes.subarray(at + 4, at + 8 + length)) >>> 0;
+      if (crc !== view.getUint32(at + 8 + length)) return null;
+      // pngjs refuses bytes after IEND ("unrecognised content at end of stream").
+      if (code === IEND) {
+        if (at + 12 + length !== bytes.length) return null;
+        break;
+      }
+    } else if ((bytes[at + 4] & 0x20) === 0 || code === TRNS || code === GAMA) {
+      // A critical chunk (PLTE, a second IHDR, an unknown one), or one that changes pixels.
+      return null;
+    }
+    at += 12 + length;
+  }
+  const channels = COLOR_TYPES[colorType].channels;
+  const stride = width * channels;
+  const raw = inflated; // a fresh buffer from inflateSync: unfiltered in place
+  for (let r = 0; r < height; r++) {
+    const line = r * (stride + 1) + 1, above = line - stride - 1;
+    const filter = raw[line - 1];
+    if (filter === 0) continue;
+    if (filter === 1) {
+      for (let x = channels; x < stride; x++) raw[line + x] += raw[line + x - channels];
+    } else if (filter === 2) {
+      if (r > 0) { for (let x = 0; x < stride; x++) raw[line + x] += raw[above + x]; }
+    } else if (filter === 3) {
+      for (let x = 0; x < stride; x++) {
+        const left = x >= channels ? raw[line + x - channels] : 0;
+        const up = r > 0 ? raw[above + x] : 0;
+        raw[line + x] += (left + up) >> 1;
+      }
+    } else if (filter === 4) {
+      for (let x = 0; x < stride; x++) {
+        const a = x >= channels ? raw[line + x - channels] : 0;
+        const b = r > 0 ? raw[above + x] : 0;
+        const c = x >= channels && r > 0 ? raw[above + x - channels] : 0;
+        const p = a + b - c;
+        const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        raw[line + x] += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+    } else {
+      return null; // pngjs names the unknown filter type
+    }
+  }
+  const data = new Uint8Array(width * height * 4);
+  for (let r = 0, o = 0; r < height; r++) {
+    let i = r * (stride + 1) + 1;
+    const end = i + stride;
+    if (channels === 4) {
+      data.set(raw.subarray(i, end), o);
+      o += stride;
+    } else {
+      while (i < end) {
+        const v = raw[i];
+        if (channels === 3) {
+          data[o] = v;
+          data[o + 1] = raw[i + 1];
+          data[o + 2] = raw[i + 2];
+          data[o + 3] = 255;
+        } else {
+          data[o] = data[o + 1] = data[o + 2] = v;
+          data[o + 3] = channels === 2 ? raw[i + 1] : 255;
+        }
+        i += channels;
+        o += 4;
+      }
+    }
+  }
+  return { width, height, channels: 4, data };
 }
 
 const PNG_HINT = "Hint: pass a PNG of one digit, or an IDX images file";
@@ -453,10 +556,14 @@ const PNG_HINT = "Hint: pass a PNG of one digit, or an IDX images file";
  * Decodes PNG bytes into RGBA pixels; `source` names the file in errors. The
  * header and the inflated size are checked first ({@linkcode readPngHeader}), so
  * a small file declaring a huge picture fails fast instead of exhausting memory.
+ * The common 8-bit PNG is unfiltered here from that one inflate
+ * ({@linkcode decodeSimplePng}); any other goes through pngjs.
  */
 export function decodePng(bytes: Uint8Array, source: string): DecodedImage {
   const header = readPngHeader(bytes, source);
-  checkImageData(bytes, header, source);
+  const inflated = inflateImageData(bytes, header, source);
+  const simple = decodeSimplePng(bytes, header, inflated);
+  if (simple !== null) return simple;
   let png: { width: number; height: number; data: Uint8Array };
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
