@@ -143,6 +143,27 @@ Deno.test("mnistDigit() ignores an off-white paper level", () => {
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-3, `pixel ${i}`);
 });
 
+Deno.test("mnistDigit() reads pictures one pixel high or wide, their ring being every pixel", () => {
+  for (const [width, height] of [[3, 1], [1, 3]]) {
+    const image = mnistDigit(Float32Array.from([255, 0, 255]), width, height);
+    // One ink pixel fills the 20×20 box, placed with its centre on the image centre.
+    assert.equal(image.reduce((sum, v) => sum + v, 0), 400 * 255, `${width}×${height}`);
+    assert.equal(image[4 * 28 + 4], 255);
+    assert.equal(image[3 * 28 + 4], 0);
+  }
+});
+
+Deno.test("mnistDigit() gives the same image whatever it digested before (its buffers are reused)", () => {
+  const small = Float32Array.from(negative(seven(30, 40)));
+  const large = Float32Array.from(seven(300, 260));
+  const first = mnistDigit(small, 30, 40);
+  const big = mnistDigit(large, 300, 260, 56, 40);
+  assert.deepEqual(mnistDigit(small, 30, 40), first);
+  assert.deepEqual(mnistDigit(large, 300, 260, 56, 40), big);
+  assert.deepEqual(mnistDigit(new Float32Array(4).fill(255), 2, 2), new Float32Array(28 * 28));
+  assert.deepEqual(mnistDigit(small, 30, 40), first);
+});
+
 Deno.test("luminanceOf() composites alpha over white, so ink on a transparent PNG reads as on paper", () => {
   const ink = seven(20, 20);
   const data = new Uint8Array(20 * 20 * 4);
