@@ -48,7 +48,11 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   /** Milliseconds a request may take, body and prediction together; then 408 (body still arriving) or 503. @default {10000} */
   timeoutMs?: number;
-  /** Milliseconds the first waiting image waits for others to batch with. @default {1} */
+  /**
+   * Milliseconds the first waiting image waits for others to batch with; 0
+   * batches the requests already received, without a timer (see {@linkcode MicroBatcher}).
+   * @default {0}
+   */
   batchWindowMs?: number;
   /** Most images per forward pass. @default {256} */
   maxBatch?: number;
@@ -323,7 +327,7 @@ export async function startServer(options: ServeOptions): Promise<PredictionServ
     port = 8000,
     maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
     timeoutMs = 10_000,
-    batchWindowMs = 1,
+    batchWindowMs = 0,
     maxBatch = 256,
     pollMs = 1000,
     log = () => {},
