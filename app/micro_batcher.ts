@@ -4,15 +4,22 @@
  * each caller gets back its own items' results, in its order. The server uses
  * it so concurrent requests share one forward pass through the kernels.
  *
+ * A window of 0 runs the batch as soon as the event loop has handled the I/O
+ * that was ready when the first item came (a `setImmediate`): every request
+ * already received joins the batch, and none waits for a timer. A timer
+ * (`setTimeout`) cannot do that: even at 0 ms it fires a millisecond or more
+ * later, and under load that wait was most of a request's latency.
+ *
  * @module
  */
+import { clearImmediate, setImmediate } from "node:timers";
 import { ConfigError } from "../engine/errors.ts";
 
 /** Options of {@linkcode MicroBatcher}. */
 export interface MicroBatcherOptions {
   /** Most items per `run` call; a full batch runs at once. @default {256} */
   maxItems?: number;
-  /** Milliseconds the first waiting item waits for others (0: the next event-loop turn). @default {1} */
+  /** Milliseconds the first waiting item waits for others (0: until the I/O already received is handled). @default {0} */
   windowMs?: number;
 }
 
@@ -62,13 +69,13 @@ export class MicroBatcher<I, O> {
   #windowMs: number;
   #queue: Pending<I, O>[] = [];
   #queued = 0;
-  #timer: ReturnType<typeof setTimeout> | null = null;
+  #wait: { cancel(): void } | null = null;
   #stats: BatchStats = { submits: 0, items: 0, batches: 0, largest: 0 };
 
   /** Creates a batcher around `run`, which must return exactly one result per item. */
   constructor(
     run: (items: I[]) => ItemResult<O>[],
-    { maxItems = 256, windowMs = 1 }: MicroBatcherOptions = {},
+    { maxItems = 256, windowMs = 0 }: MicroBatcherOptions = {},
   ) {
     if (!Number.isInteger(maxItems) || maxItems < 1) {
       throw new ConfigError(
@@ -94,16 +101,24 @@ export class MicroBatcher<I, O> {
       this.#queue.push({ items, resolve, reject });
       this.#queued += items.length;
       if (this.#queued >= this.#maxItems) this.flush();
-      else if (this.#timer === null) {
-        this.#timer = setTimeout(() => this.flush(), this.#windowMs);
-      }
+      else if (this.#wait === null) this.#wait = this.#waitThenFlush();
     });
+  }
+
+  /** Schedules the flush of the batch the first waiting item opened. */
+  #waitThenFlush(): { cancel(): void } {
+    if (this.#windowMs === 0) {
+      const immediate = setImmediate(() => this.flush());
+      return { cancel: () => clearImmediate(immediate) };
+    }
+    const timer = setTimeout(() => this.flush(), this.#windowMs);
+    return { cancel: () => clearTimeout(timer) };
   }
 
   /** Runs every waiting item now, as one batch. */
   flush(): void {
-    if (this.#timer !== null) clearTimeout(this.#timer);
-    this.#timer = null;
+    this.#wait?.cancel();
+    this.#wait = null;
     const queue = this.#queue;
     this.#queue = [];
     this.#queued = 0;
@@ -138,7 +153,7 @@ export class MicroBatcher<I, O> {
     return { ...this.#stats };
   }
 
-  /** Stops the window timer; waiting items run now. */
+  /** Stops the window's wait; waiting items run now. */
   close(): void {
     this.flush();
   }

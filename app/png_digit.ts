@@ -56,49 +56,129 @@ export function isPng(bytes: Uint8Array): boolean {
 export function luminanceOf(image: DecodedImage): Float32Array {
   const { width, height, channels, data } = image;
   const out = new Float32Array(width * height);
-  const hasAlpha = channels === 2 || channels === 4;
-  for (let i = 0; i < out.length; i++) {
-    const p = i * channels;
-    // Integer weights keep gray exact (v·1000/1000), so a picture and its negative mirror exactly.
-    const value = channels >= 3
-      ? (299 * data[p] + 587 * data[p + 1] + 114 * data[p + 2]) / 1000
-      : data[p];
-    const alpha = hasAlpha ? data[p + channels - 1] / 255 : 1;
-    out[i] = alpha === 1 ? value : value * alpha + 255 * (1 - alpha);
+  // One loop per layout, no per-pixel branching on it; the arithmetic is the same in each.
+  // Integer weights keep gray exact (v·1000/1000), so a picture and its negative mirror exactly.
+  if (channels === 4) {
+    for (let i = 0, p = 0; i < out.length; i++, p += 4) {
+      const value = (299 * data[p] + 587 * data[p + 1] + 114 * data[p + 2]) / 1000;
+      const a = data[p + 3];
+      out[i] = a === 255 ? value : value * (a / 255) + 255 * (1 - a / 255);
+    }
+  } else if (channels === 3) {
+    for (let i = 0, p = 0; i < out.length; i++, p += 3) {
+      out[i] = (299 * data[p] + 587 * data[p + 1] + 114 * data[p + 2]) / 1000;
+    }
+  } else if (channels === 2) {
+    for (let i = 0, p = 0; i < out.length; i++, p += 2) {
+      const value = data[p], a = data[p + 1];
+      out[i] = a === 255 ? value : value * (a / 255) + 255 * (1 - a / 255);
+    }
+  } else {
+    for (let i = 0; i < out.length; i++) out[i] = data[i];
   }
   return out;
 }
 
+/**
+ * Buffers {@linkcode mnistDigit} reuses from call to call: the server runs it
+ * once per request, and every fresh typed array costs an allocation off the
+ * heap and a finalizer for the collector.
+ */
+const scratch = {
+  ring: new Float32Array(0),
+  ink: new Float32Array(0),
+  patch: new Float32Array(0),
+  first: new Int32Array(0),
+  pixel: new Int32Array(0),
+  share: new Float64Array(0),
+};
+
+/** Pictures up to this many pixels reuse the scratch ink buffer; larger ones allocate their own. */
+const SCRATCH_PIXELS = 1 << 16;
+
+/**
+ * `buffer` when it holds `n` elements, else a copy of it in a new one of at
+ * least `n` (twice its size, to grow rarely).
+ */
+function atLeast<T extends Float32Array | Float64Array | Int32Array>(
+  buffer: T,
+  n: number,
+  make: (n: number) => T,
+): T {
+  if (buffer.length >= n) return buffer;
+  const grown = make(Math.max(n, 2 * buffer.length));
+  grown.set(buffer as never);
+  return grown;
+}
+
 /** The median of the outer ring of pixels: the paper's level, even where ink touches an edge. */
 function borderMedian(gray: Float32Array, width: number, height: number): number {
-  const ring: number[] = [];
-  for (let r = 0; r < height; r++) {
-    for (let c = 0; c < width; c++) {
-      if (r === 0 || r === height - 1 || c === 0 || c === width - 1) ring.push(gray[r * width + c]);
-    }
+  const inner = Math.max(0, height - 2);
+  const size = width * Math.min(height, 2) + inner * Math.min(width, 2);
+  const ring = scratch.ring = atLeast(scratch.ring, size, (n) => new Float32Array(n));
+  let n = 0;
+  for (let c = 0; c < width; c++) ring[n++] = gray[c];
+  if (height > 1) { for (let c = 0; c < width; c++) ring[n++] = gray[(height - 1) * width + c]; }
+  for (let r = 1; r <= inner; r++) {
+    ring[n++] = gray[r * width];
+    if (width > 1) ring[n++] = gray[r * width + width - 1];
   }
-  ring.sort((a, b) => a - b);
-  const mid = ring.length >> 1;
-  return ring.length % 2 ? ring[mid] : (ring[mid - 1] + ring[mid]) / 2;
+  // A typed sort is numeric and several times faster than Array#sort with a comparator.
+  const sorted = ring.subarray(0, n).sort();
+  const mid = n >> 1;
+  return n % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * Where cell `o` of an {@linkcode areaWeights} call finds its source pixels
+ * and their shares: `pixel[k]` and `share[k]` for `k` from `first[o]` to
+ * `first[o + 1] - 1`.
+ */
+interface AreaWeights {
+  /** Where each cell's entries begin; `outLength + 1` offsets. */
+  first: Int32Array;
+  /** The source pixel of each entry. */
+  pixel: Int32Array;
+  /** The share of each entry. */
+  share: Float64Array;
 }
 
 /**
  * For each of `outLength` output cells spanning `length` source pixels from
- * `start`, the source pixels it covers and the share of each (shares sum to 1).
+ * `start`, the source pixels it covers and the share of each (shares sum to 1),
+ * written into the scratch buffers from entry `at` (and offset slot `slot`).
  */
-function areaWeights(start: number, length: number, outLength: number): [number, number][][] {
+function areaWeights(
+  start: number,
+  length: number,
+  outLength: number,
+  slot: number,
+  at: number,
+): AreaWeights {
   const step = length / outLength;
-  const cells: [number, number][][] = [];
+  // A cell spans at most ⌈step⌉ + 1 source pixels; one more covers rounding in from and to.
+  const most = at + outLength * (Math.ceil(step) + 2);
+  const first = scratch.first = atLeast(
+    scratch.first,
+    slot + outLength + 1,
+    (n) => new Int32Array(n),
+  );
+  const pixel = scratch.pixel = atLeast(scratch.pixel, most, (n) => new Int32Array(n));
+  const share = scratch.share = atLeast(scratch.share, most, (n) => new Float64Array(n));
+  let n = at;
   for (let o = 0; o < outLength; o++) {
     const from = o * step, to = (o + 1) * step;
-    const cell: [number, number][] = [];
+    first[slot + o] = n;
     for (let s = Math.floor(from); s < Math.min(length, Math.ceil(to)); s++) {
       const overlap = Math.min(to, s + 1) - Math.max(from, s);
-      if (overlap > 0) cell.push([start + s, overlap / step]);
+      if (overlap > 0) {
+        pixel[n] = start + s;
+        share[n++] = overlap / step;
+      }
     }
-    cells.push(cell);
   }
-  return cells;
+  first[slot + outLength] = n;
+  return { first: first.subarray(slot), pixel, share };
 }
 
 /**
@@ -132,26 +212,39 @@ export function mnistDigit(
   // A light border means dark ink on light paper: flip so ink is high, as in MNIST.
   const invert = paper > 127.5;
   const background = invert ? 255 - paper : paper;
-  const ink = new Float32Array(width * height);
+  const size = width * height;
+  const ink = size <= SCRATCH_PIXELS
+    ? scratch.ink = atLeast(scratch.ink, size, (n) => new Float32Array(n))
+    : new Float32Array(size);
   let peak = 0;
-  for (let i = 0; i < ink.length; i++) {
+  for (let i = 0; i < size; i++) {
     const v = (invert ? 255 - gray[i] : gray[i]) - background;
-    ink[i] = v > 0 ? v : 0;
-    if (ink[i] > peak) peak = ink[i];
+    // The peak is the stored float32 value, as the stretch below divides by it.
+    const kept = ink[i] = Math.fround(v > 0 ? v : 0);
+    if (kept > peak) peak = kept;
   }
   if (peak < MIN_CONTRAST) return out;
   // Stretch so the strongest ink is 255 (MNIST strokes saturate), and drop faint noise.
+  const floor = INK_FLOOR * peak;
   let top = height, bottom = -1, left = width, right = -1;
   for (let r = 0; r < height; r++) {
-    for (let c = 0; c < width; c++) {
-      const i = r * width + c;
-      ink[i] = ink[i] < INK_FLOOR * peak ? 0 : (255 * ink[i]) / peak;
-      if (ink[i] > 0) {
-        if (r < top) top = r;
-        if (r > bottom) bottom = r;
-        if (c < left) left = c;
-        if (c > right) right = c;
+    let rowLeft = width, rowRight = -1;
+    for (let c = 0, i = r * width; c < width; c++, i++) {
+      const v = ink[i];
+      if (v < floor) ink[i] = 0;
+      else {
+        ink[i] = (255 * v) / peak;
+        if (ink[i] > 0) {
+          if (rowLeft === width) rowLeft = c;
+          rowRight = c;
+        }
       }
+    }
+    if (rowRight >= 0) {
+      if (top === height) top = r;
+      bottom = r;
+      if (rowLeft < left) left = rowLeft;
+      if (rowRight > right) right = rowRight;
     }
   }
   const boxH = bottom - top + 1, boxW = right - left + 1;
@@ -159,14 +252,21 @@ export function mnistDigit(
   const scale = Math.min(fitH / boxH, fitW / boxW);
   const patchH = Math.max(1, Math.min(fitH, Math.round(boxH * scale)));
   const patchW = Math.max(1, Math.min(fitW, Math.round(boxW * scale)));
-  const wy = areaWeights(top, boxH, patchH), wx = areaWeights(left, boxW, patchW);
-  const patch = new Float32Array(patchH * patchW);
+  // The x weights follow the y weights in the same scratch buffers (the second call may grow
+  // them, so read the buffers after it).
+  areaWeights(top, boxH, patchH, 0, 0);
+  const wx = areaWeights(left, boxW, patchW, patchH + 1, scratch.first[patchH]);
+  const wy = { first: scratch.first, pixel: wx.pixel, share: wx.share };
+  const patch = scratch.patch = atLeast(scratch.patch, patchH * patchW, (n) => new Float32Array(n));
   let mass = 0, sx = 0, sy = 0;
   for (let pr = 0; pr < patchH; pr++) {
+    const yFrom = wy.first[pr], yTo = wy.first[pr + 1];
     for (let pc = 0; pc < patchW; pc++) {
+      const xFrom = wx.first[pc], xTo = wx.first[pc + 1];
       let sum = 0;
-      for (const [r, fy] of wy[pr]) {
-        for (const [c, fx] of wx[pc]) sum += fy * fx * ink[r * width + c];
+      for (let y = yFrom; y < yTo; y++) {
+        const fy = wy.share[y], row = wy.pixel[y] * width;
+        for (let x = xFrom; x < xTo; x++) sum += fy * wx.share[x] * ink[row + wx.pixel[x]];
       }
       patch[pr * patchW + pc] = sum;
       mass += sum;
@@ -190,6 +290,10 @@ export function mnistDigit(
 
 /** The largest picture {@linkcode decodePng} accepts: 16 megapixels (4096×4096), checked before decoding. */
 export const MAX_PNG_PIXELS = 16_777_216;
+
+/** Chunk types as big-endian 32-bit numbers, so a chunk walk compares numbers, not strings. */
+const IHDR = 0x49484452, IDAT = 0x49444154, IEND = 0x49454e44;
+const TRNS = 0x74524e53, GAMA = 0x67414d41;
 
 /** The full 8-byte PNG signature. */
 const PNG_SIGNATURE: readonly number[] = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -298,7 +402,7 @@ export function readPngHeader(bytes: Uint8Array, source: string): PngHeader {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ihdrLength = view.getUint32(8);
   const ihdrType = bytes.subarray(12, 16);
-  if (ihdrLength !== 13 || chunkName(ihdrType) !== '"IHDR"') {
+  if (ihdrLength !== 13 || view.getUint32(12) !== IHDR) {
     throw fail(
       `its first chunk must be "IHDR" holding 13 bytes: current value is ${
         chunkName(ihdrType)
@@ -361,10 +465,10 @@ export function readPngHeader(bytes: Uint8Array, source: string): PngHeader {
         "the file is truncated; export the picture again",
       );
     }
-    const name = chunkName(type);
-    if (name === '"IDAT"') idatBytes += length;
+    const code = view.getUint32(at + 4);
+    if (code === IDAT) idatBytes += length;
     at += 12 + length;
-    if (name === '"IEND"') {
+    if (code === IEND) {
       ended = true;
       break;
     }
@@ -407,16 +511,20 @@ export function readPngHeader(bytes: Uint8Array, source: string): PngHeader {
 
 /**
  * Inflates a PNG's image data with its output capped at what the header
- * declares, and checks it is exactly that long; throws {@linkcode InputError}.
+ * declares, checks it is exactly that long, and returns it; throws
+ * {@linkcode InputError}.
  */
-function checkImageData(bytes: Uint8Array, header: PngHeader, source: string): void {
+function inflateImageData(bytes: Uint8Array, header: PngHeader, source: string): Uint8Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const idat = new Uint8Array(header.idatBytes);
+  let idat: Uint8Array | null = null;
   let filled = 0;
   for (let at = 33; filled < header.idatBytes;) {
     const length = view.getUint32(at);
-    if (String.fromCharCode(...bytes.subarray(at + 4, at + 8)) === "IDAT") {
-      idat.set(bytes.subarray(at + 8, at + 8 + length), filled);
+    if (view.getUint32(at + 4) === IDAT) {
+      const data = bytes.subarray(at + 8, at + 8 + length);
+      // One IDAT chunk (the usual case) inflates in place; several are joined first.
+      if (idat === null && length === header.idatBytes) idat = data;
+      else (idat ??= new Uint8Array(header.idatBytes)).set(data, filled);
       filled += length;
     }
     at += 12 + length;
@@ -429,7 +537,10 @@ function checkImageData(bytes: Uint8Array, header: PngHeader, source: string): v
     );
   let inflated: Uint8Array;
   try {
-    inflated = inflateSync(idat, { maxOutputLength: expected });
+    // One output chunk a byte larger than the image: zlib ends in one pass, without a second
+    // call to find the stream's end (and a bound on what one call may allocate up front).
+    const chunkSize = Math.max(64, Math.min(expected + 1, 1 << 20));
+    inflated = inflateSync(idat!, { maxOutputLength: expected, chunkSize });
   } catch (error) {
     if ((error as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
       throw fail(
@@ -445,6 +556,98 @@ function checkImageData(bytes: Uint8Array, header: PngHeader, source: string): v
         `picture needs: it inflates to ${inflated.length} (truncated)`,
     );
   }
+  return inflated;
+}
+
+/**
+ * Decodes the common PNG without pngjs: 8 bits per sample, gray, gray+alpha,
+ * RGB or RGBA, not interlaced, every IDAT and IEND chunk's CRC right, no
+ * critical chunk but IHDR, IDAT and IEND, no tRNS or gAMA, nothing after
+ * IEND. `inflated` is its
+ * image data as {@linkcode decodePng} checked it. Returns RGBA pixels exactly
+ * as pngjs would, or null for any other PNG, which pngjs then decodes or
+ * refuses with its own message.
+ */
+export function decodeSimplePng(
+  bytes: Uint8Array,
+  header: PngHeader,
+  inflated: Uint8Array,
+): DecodedImage | null {
+  const { width, height, bitDepth, colorType, interlace } = header;
+  if (bitDepth !== 8 || interlace !== 0 || colorType === 3) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // readPngHeader has checked that every chunk up to IEND fits in the file.
+  for (let at = 33;;) {
+    const length = view.getUint32(at), code = view.getUint32(at + 4);
+    if (code === IDAT || code === IEND) {
+      const crc = crc32(bytes.subarray(at + 4, at + 8 + length)) >>> 0;
+      if (crc !== view.getUint32(at + 8 + length)) return null;
+      // pngjs refuses bytes after IEND ("unrecognised content at end of stream").
+      if (code === IEND) {
+        if (at + 12 + length !== bytes.length) return null;
+        break;
+      }
+    } else if ((bytes[at + 4] & 0x20) === 0 || code === TRNS || code === GAMA) {
+      // A critical chunk (PLTE, a second IHDR, an unknown one), or one that changes pixels.
+      return null;
+    }
+    at += 12 + length;
+  }
+  const channels = COLOR_TYPES[colorType].channels;
+  const stride = width * channels;
+  const raw = inflated; // a fresh buffer from inflateSync: unfiltered in place
+  for (let r = 0; r < height; r++) {
+    const line = r * (stride + 1) + 1, above = line - stride - 1;
+    const filter = raw[line - 1];
+    if (filter === 0) continue;
+    if (filter === 1) {
+      for (let x = channels; x < stride; x++) raw[line + x] += raw[line + x - channels];
+    } else if (filter === 2) {
+      if (r > 0) { for (let x = 0; x < stride; x++) raw[line + x] += raw[above + x]; }
+    } else if (filter === 3) {
+      for (let x = 0; x < stride; x++) {
+        const left = x >= channels ? raw[line + x - channels] : 0;
+        const up = r > 0 ? raw[above + x] : 0;
+        raw[line + x] += (left + up) >> 1;
+      }
+    } else if (filter === 4) {
+      for (let x = 0; x < stride; x++) {
+        const a = x >= channels ? raw[line + x - channels] : 0;
+        const b = r > 0 ? raw[above + x] : 0;
+        const c = x >= channels && r > 0 ? raw[above + x - channels] : 0;
+        const p = a + b - c;
+        const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        raw[line + x] += pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+    } else {
+      return null; // pngjs names the unknown filter type
+    }
+  }
+  const data = new Uint8Array(width * height * 4);
+  for (let r = 0, o = 0; r < height; r++) {
+    let i = r * (stride + 1) + 1;
+    const end = i + stride;
+    if (channels === 4) {
+      data.set(raw.subarray(i, end), o);
+      o += stride;
+    } else {
+      while (i < end) {
+        const v = raw[i];
+        if (channels === 3) {
+          data[o] = v;
+          data[o + 1] = raw[i + 1];
+          data[o + 2] = raw[i + 2];
+          data[o + 3] = 255;
+        } else {
+          data[o] = data[o + 1] = data[o + 2] = v;
+          data[o + 3] = channels === 2 ? raw[i + 1] : 255;
+        }
+        i += channels;
+        o += 4;
+      }
+    }
+  }
+  return { width, height, channels: 4, data };
 }
 
 const PNG_HINT = "Hint: pass a PNG of one digit, or an IDX images file";
@@ -453,10 +656,14 @@ const PNG_HINT = "Hint: pass a PNG of one digit, or an IDX images file";
  * Decodes PNG bytes into RGBA pixels; `source` names the file in errors. The
  * header and the inflated size are checked first ({@linkcode readPngHeader}), so
  * a small file declaring a huge picture fails fast instead of exhausting memory.
+ * The common 8-bit PNG is unfiltered here from that one inflate
+ * ({@linkcode decodeSimplePng}); any other goes through pngjs.
  */
 export function decodePng(bytes: Uint8Array, source: string): DecodedImage {
   const header = readPngHeader(bytes, source);
-  checkImageData(bytes, header, source);
+  const inflated = inflateImageData(bytes, header, source);
+  const simple = decodeSimplePng(bytes, header, inflated);
+  if (simple !== null) return simple;
   let png: { width: number; height: number; data: Uint8Array };
   try {
     png = PNG.sync.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));

@@ -16,6 +16,7 @@
 import { InputError, PipelineError } from "../engine/errors.ts";
 import { ModelError } from "../model/errors.ts";
 import { percent } from "../report/format.ts";
+import { Deadlines } from "./deadlines.ts";
 import { type ItemResult, MicroBatcher } from "./micro_batcher.ts";
 import { pngDigit } from "./predict.ts";
 import { type DecodedImage, decodePng } from "./png_digit.ts";
@@ -47,7 +48,11 @@ export interface ServeOptions {
   maxBodyBytes?: number;
   /** Milliseconds a request may take, body and prediction together; then 408 (body still arriving) or 503. @default {10000} */
   timeoutMs?: number;
-  /** Milliseconds the first waiting image waits for others to batch with. @default {1} */
+  /**
+   * Milliseconds the first waiting image waits for others to batch with; 0
+   * batches the requests already received, without a timer (see {@linkcode MicroBatcher}).
+   * @default {0}
+   */
   batchWindowMs?: number;
   /** Most images per forward pass. @default {256} */
   maxBatch?: number;
@@ -125,6 +130,13 @@ async function readBody(request: Request, cap: number): Promise<Uint8Array> {
     );
   const declared = request.headers.get("content-length");
   if (declared !== null && Number(declared) > cap) throw tooLarge(`${declared} bytes`);
+  if (declared !== null) {
+    // The HTTP layer holds a body to its declared length, so it can be read whole: one read,
+    // without a stream reader and a promise per chunk.
+    const body = await request.bytes();
+    if (body.length > cap) throw tooLarge(`${body.length} bytes`);
+    return body;
+  }
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -304,15 +316,6 @@ function modelDocument(model: ServedModel) {
   };
 }
 
-/** Rejects after `ms` with the error `make` builds; `clear` stops the timer. */
-function deadline(ms: number, make: () => Error): { promise: Promise<never>; clear(): void } {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const promise = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(make()), ms);
-  });
-  return { promise, clear: () => clearTimeout(timer) };
-}
-
 /**
  * Loads the model and starts the server; resolves once it listens. Throws what
  * {@linkcode loadServedModel} throws when the model does not load.
@@ -324,11 +327,12 @@ export async function startServer(options: ServeOptions): Promise<PredictionServ
     port = 8000,
     maxBodyBytes = DEFAULT_MAX_BODY_BYTES,
     timeoutMs = 10_000,
-    batchWindowMs = 1,
+    batchWindowMs = 0,
     maxBatch = 256,
     pollMs = 1000,
     log = () => {},
   } = options;
+  const deadlines = new Deadlines(timeoutMs);
   let served = await loadServedModel(source, maxBatch);
   const follows = await isRegistrySource(source);
   let requests = 0;
@@ -433,9 +437,9 @@ export async function startServer(options: ServeOptions): Promise<PredictionServ
     requests++;
     // A body still arriving at the deadline is the client's delay (408); anything else is ours (503).
     const phase = { reading: false };
-    const timeout = deadline(
-      timeoutMs,
-      () =>
+    const { promise: timedOut, reject } = Promise.withResolvers<never>();
+    const timeout = deadlines.set(() =>
+      reject(
         new RequestError(
           phase.reading ? 408 : 503,
           `Cannot answer ${request.method} ${new URL(request.url).pathname} as a request must ` +
@@ -443,9 +447,10 @@ export async function startServer(options: ServeOptions): Promise<PredictionServ
               phase.reading ? "its body was still arriving" : "it did not"
             }`,
         ),
+      )
     );
     try {
-      return await Promise.race([route(request, phase), timeout.promise]);
+      return await Promise.race([route(request, phase), timedOut]);
     } catch (error) {
       if (error instanceof RequestError) {
         return json({ error: error.message }, error.status, error.headers);
@@ -476,6 +481,7 @@ export async function startServer(options: ServeOptions): Promise<PredictionServ
   };
   const finished = server.finished.then(async () => {
     stop();
+    deadlines.close();
     await loading?.catch(() => {});
     served.close();
   });

@@ -1,13 +1,17 @@
 /**
- * `deno task bench:serve [--model PATH] [--requests N] [--clients N] [--max-seconds S]`:
- * a bounded load on the prediction server over loopback. It serves a model
- * from a temporary registry of two versions (the model given, the project's
- * champion in `models/`, or one it trains in a few seconds on bundled MNIST),
- * sends single-image PNG requests (real MNIST test digits) from `--clients`
- * concurrent clients on a worker thread until `--requests` are answered or
- * `--max-seconds` pass, promotes the second version halfway through, and
- * prints requests per second, p50/p99 latency, failures and the versions that
- * answered. Loopback only; it stops by itself and removes its temp folder.
+ * `deno task bench:serve [--model PATH] [--requests N] [--warmup N] [--clients N]
+ * [--max-seconds S] [--window-ms N] [--max-batch N]`: a bounded load on the
+ * prediction server over loopback. It serves a model from a temporary registry
+ * of two versions (the model given, the project's champion in `models/`, or
+ * one it trains in a few seconds on bundled MNIST), sends single-image PNG
+ * requests (real MNIST test digits) from `--clients` concurrent clients on a
+ * worker thread: first `--warmup` requests that are answered but not counted
+ * (the JIT compiles the request path on them), then `--requests` measured ones
+ * or until `--max-seconds` pass, promoting the second version halfway through
+ * those. It prints requests per second, p50/p99 latency (from just before
+ * each fetch to its parsed answer, as the client sees it), failures and the
+ * versions that answered. Loopback only; it stops by itself and removes its
+ * temp folder.
  *
  * @module
  */
@@ -36,48 +40,75 @@ const { values: flags } = parseArgs({
   options: {
     model: { type: "string" },
     requests: { type: "string", default: "20000" },
+    warmup: { type: "string", default: "1000" },
     clients: { type: "string", default: "16" },
     "max-seconds": { type: "string", default: "30" },
-    "window-ms": { type: "string", default: "1" },
+    "window-ms": { type: "string" },
+    "max-batch": { type: "string" },
   },
   strict: true,
 });
 const REQUESTS = Number(flags.requests), CLIENTS = Number(flags.clients);
+const WARMUP = Number(flags.warmup);
 const MAX_MS = 1000 * Number(flags["max-seconds"]);
 if (![REQUESTS, CLIENTS, MAX_MS].every((n) => Number.isInteger(n) && n > 0)) {
   throw new RangeError("--requests, --clients and --max-seconds must be positive integers");
 }
+if (!(Number.isInteger(WARMUP) && WARMUP >= 0)) {
+  throw new RangeError("--warmup must be a non-negative integer");
+}
 
 // The clients: a worker thread, so their work runs beside the server's, not on its thread.
 const CLIENT = `self.onmessage = async ({ data }) => {
-  const { url, pngs, requests, clients, maxMs } = data;
-  const latencies = [], versions = {};
-  let sent = 0, answered = 0, failed = 0, firstFailure = "", halfSaid = false;
-  const start = performance.now();
-  async function client() {
-    while (sent < requests && performance.now() - start < data.maxMs) {
-      const k = sent++;
-      const t0 = performance.now();
-      try {
-        const response = await fetch(url + "predict", {
-          method: "POST", headers: { "content-type": "image/png" }, body: pngs[k % pngs.length],
-        });
-        const body = await response.json();
-        latencies.push(performance.now() - t0);
-        if (!response.ok) throw new Error(response.status + " " + body.error);
-        versions[body.model.version] = (versions[body.model.version] ?? 0) + 1;
-        answered++;
-      } catch (error) {
-        failed++;
-        firstFailure ||= String(error.message);
-      }
-      if (!halfSaid && sent >= requests / 2) {
-        halfSaid = true;
-        self.postMessage({ half: sent });
+  const { url, pngs, requests, warmup, clients, maxMs } = data;
+  // Sends \`total\` requests from \`clients\` concurrent clients; \`record\` sees each answer.
+  async function run(total, deadline, record) {
+    let sent = 0;
+    async function client() {
+      while (sent < total && performance.now() < deadline) {
+        const k = sent++;
+        const t0 = performance.now();
+        let outcome;
+        try {
+          const response = await fetch(url + "predict", {
+            method: "POST", headers: { "content-type": "image/png" }, body: pngs[k % pngs.length],
+          });
+          const body = await response.json();
+          outcome = response.ok ? { version: body.model.version }
+            : { error: response.status + " " + body.error };
+        } catch (error) {
+          outcome = { error: String(error.message) };
+        }
+        record(k, performance.now() - t0, outcome);
       }
     }
+    await Promise.all(Array.from({ length: clients }, client));
   }
-  await Promise.all(Array.from({ length: clients }, client));
+  let warmFailed = 0, warmFailure = "";
+  await run(warmup, performance.now() + maxMs, (k, ms, { error }) => {
+    if (error) {
+      warmFailed++;
+      warmFailure ||= error;
+    }
+  });
+  const latencies = [], versions = {};
+  let answered = 0, failed = warmFailed, firstFailure = warmFailure, halfSaid = false;
+  self.postMessage({ measuring: true });
+  const start = performance.now();
+  await run(requests, start + maxMs, (k, ms, { version, error }) => {
+    latencies.push(ms);
+    if (error) {
+      failed++;
+      firstFailure ||= error;
+    } else {
+      versions[version] = (versions[version] ?? 0) + 1;
+      answered++;
+    }
+    if (!halfSaid && k + 1 >= requests / 2) {
+      halfSaid = true;
+      self.postMessage({ half: k + 1 });
+    }
+  });
   self.postMessage({ done: { latencies, answered, failed, firstFailure, versions,
     elapsedMs: performance.now() - start } });
 };`;
@@ -110,25 +141,37 @@ try {
     model: registry,
     port: 0,
     pollMs: 100,
-    batchWindowMs: Number(flags["window-ms"]),
+    // Unset flags leave the server's defaults, so the bench measures what `deno task serve` runs.
+    ...(flags["window-ms"] === undefined ? {} : { batchWindowMs: Number(flags["window-ms"]) }),
+    ...(flags["max-batch"] === undefined ? {} : { maxBatch: Number(flags["max-batch"]) }),
     log: (l) => logs.push(l),
   });
   try {
-    const cpu0 = process.cpuUsage();
+    let cpu0 = process.cpuUsage(), stats0 = server.stats();
     const result = await load(
       server.url,
       pngs,
+      () => {
+        cpu0 = process.cpuUsage();
+        stats0 = server.stats();
+      },
       () => promoteVersion(registry, "v0002", { log() {} }),
     );
     const cpu = process.cpuUsage(cpu0);
     const cpuPerRequest = (cpu.user + cpu.system) / Math.max(1, result.answered);
-    const stats = server.stats();
+    const end = server.stats();
+    const stats = {
+      batches: end.batches - stats0.batches,
+      images: end.images - stats0.images,
+      largest: end.largest,
+    };
     const lat = result.latencies.sort((a, b) => a - b);
     const pct = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? NaN;
     const seconds = result.elapsedMs / 1000;
     console.log(
       `serve bench: ${result.answered} single-image PNG requests, ${CLIENTS} clients, ` +
-        `loopback, ${Deno.build.os} ${navigator.hardwareConcurrency} cores`,
+        `loopback, ${Deno.build.os} ${navigator.hardwareConcurrency} cores, after ${WARMUP} ` +
+        `warm-up requests (not counted)`,
     );
     console.log(
       `  throughput   ${(result.answered / seconds).toFixed(0)} requests/s ` +
@@ -235,10 +278,14 @@ interface LoadResult {
   promotedAt: number;
 }
 
-/** Runs the load from a worker; calls `promote` once half the requests are sent. */
+/**
+ * Runs the load from a worker; calls `measuring` when the warm-up is over and
+ * `promote` once half the measured requests are answered.
+ */
 function load(
   url: string,
   pngs: Uint8Array[],
+  measuring: () => void,
   promote: () => Promise<unknown>,
 ): Promise<LoadResult> {
   const blob = URL.createObjectURL(new Blob([CLIENT], { type: "text/javascript" }));
@@ -252,6 +299,7 @@ function load(
       reject(new Error(`the load worker failed: ${event.message}`));
     };
     worker.onmessage = async ({ data }) => {
+      if (data.measuring) return measuring();
       if (data.half !== undefined) {
         promotedAt = data.half;
         promotion = promote();
@@ -262,6 +310,13 @@ function load(
       await promotion;
       resolve({ ...data.done, promotedAt });
     };
-    worker.postMessage({ url, pngs, requests: REQUESTS, clients: CLIENTS, maxMs: MAX_MS });
+    worker.postMessage({
+      url,
+      pngs,
+      requests: REQUESTS,
+      warmup: WARMUP,
+      clients: CLIENTS,
+      maxMs: MAX_MS,
+    });
   });
 }

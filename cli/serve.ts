@@ -37,7 +37,8 @@ rollback) is loaded in full, then swapped in for the next batch; requests never 
   --max-body-bytes N      largest request body (default ${DEFAULT_MAX_BODY_BYTES}, 4 MiB)
   --timeout-ms N          most time for one request (default 10000)
   --poll-ms N             how often to look at the registry's champion (default 1000)
-  --batch-window-ms N     how long an image waits for others to share a forward pass (default 1)
+  --batch-window-ms N     how long an image waits for others to share a forward pass (default 0:
+                          the requests already received share one, without waiting longer)
   --max-batch N           most images per forward pass (default 256)
   --help                  this text
 

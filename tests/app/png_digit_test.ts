@@ -4,7 +4,9 @@ import { crc32, deflateSync } from "node:zlib";
 import { PNG } from "pngjs";
 import { InputError } from "../../engine/errors.ts";
 import {
+  ADAM7_PASSES,
   decodePng,
+  decodeSimplePng,
   isPng,
   luminanceOf,
   MAX_PNG_PIXELS,
@@ -12,6 +14,7 @@ import {
   readPng,
   readPngHeader,
 } from "../../app/png_digit.ts";
+import { seededRandom } from "../../model/rng.ts";
 import { tempDir } from "../fixtures.ts";
 
 /** Encodes a gray picture (0..255 per pixel) as an RGBA PNG; `alpha` per pixel when given. */
@@ -138,6 +141,27 @@ Deno.test("mnistDigit() ignores an off-white paper level", () => {
   const clean = Float32Array.from(ink, (v) => 255 - v);
   const a = mnistDigit(paper, 40, 40), b = mnistDigit(clean, 40, 40);
   for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i] - b[i]) < 1e-3, `pixel ${i}`);
+});
+
+Deno.test("mnistDigit() reads pictures one pixel high or wide, their ring being every pixel", () => {
+  for (const [width, height] of [[3, 1], [1, 3]]) {
+    const image = mnistDigit(Float32Array.from([255, 0, 255]), width, height);
+    // One ink pixel fills the 20×20 box, placed with its centre on the image centre.
+    assert.equal(image.reduce((sum, v) => sum + v, 0), 400 * 255, `${width}×${height}`);
+    assert.equal(image[4 * 28 + 4], 255);
+    assert.equal(image[3 * 28 + 4], 0);
+  }
+});
+
+Deno.test("mnistDigit() gives the same image whatever it digested before (its buffers are reused)", () => {
+  const small = Float32Array.from(negative(seven(30, 40)));
+  const large = Float32Array.from(seven(300, 260));
+  const first = mnistDigit(small, 30, 40);
+  const big = mnistDigit(large, 300, 260, 56, 40);
+  assert.deepEqual(mnistDigit(small, 30, 40), first);
+  assert.deepEqual(mnistDigit(large, 300, 260, 56, 40), big);
+  assert.deepEqual(mnistDigit(new Float32Array(4).fill(255), 2, 2), new Float32Array(28 * 28));
+  assert.deepEqual(mnistDigit(small, 30, 40), first);
 });
 
 Deno.test("luminanceOf() composites alpha over white, so ink on a transparent PNG reads as on paper", () => {
@@ -429,4 +453,155 @@ Deno.test("decodePng() still reads interlaced and 1-bit PNGs", () => {
     Array.from({ length: 20 }, (_, i) => bits.data[4 * i]),
     [...new Array(10).fill(255), ...new Array(10).fill(0)],
   );
+});
+
+/** Channels per pixel of each PNG colour type. */
+const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+
+/**
+ * Random filtered image data for a width×height PNG: every scanline (of every
+ * Adam7 pass when interlaced) starts with a random filter type 0..4 (or
+ * `filter` for all) followed by random bytes, which is valid data whatever the
+ * bytes are. Palette indices stay below 2^depth.
+ */
+function randomScanlines(
+  seed: number,
+  { width, height, depth = 8, color = 0, interlace = 0, filter }: {
+    width: number;
+    height: number;
+    depth?: number;
+    color?: number;
+    interlace?: number;
+    filter?: number;
+  },
+): Uint8Array {
+  const random = seededRandom(seed, "png-scanlines", width, height, depth, color, interlace);
+  const passes = interlace ? ADAM7_PASSES : [[0, 0, 1, 1] as const];
+  const out: number[] = [];
+  for (const [x0, y0, dx, dy] of passes) {
+    const w = Math.max(0, Math.ceil((width - x0) / dx)),
+      h = Math.max(0, Math.ceil((height - y0) / dy));
+    if (w === 0 || h === 0) continue;
+    const bytes = Math.ceil((w * CHANNELS[color] * depth) / 8);
+    for (let r = 0; r < h; r++) {
+      out.push(filter ?? Math.floor(random() * 5));
+      for (let b = 0; b < bytes; b++) out.push(Math.floor(random() * 256));
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+/** pngjs's RGBA pixels for `bytes`: the reference the fast path must match. */
+const pngjsPixels = (bytes: Uint8Array) => [...PNG.sync.read(Buffer.from(bytes)).data];
+
+/** Runs decodeSimplePng() as decodePng() does: header read, image data inflated. */
+const simple = (bytes: Uint8Array, raw: Uint8Array) =>
+  decodeSimplePng(bytes, readPngHeader(bytes, "x.png"), raw.slice());
+
+Deno.test("decodeSimplePng() gives pngjs's pixels for 8-bit gray, gray+alpha, RGB and RGBA, every filter", () => {
+  const sizes = [[1, 1], [1, 7], [7, 1], [3, 5], [28, 28], [33, 17]];
+  for (const color of [0, 2, 4, 6]) {
+    for (const [width, height] of sizes) {
+      for (const filter of [0, 1, 2, 3, 4, undefined]) {
+        const raw = randomScanlines(10 * width + (filter ?? 5), { width, height, color, filter });
+        const bytes = rawPng({ width, height, color }, raw);
+        const image = simple(bytes, raw);
+        const what = `color ${color}, ${width}×${height}, filter ${filter ?? "mixed"}`;
+        assert.ok(image, what);
+        assert.deepEqual([image.width, image.height, image.channels], [width, height, 4], what);
+        assert.deepEqual([...image.data], pngjsPixels(bytes), what);
+        assert.deepEqual([...decodePng(bytes, "x.png").data], pngjsPixels(bytes), what);
+      }
+    }
+  }
+});
+
+Deno.test("decodeSimplePng() gives pngjs's pixels for what pngjs writes, split over IDAT chunks or not", () => {
+  for (const colorType of [0, 2, 4, 6] as const) {
+    const png = new PNG({ width: 40, height: 30 });
+    const random = seededRandom(colorType, "pngjs-written");
+    for (let i = 0; i < png.data.length; i++) png.data[i] = Math.floor(random() * 256);
+    const bytes = new Uint8Array(PNG.sync.write(png, { colorType }));
+    assert.deepEqual([...decodePng(bytes, "x.png").data], pngjsPixels(bytes), `type ${colorType}`);
+  }
+  const raw = randomScanlines(5, { width: 9, height: 6, color: 6 });
+  const zlib = new Uint8Array(deflateSync(raw));
+  const cut = [zlib.subarray(0, 5), zlib.subarray(5, 5), zlib.subarray(5)];
+  const split = rawPng({ width: 9, height: 6, color: 6 }, undefined, [
+    ...cut.map((part) => chunk("IDAT", part)),
+    chunk("tEXt", new TextEncoder().encode("Comment\0ancillary chunks are skipped")),
+    chunk("IEND"),
+  ]);
+  assert.ok(simple(split, raw));
+  assert.deepEqual([...decodePng(split, "x.png").data], pngjsPixels(split));
+});
+
+Deno.test("decodePng() leaves other depths, palettes, transparency, gamma and interlacing to pngjs", () => {
+  const cases: { name: string; bytes: Uint8Array; raw: Uint8Array }[] = [];
+  const add = (name: string, ihdr: Parameters<typeof rawPng>[0], before: Uint8Array[] = []) => {
+    const raw = randomScanlines(cases.length, ihdr);
+    const idat = chunk("IDAT", new Uint8Array(deflateSync(raw)));
+    cases.push({ name, raw, bytes: rawPng(ihdr, raw, [...before, idat, chunk("IEND")]) });
+  };
+  for (const depth of [1, 2, 4, 16]) add(`gray ${depth}-bit`, { width: 11, height: 5, depth });
+  add("RGBA 16-bit", { width: 6, height: 4, depth: 16, color: 6 });
+  for (const color of [0, 2, 4, 6]) {
+    add(`interlaced color ${color}`, { width: 13, height: 11, color, interlace: 1 });
+  }
+  const palette = (n: number) => Uint8Array.from({ length: 3 * n }, (_, i) => (i * 37) % 256);
+  for (const depth of [1, 2, 4, 8]) {
+    add(`palette ${depth}-bit`, { width: 9, height: 4, depth, color: 3 }, [
+      chunk("PLTE", palette(2 ** depth)),
+      chunk("tRNS", Uint8Array.from([0, 128])),
+    ]);
+  }
+  add("gray with a transparent level", { width: 5, height: 5 }, [
+    chunk("tRNS", Uint8Array.from([0, 7])),
+  ]);
+  add("RGB with gamma", { width: 5, height: 5, color: 2 }, [
+    chunk("gAMA", Uint8Array.from([0, 0, 0xb1, 0x8f])),
+  ]);
+  add("RGB with a suggested palette", { width: 5, height: 5, color: 2 }, [
+    chunk("PLTE", palette(4)),
+  ]);
+  for (const { name, bytes, raw } of cases) {
+    assert.equal(simple(bytes, raw), null, name);
+    assert.deepEqual([...decodePng(bytes, "x.png").data], pngjsPixels(bytes), name);
+  }
+});
+
+Deno.test("decodePng() lets pngjs refuse what the fast path does not vouch for", () => {
+  const raw = randomScanlines(1, { width: 4, height: 3, color: 2 });
+  const good = rawPng({ width: 4, height: 3, color: 2 }, raw);
+  const pngjsRefuses = (bytes: Uint8Array, message: RegExp) => {
+    assert.equal(simple(bytes, raw), null);
+    assert.throws(
+      () => decodePng(bytes, "x.png"),
+      (error) => {
+        assert.ok(error instanceof InputError, String(error));
+        assert.match(
+          error.message,
+          /^Cannot decode PNG "x.png" as it must be a valid PNG image: /,
+        );
+        assert.match(error.message, message);
+        return true;
+      },
+    );
+  };
+  pngjsRefuses(concat(good, Uint8Array.from([0])), /unrecognised content at end of stream/);
+  const badIend = good.slice();
+  badIend[badIend.length - 1] ^= 1;
+  pngjsRefuses(badIend, /Crc error/);
+  const unknown = rawPng({ width: 4, height: 3, color: 2 }, undefined, [
+    chunk("ABCD", new Uint8Array(2)),
+    chunk("IDAT", new Uint8Array(deflateSync(raw))),
+    chunk("IEND"),
+  ]);
+  // pngjs stops at the unknown critical chunk and reports the bytes it left unread.
+  pngjsRefuses(unknown, /unrecognised content at end of stream/);
+  const badFilter = raw.slice();
+  badFilter[13] = 5; // the second row's filter byte
+  const filtered = rawPng({ width: 4, height: 3, color: 2 }, badFilter);
+  assert.equal(simple(filtered, badFilter), null);
+  assert.throws(() => decodePng(filtered, "x.png"), /Unrecognised filter type - 5/);
 });

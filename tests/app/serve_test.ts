@@ -150,6 +150,25 @@ Deno.test("MicroBatcher gives each caller its own results in order, one run for 
   assert.deepEqual(await batcher.submit([]), []);
 });
 
+Deno.test("MicroBatcher with a window of 0 batches the callers of one turn of the event loop", async () => {
+  const runs: number[][] = [];
+  const batcher = new MicroBatcher((items: number[]) => {
+    runs.push(items);
+    return items.map((x) => ({ ok: true as const, value: -x }));
+  }, { windowMs: 0 });
+  const first = [batcher.submit([1]), batcher.submit([2, 3]), batcher.submit([4])];
+  // A caller that comes after a timer is a later turn: it opens the next batch.
+  const later = new Promise((resolve) => setTimeout(resolve, 0)).then(() => batcher.submit([5]));
+  assert.deepEqual((await Promise.all(first)).map((r) => r.map((x) => x.ok && x.value)), [
+    [-1],
+    [-2, -3],
+    [-4],
+  ]);
+  assert.deepEqual((await later).map((x) => x.ok && x.value), [-5]);
+  assert.deepEqual(runs, [[1, 2, 3, 4], [5]]);
+  batcher.close();
+});
+
 Deno.test("MicroBatcher rejects every caller of a batch whose run throws, and refuses bad options", async () => {
   const batcher = new MicroBatcher<number, number>(() => {
     throw new RangeError("boom");
