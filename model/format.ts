@@ -83,6 +83,9 @@ export function encodeModel(model: SavedModel): Uint8Array {
   return out;
 }
 
+/** Whether this machine stores numbers little-endian, as model files do. */
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 /**
  * Parses and validates a model file; `source` names it in errors. Throws
  * {@linkcode ModelFormatError} on a wrong magic or version, a header field
@@ -134,13 +137,15 @@ export function decodeModel(bytes: Uint8Array, source: string): SavedModel {
         (bytes.length < expected ? " (truncated)" : ""),
     );
   }
-  const params = new Float32Array(count);
+  // One copy where the machine is little-endian, as the file is: a DataView read per weight
+  // took 30 ms for 636 000 weights, a stall for a server swapping models under load.
+  const params = LITTLE_ENDIAN
+    ? new Float32Array(bytes.slice(paramsAt, expected).buffer)
+    : Float32Array.from({ length: count }, (_, i) => view.getFloat32(paramsAt + 4 * i, true));
   for (let i = 0; i < count; i++) {
-    const value = view.getFloat32(paramsAt + 4 * i, true);
-    if (!Number.isFinite(value)) {
-      throw fail(`every weight must be finite: parameter ${i} is ${value}`);
+    if (!Number.isFinite(params[i])) {
+      throw fail(`every weight must be finite: parameter ${i} is ${params[i]}`);
     }
-    params[i] = value;
   }
   return { spec: { sizes, activation, output }, preprocessing, params };
 }
