@@ -22,7 +22,15 @@ export const MAILBOX = {
 } as const;
 
 /** The exports of gemm.wasm a mailbox can name (up to 16 arguments; extra ones are ignored). */
-export const KERNEL_EXPORTS = ["gemm", "gemmSparseA", "gemmCsr", "sigmoidRange"] as const;
+export const KERNEL_EXPORTS = [
+  "gemm",
+  "gemmSparseA",
+  "gemmCsr",
+  "sigmoidRange",
+  "sgdRange",
+  "nesterovRange",
+  "adamRange",
+] as const;
 
 /**
  * How long a thread keeps polling for its next message before it sleeps.
@@ -33,9 +41,15 @@ export const SPIN_MS = 2;
 
 /**
  * Waits until `control[index]` differs from `value`: polls for up to
- * {@linkcode SPIN_MS}, then sleeps on it. Returns the new value.
+ * {@linkcode SPIN_MS}, then sleeps on it. Returns the new value, or `value`
+ * itself once `deadline` (a `performance.now()` time) has passed.
  */
-export function waitForChange(control: Int32Array, index: number, value: number): number {
+export function waitForChange(
+  control: Int32Array,
+  index: number,
+  value: number,
+  deadline: number = Infinity,
+): number {
   const until = performance.now() + SPIN_MS;
   for (let polls = 1;; polls++) {
     const seen = Atomics.load(control, index);
@@ -43,7 +57,9 @@ export function waitForChange(control: Int32Array, index: number, value: number)
     if ((polls & 255) === 0 && performance.now() > until) break;
   }
   for (;;) {
-    Atomics.wait(control, index, value);
+    const left = deadline - performance.now();
+    if (left <= 0) return Atomics.load(control, index);
+    Atomics.wait(control, index, value, left === Infinity ? undefined : left);
     const seen = Atomics.load(control, index);
     if (seen !== value) return seen;
   }

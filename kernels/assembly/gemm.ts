@@ -519,3 +519,4 @@ export function gemmCsr(
 }
 
 export { sigmoidRange } from "./elementwise";
+export { adamRange, nesterovRange, sgdRange } from "./optimizers";
