@@ -11,7 +11,13 @@
  * @module
  */
 import { sigmoid as sigmoidOf } from "../model/activations.ts";
-import { checkGemm, type GemmArgs, type Kernels, referenceGemm } from "../model/kernels.ts";
+import {
+  checkGemm,
+  type GemmArgs,
+  type Kernels,
+  referenceGemm,
+  type UpdateArgs,
+} from "../model/kernels.ts";
 import { KERNEL_EXPORTS, MAILBOX, waitForChange, type WorkerInit } from "./mailbox.ts";
 
 /** Options of {@linkcode createWasmKernels}. */
@@ -26,6 +32,14 @@ export interface WasmKernelOptions {
    * @default {0.5}
    */
   sparseZeros?: number;
+  /**
+   * How long a product waits for a worker's block before it gives up with an
+   * error (the worker died or hangs) and closes the kernels.
+   * @default {60000}
+   */
+  timeoutMs?: number;
+  /** The worker's module (tests swap in one that misbehaves). @default {gemm_worker.ts} */
+  workerModule?: URL;
 }
 
 /** WebAssembly kernels with their workers; `close` stops the workers. */
@@ -44,6 +58,14 @@ export interface WasmKernels extends Kernels {
   ): Promise<Float32Array | null>;
   /** `a[i] = sigmoid(z[i])` for i < n, shared by the threads. */
   sigmoid(z: Float32Array, a: Float32Array, n: number): void;
+  /** A zeroed float64 buffer in the kernels' memory. */
+  alloc64(length: number): Float64Array;
+  /** One optimiser step, shared by the threads; see {@linkcode Kernels.update}. */
+  update(args: UpdateArgs): boolean;
+  /** Hands back a buffer or index for reuse; see {@linkcode Kernels.free}. */
+  free(buffer: Float32Array | Float64Array): void;
+  /** Bytes of WebAssembly memory in use now, and the most ever reserved (the memory's size). */
+  memoryBytes(): { live: number; reserved: number };
 }
 
 const PAGE = 65536;
@@ -84,7 +106,13 @@ export function defaultThreads(): number {
 export async function createWasmKernels(options: WasmKernelOptions = {}): Promise<WasmKernels> {
   // Waking a worker takes about 50 µs, the time of a million multiply-adds or so:
   // below four million, sharing a product costs more than it saves.
-  const { threads = defaultThreads(), minParallelWork = 1 << 22, sparseZeros = 0.5 } = options;
+  const {
+    threads = defaultThreads(),
+    minParallelWork = 1 << 22,
+    sparseZeros = 0.5,
+    timeoutMs = 60_000,
+    workerModule = new URL("./gemm_worker.ts", import.meta.url),
+  } = options;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
     throw new RangeError(
       `Cannot start kernels as threads must be an integer from 1 to 256: current value is ${threads}`,
@@ -103,18 +131,27 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   const control = new Int32Array(new SharedArrayBuffer(threads * MAILBOX.size * 4));
 
   const workers: Worker[] = [];
+  // A worker that fails after it started is remembered here, so the next product says so at once.
+  let failure = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const ready: Promise<void>[] = [];
     for (let slot = 1; slot < threads; slot++) {
-      const worker = new Worker(new URL("./gemm_worker.ts", import.meta.url).href, {
-        type: "module",
-      });
+      const worker = new Worker(workerModule.href, { type: "module" });
       workers.push(worker);
       ready.push(
         new Promise((resolve, reject) => {
-          worker.onmessage = () => resolve();
+          let started = false;
+          worker.onmessage = () => {
+            started = true;
+            resolve();
+          };
           worker.onerror = (event) => {
             event.preventDefault();
+            if (started) {
+              failure ||= `kernel worker ${slot} failed: ${event.message}`;
+              return;
+            }
             reject(
               new Error(
                 `Cannot start kernel worker ${slot} as its module must load: ${event.message}`,
@@ -126,26 +163,79 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       const init: WorkerInit = { module, memory, control, slot };
       worker.postMessage(init);
     }
-    await Promise.all(ready);
+    await Promise.race([
+      Promise.all(ready),
+      new Promise((_, reject) => {
+        timer = setTimeout(() =>
+          reject(
+            new Error(
+              `Cannot start kernels as every worker must be ready within ${timeoutMs} ms: ` +
+                "some never answered. Hint: try --threads 1",
+            ),
+          ), timeoutMs);
+      }),
+    ]);
   } catch (error) {
     for (const worker of workers) worker.terminate();
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
 
+  // Blocks of whole 64-byte lines: first fit among the freed ones, else past the last.
   // Page 0 stays unused, so no buffer ever starts at address 0.
   let top = PAGE;
   const ours = new Set<ArrayBufferLike>([memory.buffer]);
-  const reserve = (bytes: number): number => {
-    const start = Math.ceil(top / 64) * 64;
-    const end = start + bytes;
-    const have = memory.buffer.byteLength;
-    // 64 bytes of slack past the last buffer: the sparse kernels' last vector may read 12 past a row.
-    if (end + 64 > have) {
-      memory.grow(Math.ceil((end + 64 - have) / PAGE));
-      ours.add(memory.buffer);
+  const live = new Map<number, number>();
+  const holes: { at: number; bytes: number }[] = []; // sorted by address, never adjacent
+  const reserve = (size: number): number => {
+    const bytes = Math.max(64, Math.ceil(size / 64) * 64);
+    let start = -1;
+    const fit = holes.findIndex((hole) => hole.bytes >= bytes);
+    if (fit >= 0) {
+      start = holes[fit].at;
+      if (holes[fit].bytes === bytes) holes.splice(fit, 1);
+      else holes[fit] = { at: start + bytes, bytes: holes[fit].bytes - bytes };
+      new Uint8Array(memory.buffer, start, bytes).fill(0);
+    } else {
+      start = top;
+      const have = memory.buffer.byteLength;
+      // 64 bytes of slack past the last buffer: the sparse kernels' last vector may read 12 past a row.
+      if (start + bytes + 64 > have) {
+        memory.grow(Math.ceil((start + bytes + 64 - have) / PAGE));
+        ours.add(memory.buffer);
+      }
+      top = start + bytes;
     }
-    top = end;
+    live.set(start, bytes);
     return start;
+  };
+  const release = (at: number): void => {
+    const bytes = live.get(at);
+    if (bytes === undefined) {
+      throw new RangeError(
+        `Cannot free kernel memory at byte ${at} as it must be a live buffer from alloc: it is not ` +
+          "(freed twice, or a view into one). Hint: free the array alloc returned, once",
+      );
+    }
+    live.delete(at);
+    let index = holes.findIndex((hole) => hole.at > at);
+    if (index < 0) index = holes.length;
+    holes.splice(index, 0, { at, bytes });
+    // Merge with the next hole, then the previous one, then give the last hole back to the top.
+    if (index + 1 < holes.length && at + bytes === holes[index + 1].at) {
+      holes[index].bytes += holes[index + 1].bytes;
+      holes.splice(index + 1, 1);
+    }
+    if (index > 0 && holes[index - 1].at + holes[index - 1].bytes === at) {
+      holes[index - 1].bytes += holes[index].bytes;
+      holes.splice(index, 1);
+    }
+    const last = holes[holes.length - 1];
+    if (last && last.at + last.bytes === top) {
+      top = last.at;
+      holes.pop();
+    }
   };
   const view = (offset: number, length: number) => new Float32Array(memory.buffer, offset, length);
 
@@ -158,8 +248,11 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     c: { at: 0, bytes: 0 },
     rows: { at: 0, bytes: 0 },
   };
-  const area = (current: Area, bytes: number) =>
-    current.bytes >= bytes ? current : { at: reserve(bytes), bytes };
+  const area = (current: Area, bytes: number) => {
+    if (current.bytes >= bytes) return current;
+    if (current.bytes > 0) release(current.at);
+    return { at: reserve(bytes), bytes };
+  };
   const place = (array: Float32Array, role: "a" | "b" | "c", length: number, copy: boolean) => {
     if (ours.has(array.buffer)) return array.byteOffset;
     staging[role] = area(staging[role], length * 4);
@@ -195,6 +288,13 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     cAt: number,
     length: number,
   ) => {
+    if (failure && blocks.length > 1) {
+      closeAll();
+      throw new Error(
+        `Cannot compute as every kernel worker must be alive: ${failure}. The kernels are now ` +
+          "closed. Hint: rerun, or use --threads 1",
+      );
+    }
     // Positive and below 2^30, however long training runs: negative requests stop workers.
     sequence = sequence % 0x3fffffff + 1;
     for (let part = 1; part < blocks.length; part++) {
@@ -204,18 +304,35 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       Atomics.store(control, base + MAILBOX.request, sequence);
       Atomics.notify(control, base + MAILBOX.request);
     }
-    let failed = -1;
+    let failed = -1, silent = -1;
     try {
       exported[kernel](...blocks[0]);
     } finally {
       // Every worker finishes this request before anything returns or throws, so no later
-      // request can rewrite a mailbox a worker is still reading.
-      for (let part = 1; part < blocks.length; part++) {
+      // request can rewrite a mailbox a worker is still reading; one that never finishes
+      // (it died or hangs) is stopped with the rest, so none can write there later either.
+      const deadline = performance.now() + timeoutMs;
+      for (let part = 1; part < blocks.length && silent < 0; part++) {
         const done = part * MAILBOX.size + MAILBOX.done;
         let seen = Atomics.load(control, done);
-        while (seen !== sequence && seen !== -sequence) seen = waitForChange(control, done, seen);
+        while (seen !== sequence && seen !== -sequence) {
+          const next = waitForChange(control, done, seen, deadline);
+          if (next === seen && performance.now() >= deadline) {
+            silent = part;
+            break;
+          }
+          seen = next;
+        }
         if (seen === -sequence && failed < 0) failed = part;
       }
+    }
+    if (silent > 0) {
+      closeAll();
+      throw new Error(
+        `Cannot compute as kernel worker ${silent} must finish its block within ${timeoutMs} ms: ` +
+          `it did not${failure ? ` (${failure})` : " (it died or hangs)"}. The kernels are now ` +
+          "closed. Hint: rerun, or use --threads 1",
+      );
     }
     if (failed > 0) {
       throw new Error(
@@ -344,6 +461,36 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     dispatch(3, blocks, a, a.byteOffset, 0);
   };
 
+  // The optimisers' float64 settings, written before each step: see kernels/assembly/optimizers.ts.
+  const hyper = reserve(10 * 8);
+  const RULES = { sgd: 4, nesterov: 5, adam: 6 } as const;
+  // Multiply-adds one element's update costs about as much as (Adam divides twice and takes a root).
+  const RULE_WORK = { sgd: 4, nesterov: 6, adam: 30 } as const;
+
+  /** One optimiser step in the memory, shared by the threads; false when a buffer is elsewhere. */
+  const update = (args: UpdateArgs): boolean => {
+    checkOpen("update parameters");
+    const { rule, params, grad, first, second, size } = args;
+    const buffers = rule === "adam" ? [params, grad, first, second] : [params, grad, first];
+    if (!buffers.every((b) => ours.has(b.buffer) && b.length >= size)) return false;
+    if (size <= 0) return true;
+    new Float64Array(memory.buffer, hyper, 10).set([
+      args.eta,
+      args.momentum,
+      1 + args.momentum,
+      ...args.adam,
+    ]);
+    // Blocks of 64 elements: no two threads ever share a cache line of any buffer.
+    const blocks = split(Math.ceil(size / 64), size * RULE_WORK[rule]).map(([from, to]) => {
+      const range = [from * 64, Math.min(size, to * 64), params.byteOffset, grad.byteOffset];
+      return rule === "adam"
+        ? [...range, first.byteOffset, second.byteOffset, hyper]
+        : [...range, first.byteOffset, hyper];
+    });
+    dispatch(RULES[rule], blocks, params, params.byteOffset, 0);
+    return true;
+  };
+
   /** Builds the CSR copy of `a` (rows of `cols`) when enough of it is zero to pay off. */
   const prepareRows = (a: Float32Array, cols: number): void => {
     if (prepared.has(a) || cols === 0) return;
@@ -426,22 +573,46 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     return handle;
   };
 
+  /** Hands back a buffer from alloc or alloc64, and any index built for it (or a handle's). */
+  const free = (buffer: Float32Array | Float64Array): void => {
+    const index = buffer instanceof Float32Array ? prepared.get(buffer) : undefined;
+    if (index) {
+      prepared.delete(buffer as Float32Array);
+      for (const at of [index.rowStart, index.idx, index.val]) release(at);
+      if (!index.dense) return;
+    }
+    if (ours.has(buffer.buffer)) release(buffer.byteOffset);
+  };
+
+  function closeAll(): void {
+    if (closed) return;
+    closed = true;
+    for (let slot = 1; slot < threads; slot++) {
+      Atomics.store(control, slot * MAILBOX.size + MAILBOX.request, -1);
+      Atomics.notify(control, slot * MAILBOX.size + MAILBOX.request);
+    }
+    for (const worker of workers) worker.terminate();
+  }
+
   return {
     name: `wasm-simd ×${threads}`,
     threads,
     alloc: (length) => view(reserve(length * 4), length),
+    alloc64(length) {
+      const at = reserve(length * 8); // first: it may grow the memory, replacing memory.buffer
+      return new Float64Array(memory.buffer, at, length);
+    },
     gemm,
     prepareRows,
     indexRows,
     sigmoid,
-    close() {
-      if (closed) return;
-      closed = true;
-      for (let slot = 1; slot < threads; slot++) {
-        Atomics.store(control, slot * MAILBOX.size + MAILBOX.request, -1);
-        Atomics.notify(control, slot * MAILBOX.size + MAILBOX.request);
-      }
-      for (const worker of workers) worker.terminate();
+    update,
+    free,
+    memoryBytes() {
+      let bytes = 0;
+      for (const size of live.values()) bytes += size;
+      return { live: bytes, reserved: memory.buffer.byteLength };
     },
+    close: closeAll,
   };
 }
