@@ -38,6 +38,8 @@ export interface WasmKernelOptions {
    * @default {60000}
    */
   timeoutMs?: number;
+  /** How long the workers may take to load and say they are ready. @default {60000} */
+  startTimeoutMs?: number;
   /** The worker's module (tests swap in one that misbehaves). @default {gemm_worker.ts} */
   workerModule?: URL;
 }
@@ -64,8 +66,11 @@ export interface WasmKernels extends Kernels {
   update(args: UpdateArgs): boolean;
   /** Hands back a buffer or index for reuse; see {@linkcode Kernels.free}. */
   free(buffer: Float32Array | Float64Array): void;
-  /** Bytes of WebAssembly memory in use now, and the most ever reserved (the memory's size). */
-  memoryBytes(): { live: number; reserved: number };
+  /**
+   * Bytes of the buffers and indexes handed out and not yet freed, of the
+   * kernels' own scratch (kept for the next product), and of the memory.
+   */
+  memoryBytes(): { buffers: number; scratch: number; reserved: number };
 }
 
 const PAGE = 65536;
@@ -111,6 +116,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     minParallelWork = 1 << 22,
     sparseZeros = 0.5,
     timeoutMs = 60_000,
+    startTimeoutMs = 60_000,
     workerModule = new URL("./gemm_worker.ts", import.meta.url),
   } = options;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
@@ -169,10 +175,10 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
         timer = setTimeout(() =>
           reject(
             new Error(
-              `Cannot start kernels as every worker must be ready within ${timeoutMs} ms: ` +
+              `Cannot start kernels as every worker must be ready within ${startTimeoutMs} ms: ` +
                 "some never answered. Hint: try --threads 1",
             ),
-          ), timeoutMs);
+          ), startTimeoutMs);
       }),
     ]);
   } catch (error) {
@@ -187,6 +193,8 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   let top = PAGE;
   const ours = new Set<ArrayBufferLike>([memory.buffer]);
   const live = new Map<number, number>();
+  // The kernels' own scratch, staging and settings blocks: kept and regrown, never handed out.
+  const internal = new Set<number>();
   const holes: { at: number; bytes: number }[] = []; // sorted by address, never adjacent
   const reserve = (size: number): number => {
     const bytes = Math.max(64, Math.ceil(size / 64) * 64);
@@ -196,7 +204,6 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       start = holes[fit].at;
       if (holes[fit].bytes === bytes) holes.splice(fit, 1);
       else holes[fit] = { at: start + bytes, bytes: holes[fit].bytes - bytes };
-      new Uint8Array(memory.buffer, start, bytes).fill(0);
     } else {
       start = top;
       const have = memory.buffer.byteLength;
@@ -207,6 +214,8 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       }
       top = start + bytes;
     }
+    // Freed memory (a hole, or the top come back down) holds old values: alloc promises zeros.
+    new Uint8Array(memory.buffer, start, bytes).fill(0);
     live.set(start, bytes);
     return start;
   };
@@ -250,8 +259,13 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   };
   const area = (current: Area, bytes: number) => {
     if (current.bytes >= bytes) return current;
-    if (current.bytes > 0) release(current.at);
-    return { at: reserve(bytes), bytes };
+    if (current.bytes > 0) {
+      internal.delete(current.at);
+      release(current.at);
+    }
+    const at = reserve(bytes);
+    internal.add(at);
+    return { at, bytes };
   };
   const place = (array: Float32Array, role: "a" | "b" | "c", length: number, copy: boolean) => {
     if (ours.has(array.buffer)) return array.byteOffset;
@@ -463,6 +477,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
 
   // The optimisers' float64 settings, written before each step: see kernels/assembly/optimizers.ts.
   const hyper = reserve(10 * 8);
+  internal.add(hyper);
   const RULES = { sgd: 4, nesterov: 5, adam: 6 } as const;
   // Multiply-adds one element's update costs about as much as (Adam divides twice and takes a root).
   const RULE_WORK = { sgd: 4, nesterov: 6, adam: 30 } as const;
@@ -609,9 +624,12 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     update,
     free,
     memoryBytes() {
-      let bytes = 0;
-      for (const size of live.values()) bytes += size;
-      return { live: bytes, reserved: memory.buffer.byteLength };
+      let buffers = 0, scratch = 0;
+      for (const [at, size] of live) {
+        if (internal.has(at)) scratch += size;
+        else buffers += size;
+      }
+      return { buffers, scratch, reserved: memory.buffer.byteLength };
     },
     close: closeAll,
   };
