@@ -18,7 +18,15 @@ import {
   referenceGemm,
   type UpdateArgs,
 } from "../model/kernels.ts";
-import { KERNEL_EXPORTS, MAILBOX, waitForChange, type WorkerInit } from "./mailbox.ts";
+import {
+  JOB,
+  KERNEL_EXPORTS,
+  MAILBOX,
+  mailboxAt,
+  runBlocks,
+  waitForChange,
+  type WorkerInit,
+} from "./mailbox.ts";
 
 /** Options of {@linkcode createWasmKernels}. */
 export interface WasmKernelOptions {
@@ -134,7 +142,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   const exported = KERNEL_EXPORTS.map((name) =>
     instance.exports[name] as (...args: number[]) => void
   );
-  const control = new Int32Array(new SharedArrayBuffer(threads * MAILBOX.size * 4));
+  const control = new Int32Array(new SharedArrayBuffer(mailboxAt(threads) * 4));
 
   const workers: Worker[] = [];
   // A worker that fails after it started is remembered here, so the next product says so at once.
@@ -257,6 +265,10 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     c: { at: 0, bytes: 0 },
     rows: { at: 0, bytes: 0 },
   };
+  /** Makes every thread's scratch hold at least `bytes`. */
+  const reserveScratch = (bytes: number) => {
+    for (let slot = 0; slot < threads; slot++) scratch[slot] = area(scratch[slot], bytes);
+  };
   const area = (current: Area, bytes: number) => {
     if (current.bytes >= bytes) return current;
     if (current.bytes > 0) {
@@ -294,60 +306,81 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   let sequence = 0;
   let closed = false;
 
-  /** Runs `blocks[part]` on thread `part` with kernel `kernel`, then copies a staged C back. */
+  /**
+   * Runs `blocks` with kernel `kernel`: one block on this thread alone; more
+   * through the job board, on every thread that is awake to take them. When
+   * `scratchArg` ≥ 0, that argument becomes the running thread's own scratch
+   * (which the caller made large enough for any block). Then copies a staged
+   * C back.
+   */
   const dispatch = (
     kernel: number,
     blocks: number[][],
     c: Float32Array,
     cAt: number,
     length: number,
+    scratchArg = -1,
   ) => {
-    if (failure && blocks.length > 1) {
+    if (blocks.length === 1) {
+      if (scratchArg >= 0) blocks[0][scratchArg] = scratch[0].at;
+      exported[kernel](...blocks[0]);
+      if (!ours.has(c.buffer)) c.set(view(cAt, length));
+      return;
+    }
+    if (failure) {
       closeAll();
       throw new Error(
         `Cannot compute as every kernel worker must be alive: ${failure}. The kernels are now ` +
           "closed. Hint: rerun, or use --threads 1",
       );
     }
+    const total = blocks.length;
+    control[JOB.kernel] = kernel;
+    control[JOB.scratchArg] = scratchArg;
+    for (let slot = 0; slot < threads; slot++) control[JOB.scratch + slot] = scratch[slot].at;
+    blocks.forEach((block, b) => {
+      control.set(block, JOB.table + b * JOB.args);
+      control[JOB.done + b] = 0;
+      control[JOB.owner + b] = -1;
+    });
+    // Publishes the table: no block can be taken before this store.
+    Atomics.store(control, JOB.counter, (total << 16) | 0);
     // Positive and below 2^30, however long training runs: negative requests stop workers.
     sequence = sequence % 0x3fffffff + 1;
-    for (let part = 1; part < blocks.length; part++) {
-      const base = part * MAILBOX.size;
-      control[base + MAILBOX.kernel] = kernel;
-      control.set(blocks[part], base + MAILBOX.firstArg);
-      Atomics.store(control, base + MAILBOX.request, sequence);
-      Atomics.notify(control, base + MAILBOX.request);
+    for (let slot = 1; slot < threads; slot++) {
+      Atomics.store(control, mailboxAt(slot) + MAILBOX.request, sequence);
+      Atomics.notify(control, mailboxAt(slot) + MAILBOX.request);
     }
+    let thrown: unknown = undefined, caught = false;
+    runBlocks(control, 0, exported, (error) => {
+      if (!caught) [thrown, caught] = [error, true];
+    });
+    // Every block taken is finished before anything returns or throws, so no later job can
+    // rewrite the table under a thread; a thread that never finishes its block (it died or
+    // hangs) is stopped with the rest, so none can write there later either.
+    const deadline = performance.now() + timeoutMs;
     let failed = -1, silent = -1;
-    try {
-      exported[kernel](...blocks[0]);
-    } finally {
-      // Every worker finishes this request before anything returns or throws, so no later
-      // request can rewrite a mailbox a worker is still reading; one that never finishes
-      // (it died or hangs) is stopped with the rest, so none can write there later either.
-      const deadline = performance.now() + timeoutMs;
-      for (let part = 1; part < blocks.length && silent < 0; part++) {
-        const done = part * MAILBOX.size + MAILBOX.done;
-        let seen = Atomics.load(control, done);
-        while (seen !== sequence && seen !== -sequence) {
-          const next = waitForChange(control, done, seen, deadline);
-          if (next === seen && performance.now() >= deadline) {
-            silent = part;
-            break;
-          }
-          seen = next;
+    for (let b = 0; b < total && silent < 0; b++) {
+      let seen = Atomics.load(control, JOB.done + b);
+      while (seen === 0) {
+        seen = waitForChange(control, JOB.done + b, 0, deadline);
+        if (seen === 0 && performance.now() >= deadline) {
+          silent = b;
+          break;
         }
-        if (seen === -sequence && failed < 0) failed = part;
       }
+      if (seen === -1 && failed < 0) failed = control[JOB.owner + b];
     }
-    if (silent > 0) {
+    if (silent >= 0) {
       closeAll();
       throw new Error(
-        `Cannot compute as kernel worker ${silent} must finish its block within ${timeoutMs} ms: ` +
+        `Cannot compute as kernel worker ${Atomics.load(control, JOB.owner + silent)} must ` +
+          `finish its block within ${timeoutMs} ms: ` +
           `it did not${failure ? ` (${failure})` : " (it died or hangs)"}. The kernels are now ` +
           "closed. Hint: rerun, or use --threads 1",
       );
     }
+    if (caught) throw thrown;
     if (failed > 0) {
       throw new Error(
         `Cannot compute as kernel worker ${failed} must finish its block: it failed ` +
@@ -357,9 +390,15 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     if (!ours.has(c.buffer)) c.set(view(cAt, length));
   };
 
-  /** Splits `tiles` tiles among the threads when `work` is worth it: [from, to) per part. */
-  const split = (tiles: number, work: number): [number, number][] => {
-    const parts = work < minParallelWork ? 1 : Math.max(1, Math.min(threads, tiles));
+  /**
+   * Splits `tiles` tiles into blocks when `work` is worth sharing: `perThread`
+   * blocks per thread, so a thread the host has descheduled leaves its share to
+   * the others instead of holding everyone up. [from, to) per block.
+   */
+  const split = (tiles: number, work: number, perThread = 4): [number, number][] => {
+    const parts = work < minParallelWork || threads === 1
+      ? 1
+      : Math.max(1, Math.min(threads * perThread, tiles, JOB.maxBlocks));
     return Array.from({ length: parts }, (_, part) => [
       Math.floor((tiles * part) / parts),
       Math.floor((tiles * (part + 1)) / parts),
@@ -420,17 +459,29 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       new Uint32Array(memory.buffer, staging.a.at, stored).set(aRows.subarray(0, stored));
       const bAt = place(b, "b", k * n, true);
       const cAt = place(c, "c", m * n, accumulate);
-      const blocks = split(Math.ceil(m / TILE_ROWS), m * n * k * (1 - csr.zeros)).map(
-        ([from, to]) => {
-          const i0 = from * TILE_ROWS, i1 = Math.min(m, to * TILE_ROWS);
-          return [i0, i1, 0, n, k, csr.rowStart, csr.idx, csr.val, staging.a.at, transA ? 1 : 0];
-        },
-      );
-      blocks.forEach((block, part) => {
-        scratch[part] = area(scratch[part], 8 * (block[1] - block[0] + 1) * (k + 1));
-        block.push(bAt, n, cAt, n, accumulate ? 1 : 0, scratch[part].at);
+      // Transposed, every block scans all k stored rows for its columns: one block per thread.
+      const parts = split(Math.ceil(m / TILE_ROWS), m * n * k * (1 - csr.zeros), transA ? 1 : 4);
+      let need = 0;
+      const blocks = parts.map(([from, to]) => {
+        const i0 = from * TILE_ROWS, i1 = Math.min(m, to * TILE_ROWS);
+        need = Math.max(need, 8 * (i1 - i0 + 1) * (k + 1));
+        const acc = accumulate ? 1 : 0;
+        const rows = [
+          i0,
+          i1,
+          0,
+          n,
+          k,
+          csr.rowStart,
+          csr.idx,
+          csr.val,
+          staging.a.at,
+          transA ? 1 : 0,
+        ];
+        return [...rows, bAt, n, cAt, n, acc, 0];
       });
-      dispatch(2, blocks, c, cAt, m * n);
+      reserveScratch(need);
+      dispatch(2, blocks, c, cAt, m * n, 15);
       return;
     }
 
@@ -444,17 +495,18 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     // The sparse kernel splits C by rows, so no thread scans another's part of A.
     const byColumns = !sparse && n >= m;
     const tiles = byColumns ? Math.ceil(n / TILE_COLS) : Math.ceil(m / TILE_ROWS);
-    const blocks = split(tiles, m * n * k * (sparse ? 1 - zeros : 1)).map(([from, to], part) => {
+    let need = 0;
+    const blocks = split(tiles, m * n * k * (sparse ? 1 - zeros : 1)).map(([from, to]) => {
       const [i0, i1, j0, j1] = byColumns
         ? [0, m, from * TILE_COLS, Math.min(n, to * TILE_COLS)]
         : [from * TILE_ROWS, Math.min(m, to * TILE_ROWS), 0, n];
       // Sparse: the lists of A's non-zero terms; dense: one packed panel of B and a spill row.
-      const need = sparse ? 8 * (i1 - i0 + 1) * (k + 1) : k * 32 + 32;
-      scratch[part] = area(scratch[part], need);
+      need = Math.max(need, sparse ? 8 * (i1 - i0 + 1) * (k + 1) : k * 32 + 32);
       const acc = accumulate ? 1 : 0;
-      return [i0, i1, j0, j1, k, aAt, aRow, aCol, bAt, bRow, bCol, cAt, n, acc, scratch[part].at];
+      return [i0, i1, j0, j1, k, aAt, aRow, aCol, bAt, bRow, bCol, cAt, n, acc, 0];
     });
-    dispatch(sparse ? 1 : 0, blocks, c, cAt, m * n);
+    reserveScratch(need);
+    dispatch(sparse ? 1 : 0, blocks, c, cAt, m * n, 14);
   };
 
   /** Elementwise sigmoid, in place in the memory (else the TypeScript twin), shared by the threads. */
@@ -603,8 +655,8 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     if (closed) return;
     closed = true;
     for (let slot = 1; slot < threads; slot++) {
-      Atomics.store(control, slot * MAILBOX.size + MAILBOX.request, -1);
-      Atomics.notify(control, slot * MAILBOX.size + MAILBOX.request);
+      Atomics.store(control, mailboxAt(slot) + MAILBOX.request, -1);
+      Atomics.notify(control, mailboxAt(slot) + MAILBOX.request);
     }
     for (const worker of workers) worker.terminate();
   }
