@@ -59,6 +59,10 @@ export const KERNEL_EXPORTS = [
   "sgdRange",
   "nesterovRange",
   "adamRange",
+  "reluRange",
+  "reluBackwardRange",
+  "sigmoidBackwardRange",
+  "columnSums",
 ] as const;
 
 /**

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { sigmoid as sigmoidOf } from "../model/activations.ts";
+import { type Activation, sigmoid as sigmoidOf } from "../model/activations.ts";
 import {
   checkGemm,
   type GemmArgs,
@@ -68,6 +68,19 @@ export interface WasmKernels extends Kernels {
   ): Promise<Float32Array | null>;
   /** `a[i] = sigmoid(z[i])` for i < n, shared by the threads. */
   sigmoid(z: Float32Array, a: Float32Array, n: number): void;
+  /** `a = f(z)` for relu and sigmoid, in the memory; see {@linkcode Kernels.activate}. */
+  activate(kind: Activation, z: Float32Array, a: Float32Array, n: number): boolean;
+  /** `dz = da·f'(z)` for relu and sigmoid; see {@linkcode Kernels.activateBackward}. */
+  activateBackward(
+    kind: Activation,
+    z: Float32Array,
+    a: Float32Array,
+    da: Float32Array,
+    dz: Float32Array,
+    n: number,
+  ): boolean;
+  /** Column sums in row order; see {@linkcode Kernels.columnSums}. */
+  columnSums(x: Float32Array, rows: number, cols: number, sums: Float32Array): boolean;
   /** A zeroed float64 buffer in the kernels' memory. */
   alloc64(length: number): Float64Array;
   /** One optimiser step, shared by the threads; see {@linkcode Kernels.update}. */
@@ -558,6 +571,69 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     return true;
   };
 
+  /** Whether every buffer lives in the memory and holds at least n values. */
+  const inMemory = (n: number, ...buffers: Float32Array[]) =>
+    buffers.every((b) => ours.has(b.buffer) && b.length >= n);
+
+  /** Runs an elementwise kernel over [0, n), cut among the threads; `cost` multiply-adds each. */
+  const elementwise = (kernel: number, n: number, cost: number, buffers: Float32Array[]) => {
+    // Blocks of 64 values: no two threads ever write to the same cache line.
+    const blocks = split(Math.ceil(n / 64), n * cost).map(([from, to]) => [
+      from * 64,
+      Math.min(n, to * 64),
+      ...buffers.map((b) => b.byteOffset),
+    ]);
+    dispatch(kernel, blocks, buffers[buffers.length - 1], 0, 0);
+  };
+
+  const activate = (kind: Activation, z: Float32Array, a: Float32Array, n: number): boolean => {
+    checkOpen("compute activations");
+    if (kind === "sigmoid") {
+      sigmoid(z, a, n);
+      return true;
+    }
+    if (kind !== "relu" || !inMemory(n, z, a)) return false;
+    if (n > 0) elementwise(7, n, 1, [z, a]);
+    return true;
+  };
+
+  const activateBackward = (
+    kind: Activation,
+    z: Float32Array,
+    a: Float32Array,
+    da: Float32Array,
+    dz: Float32Array,
+    n: number,
+  ): boolean => {
+    checkOpen("compute activation gradients");
+    if (kind === "relu" && inMemory(n, z, da, dz)) {
+      if (n > 0) elementwise(8, n, 1, [z, da, dz]);
+      return true;
+    }
+    if (kind === "sigmoid" && inMemory(n, a, da, dz)) {
+      if (n > 0) elementwise(9, n, 3, [a, da, dz]);
+      return true;
+    }
+    return false;
+  };
+
+  const columnSums = (x: Float32Array, rows: number, cols: number, sums: Float32Array) => {
+    checkOpen("sum columns");
+    if (!inMemory(rows * cols, x) || !inMemory(cols, sums)) return false;
+    if (rows === 0 || cols === 0) return true;
+    // Blocks of 16 columns (64 bytes of sums).
+    const blocks = split(Math.ceil(cols / 16), rows * cols).map(([from, to]) => [
+      from * 16,
+      Math.min(cols, to * 16),
+      rows,
+      cols,
+      x.byteOffset,
+      sums.byteOffset,
+    ]);
+    dispatch(10, blocks, sums, 0, 0);
+    return true;
+  };
+
   /** Builds the CSR copy of `a` (rows of `cols`) when enough of it is zero to pay off. */
   const prepareRows = (a: Float32Array, cols: number): void => {
     if (prepared.has(a) || cols === 0) return;
@@ -673,6 +749,9 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     prepareRows,
     indexRows,
     sigmoid,
+    activate,
+    activateBackward,
+    columnSums,
     update,
     free,
     memoryBytes() {

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Floats } from "./activations.ts";
+import type { Activation, Floats } from "./activations.ts";
 
 /** One matrix product: `C (m, n) = op(A) (m, k) · op(B) (k, n)`, all row-major. */
 export interface GemmArgs {
@@ -90,6 +90,28 @@ export interface Kernels {
   ): Promise<Float32Array | null>;
   /** `a[i] = sigmoid(z[i])` for i < n, the same bits as model/activations.ts `sigmoid`. */
   sigmoid?(z: Float32Array, a: Float32Array, n: number): void;
+  /**
+   * `a = f(z)` over the first n values, the same bits as model/activations.ts
+   * `activate`; false, having changed nothing, when it cannot (that function, those buffers).
+   */
+  activate?(kind: Activation, z: Float32Array, a: Float32Array, n: number): boolean;
+  /**
+   * `dz = da·f'(z)` over the first n values (a = f(z)), the same bits as copying
+   * da to dz and model/activations.ts `activateBackward`; false when it cannot.
+   */
+  activateBackward?(
+    kind: Activation,
+    z: Float32Array,
+    a: Float32Array,
+    da: Float32Array,
+    dz: Float32Array,
+    n: number,
+  ): boolean;
+  /**
+   * `sums[j] += Σ_i x[i·cols + j]` over `rows` rows, in row order in float32
+   * (a bias gradient); false when it cannot.
+   */
+  columnSums?(x: Float32Array, rows: number, cols: number, sums: Float32Array): boolean;
   /** A zeroed float64 buffer the kernels can work on without copying (optimiser state). */
   alloc64?(length: number): Float64Array;
   /**

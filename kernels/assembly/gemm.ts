@@ -546,5 +546,11 @@ function listRows(
   }
 }
 
-export { sigmoidRange } from "./elementwise";
+export {
+  columnSums,
+  reluBackwardRange,
+  reluRange,
+  sigmoidBackwardRange,
+  sigmoidRange,
+} from "./elementwise";
 export { adamRange, nesterovRange, sgdRange } from "./optimizers";

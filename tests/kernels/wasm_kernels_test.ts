@@ -245,7 +245,7 @@ Deno.test("wasm kernels refuse work once closed, and bad thread counts", async (
   );
 });
 
-for (const activation of ["tanh", "sigmoid"] as const) {
+for (const activation of ["tanh", "sigmoid", "relu"] as const) {
   Deno.test(`training (${activation}) gives the same bits on the reference and on 1 or 2 wasm threads`, async () => {
     const random = seededRandom(4, "threads");
     const train = syntheticSet(90, 5, 12, 12, random);
