@@ -335,6 +335,15 @@ async function runBench(): Promise<void> {
         "optimiser in TypeScript (no update kernel)",
         async () => ({ ...(await createWasmKernels({ threads })), update: undefined }),
       ],
+      [
+        "activations, their gradients, bias sums in TypeScript",
+        async () => ({
+          ...(await createWasmKernels({ threads })),
+          activate: undefined,
+          activateBackward: undefined,
+          columnSums: undefined,
+        }),
+      ],
     ];
     for (const [variant, make] of variants) {
       const kernels = await make();
