@@ -211,7 +211,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
 
   // Blocks of whole 64-byte lines: first fit among the freed ones, else past the last.
   // Page 0 stays unused, so no buffer ever starts at address 0.
-  let top = PAGE;
+  let top = PAGE, highWater = PAGE;
   const ours = new Set<ArrayBufferLike>([memory.buffer]);
   const live = new Map<number, number>();
   // The kernels' own scratch, staging and settings blocks: kept and regrown, never handed out.
@@ -236,7 +236,10 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       top = start + bytes;
     }
     // Freed memory (a hole, or the top come back down) holds old values: alloc promises zeros.
-    new Uint8Array(memory.buffer, start, bytes).fill(0);
+    // Past the high-water mark the memory was never written, so zero already.
+    const used = Math.min(start + bytes, highWater) - start;
+    if (used > 0) new Uint8Array(memory.buffer, start, used).fill(0);
+    highWater = Math.max(highWater, start + bytes);
     live.set(start, bytes);
     return start;
   };
