@@ -475,11 +475,21 @@ export function gemmCsr(
     }
     return;
   }
-  // Bucket the k stored rows' terms by column (C's row), keeping p order within each.
+  // A stored row p whose row of B is all zeros adds only ±0 terms (A being finite), which
+  // cannot change a sum: skip it. Saturated sigmoids give many such rows of a gradient.
+  const live = scratch;
+  for (let p = 0; p < k; p++) {
+    const bp = b + <usize>p * bRowBytes;
+    let any = false;
+    for (let j = j0; j < j1 && !any; j++) any = load<f32>(bp + (<usize>j << 2)) != 0;
+    store<i32>(live + (<usize>p << 2), i32(any));
+  }
+  // Bucket the live stored rows' terms by column (C's row), keeping p order within each.
   const rows = i1 - i0;
-  const starts = scratch;
+  const starts = scratch + (<usize>k << 2);
   memory.fill(starts, 0, <usize>(rows + 1) << 2);
   for (let p = 0; p < k; p++) {
+    if (load<i32>(live + (<usize>p << 2)) == 0) continue;
     const row = load<i32>(rowIds + (<usize>p << 2));
     const end = load<i32>(rowStart + (<usize>(row + 1) << 2));
     for (let t = load<i32>(rowStart + (<usize>row << 2)); t < end; t++) {
@@ -500,6 +510,7 @@ export function gemmCsr(
   const cursors = listVal + (<usize>total << 2);
   memory.copy(cursors, starts, <usize>rows << 2);
   for (let p = 0; p < k; p++) {
+    if (load<i32>(live + (<usize>p << 2)) == 0) continue;
     const row = load<i32>(rowIds + (<usize>p << 2));
     const end = load<i32>(rowStart + (<usize>(row + 1) << 2));
     for (let t = load<i32>(rowStart + (<usize>row << 2)); t < end; t++) {
