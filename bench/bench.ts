@@ -1,7 +1,9 @@
 /**
  * `deno task bench [--quick] [--threads N]`: our kernels and trainer against
- * TensorFlow.js (WebAssembly and pure-JS backends) on real MNIST, side by side
- * in one process, printed as one table of samples/s, GFLOP/s and ratios; then
+ * TensorFlow.js (WebAssembly and pure-JS backends, side by side in this
+ * process) and PyTorch (bench/torch_peer.py, a subprocess per thread count, when
+ * `import torch` works) on real MNIST, printed as one table of samples/s,
+ * GFLOP/s and ratios, then ablation rows (our defaults with one thing off); then
  * the default pipeline, cold, as a subprocess (run first): wall time, data
  * stages, peak RSS; then peak RSS against data size: one epoch on MNIST and on
  * make-data sets 5 and 10 times its size, each in a fresh subprocess.
@@ -12,12 +14,13 @@ import { parseArgs } from "node:util";
 import { percent } from "../report/format.ts";
 import { median } from "d3-array";
 import { createWasmKernels, defaultThreads, type WasmKernels } from "../kernels/wasm_kernels.ts";
+import type { Kernels } from "../model/kernels.ts";
 import { bundledDataDir } from "../app/bundled.ts";
 import { PRESET_VALUES } from "../app/config.ts";
 import { trainOptionsOf } from "../app/job.ts";
 import { type Chunk, collectSplit, type DataSet, memoryDataSet } from "../engine/chunk.ts";
 import { DATA_FILE_NAMES, decodeDataSet, findDataFiles } from "../stages/idx_decode.ts";
-import { epochOrder, planBatches } from "../stages/minibatch.ts";
+import { type BatchPlan, epochOrder, planBatches } from "../stages/minibatch.ts";
 import {
   fitNormalization,
   type NormalizedMeta,
@@ -34,6 +37,7 @@ import {
   timePerCall,
   usePeer,
 } from "./peers.ts";
+import { probeTorch, runTorch, TORCH_HINT, type TorchWorkload } from "./torch.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -41,6 +45,7 @@ const { values: flags } = parseArgs({
     quick: { type: "boolean" },
     threads: { type: "string" },
     "skip-pipeline": { type: "boolean" },
+    "skip-torch": { type: "boolean" },
     "skip-memory": { type: "boolean" },
     "memory-only": { type: "boolean" },
     help: { type: "boolean", short: "h" },
@@ -49,8 +54,8 @@ const { values: flags } = parseArgs({
 const quick = flags.quick === true;
 const threads = flags.threads ? Number(flags.threads) : defaultThreads();
 const PEERS: PeerBackend[] = ["cpu", "wasm"];
-/** The machine's native BLAS on one core, as the issue measured it: the yardstick for GFLOP/s. */
-const NATIVE_GFLOPS = 100;
+/** PyTorch's thread counts: its best of them is what our defaults must beat. */
+const TORCH_THREADS = [1, 2];
 
 const log = (line: string) => console.error(line);
 
@@ -98,6 +103,7 @@ const HELP =
   --quick           fewer minibatches and repetitions, a 1-epoch pipeline (about 30 s), and
                     memory rows for 60 000 and 120 000 images only (about a minute more)
   --threads N       threads for our kernels (default: every core, ${defaultThreads()})
+  --skip-torch      leave out the PyTorch column (${"bench/torch_peer.py"} on /usr/bin/python3)
   --skip-pipeline   leave out the whole-pipeline run
   --skip-memory     leave out the memory rows: peak RSS of a 1-epoch pipeline for 60 000,
                     300 000 and 600 000 training images (make-data copies 5 and 10, shift 2)
@@ -108,7 +114,16 @@ interface Row {
   workload: string;
   unit: string;
   figures: Map<string, number>;
+  /** Our defaults against the best peer thread count must reach this ratio. */
   target?: number;
+}
+
+/** One ablation row: a workload trained by our defaults with one thing changed. */
+interface Ablation {
+  workload: string;
+  variant: string;
+  samples: number;
+  defaults: number;
 }
 
 /** Runs every workload, prints the table, then the pipeline figures. */
@@ -123,6 +138,7 @@ async function runBench(): Promise<void> {
   // Fresh processes too, so their peak RSS is their own; run before this one fills its memory.
   const memoryLines = flags["skip-memory"] ? [] : await benchMemory();
   log(`loading MNIST (${quick ? "quick" : "full"} run, ours on ${threads} thread(s))`);
+  const torchVersion = flags["skip-torch"] ? null : await probeTorch();
   // Each workload trains on the pixels its recipe uses: raw 0..255 for the textbook, as its preset.
   const rawPixels = await loadMnist("none");
   const scaledPixels = await loadMnist("scale");
@@ -133,6 +149,9 @@ async function runBench(): Promise<void> {
   const ourKernels: [string, WasmKernels][] = [["ours ×1", ours1], [`ours ×${threads}`, oursN]];
 
   const rows: Row[] = [];
+  const torchWork: TorchWorkload[] = [];
+  const trainingRows: Row[] = [];
+  const ablations: Ablation[] = [];
 
   // Matrix products: the textbook layer at 1200 rows and the wide layer at 128, forward and both gradients.
   const shapes: [string, number, number, number, boolean, boolean][] = [
@@ -159,8 +178,9 @@ async function runBench(): Promise<void> {
         matmulSeconds,
       );
       figures.set(name, (2 * m * n * k) / perCall / 1e9);
+      for (const buffer of [a, b, c]) kernels.free(buffer);
     }
-    rows.push({ workload: `matmul ${label}`, unit: "GFLOP/s", figures, target: 1 });
+    rows.push({ workload: `matmul ${label}`, unit: "GFLOP/s", figures });
     log(`measured matmul ${label}`);
   }
 
@@ -178,64 +198,77 @@ async function runBench(): Promise<void> {
     momentum: 0.001,
     l2: 0.1,
   };
-  rows.push(
-    await trainingRow(
-      "textbook epoch 784-50-10 sigmoid, raw pixels, 50 batches of 1200",
-      rawPixels,
-      textbookOptions,
-      { minibatches: 50 },
-      rawPixels.train.labels.length,
-      textbookPeer,
-      { cpu: quick ? 3 : 8, wasm: quick ? 5 : 15 },
-      10,
-    ),
+  await trainingRow(
+    "textbook epoch 784-50-10 sigmoid, raw pixels, 50 batches of 1200",
+    rawPixels,
+    textbookOptions,
+    { minibatches: 50 },
+    rawPixels.train.labels.length,
+    textbookPeer,
+    { cpu: quick ? 3 : 8, wasm: quick ? 5 : 15 },
   );
 
   // The wide epoch: 784-800-10 ReLU, softmax, Adam, batch 128.
   const wideRows = quick ? 12800 : scaledPixels.train.labels.length;
-  rows.push(
-    await trainingRow(
-      `wide epoch 784-800-10 ReLU softmax Adam, batch 128${quick ? ` (${wideRows} rows)` : ""}`,
-      scaledPixels,
-      {
-        ...textbookOptions,
-        hidden: [800],
-        activation: "relu",
-        output: "softmax",
-        init: "he",
-        optimizer: "adam",
-        momentum: 0,
-        decay: 0,
-        decaySchedule: "inverse",
-        l2: 0,
-        reduction: "mean",
-        epochs: 1,
-      },
-      { batchSize: 128 },
-      wideRows,
-      {
-        ...textbookPeer,
-        hidden: 800,
-        activation: "relu",
-        output: "softmax",
-        optimizer: "adam",
-        l2: 0,
-      },
-      { cpu: quick ? 4 : 12, wasm: quick ? 10 : 40 },
-      3,
-    ),
+  await trainingRow(
+    `wide epoch 784-800-10 ReLU softmax Adam, batch 128${quick ? ` (${wideRows} rows)` : ""}`,
+    scaledPixels,
+    {
+      ...textbookOptions,
+      hidden: [800],
+      activation: "relu",
+      output: "softmax",
+      init: "he",
+      optimizer: "adam",
+      momentum: 0,
+      decay: 0,
+      decaySchedule: "inverse",
+      l2: 0,
+      reduction: "mean",
+      epochs: quick ? 2 : 3,
+    },
+    { batchSize: 128 },
+    wideRows,
+    {
+      ...textbookPeer,
+      hidden: 800,
+      activation: "relu",
+      output: "softmax",
+      optimizer: "adam",
+      l2: 0,
+    },
+    { cpu: quick ? 4 : 12, wasm: quick ? 10 : 40 },
   );
   ours1.close();
   oursN.close();
 
-  printTable(rows);
+  // PyTorch last, in its own processes, once ours and TensorFlow.js are done: nothing shares the cores.
+  if (torchVersion) {
+    log(`measuring PyTorch ${torchVersion} on ${TORCH_THREADS.join(" and ")} thread(s)`);
+    const results = await runTorch(
+      TORCH_THREADS,
+      shapes.map(([, m, n, k, transA, transB]) => [m, n, k, transA, transB]),
+      matmulSeconds,
+      torchWork,
+    );
+    for (const result of results) {
+      const name = `torch ×${result.threads}`;
+      rows.forEach((row, i) => row.figures.set(name, result.matmul[i]));
+      trainingRows.forEach((row, i) => row.figures.set(name, result.train[i]));
+    }
+  }
+  rows.push(...trainingRows);
+
+  printTable(rows, torchVersion);
+  printAblations(ablations);
   for (const line of pipelineLines) console.log(line);
   for (const line of memoryLines) console.log(line);
 
   /**
    * Trains with our kernels on every row of `rowsUsed` (samples/s from the
-   * median epoch after the first), and with each peer on the first minibatches
-   * of the same plan.
+   * median epoch after the first), with each TensorFlow.js backend on the
+   * first minibatches of the same plan, and queues the same epochs for
+   * PyTorch; then the ablations: our defaults with one thing off.
    */
   async function trainingRow(
     workload: string,
@@ -245,8 +278,7 @@ async function runBench(): Promise<void> {
     rowsUsed: number,
     peer: PeerNetwork,
     peerBatches: Record<PeerBackend, number>,
-    target: number,
-  ): Promise<Row> {
+  ): Promise<void> {
     const figures = new Map<string, number>();
     const plan = planBatches(rowsUsed, { batching, validation: 0, seed: 1 });
     const order = epochOrder(plan, 0);
@@ -269,14 +301,74 @@ async function runBench(): Promise<void> {
       log(`measured tfjs-${peerName()}: ${workload}`);
     }
     for (const [name, kernels] of ourKernels) {
-      const result = await trainNetwork(data.set, plan, options, { log() {} }, kernels);
-      const epochs = result.history.map((h) => h.seconds);
-      const seconds = epochs.length > 1 ? median(epochs.slice(1))! : epochs[0];
-      figures.set(name, plan.trainIndices.length / seconds);
+      figures.set(name, await oursPerSecond(data, plan, options, kernels));
     }
     log(`measured ours: ${workload}`);
-    return { workload, unit: "samples/s", figures, target };
+    torchWork.push({
+      sizes: [width, peer.hidden, data.classes],
+      activation: peer.activation,
+      output: peer.output,
+      reduction: options.reduction,
+      optimizer: peer.optimizer,
+      eta: peer.eta,
+      momentum: peer.momentum,
+      l2: peer.l2,
+      init: options.init === "uniform" ? "uniform" : "default",
+      epochs: options.epochs,
+      starts: Array.from(plan.starts),
+      orders: Array.from({ length: options.epochs }, (_, e) => epochOrder(plan, e)),
+      images: data.train.images,
+      labels: data.train.labels,
+      seed: 1,
+    });
+    trainingRows.push({ workload, unit: "samples/s", figures, target: 1.5 });
+
+    // Ablations, on all threads: fewer epochs, each against the defaults just measured.
+    const defaults = figures.get(`ours ×${threads}`)!;
+    const short = { ...options, epochs: Math.min(options.epochs, quick ? 2 : 3) };
+    const variants: [string, () => Promise<Kernels>][] = [
+      [
+        "dense input (no sparse products)",
+        () => createWasmKernels({ threads, sparseZeros: 2 }),
+      ],
+      [
+        "optimiser in TypeScript (no update kernel)",
+        async () => ({ ...(await createWasmKernels({ threads })), update: undefined }),
+      ],
+      [
+        "activations, their gradients, bias sums in TypeScript",
+        async () => ({
+          ...(await createWasmKernels({ threads })),
+          activate: undefined,
+          activateBackward: undefined,
+          columnSums: undefined,
+        }),
+      ],
+    ];
+    for (const [variant, make] of variants) {
+      const kernels = await make();
+      try {
+        const samples = await oursPerSecond(data, plan, short, kernels);
+        ablations.push({ workload: workload.split(",")[0], variant, samples, defaults });
+      } finally {
+        (kernels as WasmKernels).close();
+      }
+      log(`measured ablation: ${variant}`);
+    }
   }
+}
+
+/** Our samples/s: the median epoch after the first of a whole training. */
+async function oursPerSecond(
+  data: Mnist,
+  plan: BatchPlan,
+  options: TrainOptions,
+  kernels: Kernels,
+): Promise<number> {
+  const result = await trainNetwork(data.set, plan, options, { log() {} }, kernels);
+  const epochs = result.history.map((h) => h.seconds);
+  const seconds = epochs.length > 1 ? median(epochs.slice(1))! : epochs[0];
+  return plan.trainIndices.length / seconds;
 }
 
 if (flags.help) console.log(HELP);
@@ -306,35 +398,68 @@ async function loadMnist(mode: NormalizeMode): Promise<Mnist> {
   return { train, test, classes: raw.meta.classes, set: memoryDataSet(meta, { train, test }) };
 }
 
-/** Prints the table: every contender's figure, and our all-thread figure over tfjs-wasm. */
-function printTable(table: Row[]): void {
-  const contenders = ["tfjs-cpu", "tfjs-wasm", "ours ×1", `ours ×${threads}`];
-  const best = `ours ×${threads}`;
+/**
+ * Prints the table: every contender's figure; ours on one thread against each
+ * peer on one, and our defaults against each peer's best thread count. For
+ * products the last column is our best against PyTorch's best on the same
+ * shape: the native yardstick, measured.
+ */
+function printTable(table: Row[], torchVersion: string | null): void {
+  const ours = `ours ×${threads}`;
+  const torch = TORCH_THREADS.map((t) => `torch ×${t}`);
+  const contenders = ["tfjs-cpu", "tfjs-wasm", "ours ×1", ours, ...torch];
+  const ratios: [string, (f: (name: string) => number) => number][] = [
+    ["×1/wasm", (f) => f("ours ×1") / f("tfjs-wasm")],
+    ["×1/torch×1", (f) => f("ours ×1") / f("torch ×1")],
+    [`×${threads}/torch best`, (f) => f(ours) / Math.max(...torch.map(f))],
+  ];
   const header = [
     "workload".padEnd(58),
     "unit".padEnd(9),
     ...contenders.map((c) => c.padStart(10)),
-    "×1/wasm".padStart(8),
-    `×${threads}/wasm`.padStart(8),
+    ...ratios.map(([name]) => name.padStart(name.length > 10 ? 14 : 10)),
     "target".padStart(7),
-    `% of ${NATIVE_GFLOPS}`.padStart(8),
   ].join(" ");
   console.log(header);
   console.log("-".repeat(header.length));
   for (const row of table) {
     const f = (name: string) => row.figures.get(name) ?? NaN;
-    const format = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1)).padStart(10);
-    const ratio = (v: number) => `${v.toFixed(2)}×`.padStart(8);
-    const gflops = row.unit === "GFLOP/s" ? `${(100 * f(best) / NATIVE_GFLOPS).toFixed(0)}%` : "";
+    const format = (v: number) =>
+      (Number.isNaN(v) ? "—" : v >= 100 ? v.toFixed(0) : v.toFixed(1)).padStart(10);
     console.log([
       row.workload.padEnd(58),
       row.unit.padEnd(9),
       ...contenders.map((c) => format(f(c))),
-      ratio(f("ours ×1") / f("tfjs-wasm")),
-      ratio(f(best) / f("tfjs-wasm")),
-      `≥${row.target}×`.padStart(7),
-      gflops.padStart(8),
+      ...ratios.map(([name, ratio]) => {
+        const v = ratio(f);
+        return (Number.isNaN(v) ? "—" : `${v.toFixed(2)}×`).padStart(name.length > 10 ? 14 : 10);
+      }),
+      (row.target ? `≥${row.target}×` : "").padStart(7),
     ].join(" "));
+  }
+  console.log(
+    torchVersion
+      ? `PyTorch ${torchVersion} on /usr/bin/python3, OpenBLAS free to pick AVX-512 ` +
+        "(OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for the peer alone), denormals flushed"
+      : TORCH_HINT,
+  );
+}
+
+/** Prints the ablation rows: our defaults on all threads with one thing off. */
+function printAblations(ablations: Ablation[]): void {
+  if (ablations.length === 0) return;
+  console.log("");
+  console.log(`ablations (ours ×${threads}, one thing off; samples/s)`);
+  for (const a of ablations) {
+    console.log(
+      [
+        a.workload.padEnd(40),
+        a.variant.padEnd(46),
+        a.samples.toFixed(0).padStart(9),
+        `defaults ${a.defaults.toFixed(0)}`.padStart(16),
+        `${(a.defaults / a.samples).toFixed(2)}× faster with it`.padStart(22),
+      ].join(" "),
+    );
   }
 }
 

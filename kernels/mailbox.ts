@@ -1,28 +1,106 @@
 /**
- * The layout of the shared mailboxes through which the main thread hands
- * blocks of work to kernel workers, and the message that starts a worker.
+ * The layout of the shared control array through which the main thread hands
+ * blocks of work to kernel workers (a job board every thread takes blocks
+ * from, and a mailbox per worker to wake it), and the message that starts a
+ * worker.
  *
  * @module
  */
 
-/** Int32 offsets inside one worker's mailbox. */
-export const MAILBOX = {
-  /** Int32 slots per mailbox (a cache line of its own, so workers never share one). */
-  size: 32,
-  /** Sequence number of the latest request; negative asks the worker to stop. */
-  request: 0,
-  /** Sequence number of the latest finished request; negated when it failed. */
-  done: 1,
-  /** Which kernel to run: an index into {@linkcode KERNEL_EXPORTS}. */
-  kernel: 2,
-  /** Where the kernel's arguments start. */
-  firstArg: 3,
-  /** Room for the longest argument list. */
+/**
+ * The shared job board, at the start of the control array: one product (or
+ * elementwise pass) cut into blocks, which every thread (the caller
+ * included) takes one at a time until none is left. A thread the host has
+ * descheduled simply takes fewer blocks, so nobody waits for it unless it
+ * holds one. Int32 offsets.
+ */
+export const JOB = {
+  /** `total << 16 | next`: blocks in the job and the next one to take; next ≥ total: none left. */
+  counter: 0,
+  /** Which kernel the blocks run: an index into {@linkcode KERNEL_EXPORTS}. */
+  kernel: 1,
+  /** Which argument takes the running thread's own scratch address; −1 for none. */
+  scratchArg: 2,
+  /** Per thread (by slot): its scratch address. */
+  scratch: 16,
+  /** Per block: 0 while it runs (or waits), 1 once done, −1 if it failed. */
+  done: 16 + 256,
+  /** Per block: the slot of the thread that took it. */
+  owner: 16 + 256 + 256,
+  /** Per block: its arguments, {@linkcode JOB.args} each. */
+  table: 16 + 256 + 512,
+  /** Arguments per block (extra ones are ignored). */
   args: 16,
+  /** The most blocks one job holds. */
+  maxBlocks: 256,
+  /** Int32s of the whole board. */
+  size: 16 + 256 + 512 + 256 * 16,
 } as const;
 
-/** The exports of gemm.wasm a mailbox can name (up to 16 arguments; extra ones are ignored). */
-export const KERNEL_EXPORTS = ["gemm", "gemmSparseA", "gemmCsr", "sigmoidRange"] as const;
+/** Int32 offsets inside one worker's mailbox, after the job board. */
+export const MAILBOX = {
+  /** Int32 slots per mailbox (a cache line of its own, so workers never share one). */
+  size: 16,
+  /** Sequence number of the latest job; negative asks the worker to stop. */
+  request: 0,
+} as const;
+
+/** Where thread `slot`'s mailbox starts in the control array. */
+export function mailboxAt(slot: number): number {
+  return JOB.size + slot * MAILBOX.size;
+}
+
+/** The exports of gemm.wasm a job can name (up to {@linkcode JOB.args} arguments). */
+export const KERNEL_EXPORTS = [
+  "gemm",
+  "gemmSparseA",
+  "gemmCsr",
+  "sigmoidRange",
+  "sgdRange",
+  "nesterovRange",
+  "adamRange",
+  "reluRange",
+  "reluBackwardRange",
+  "sigmoidBackwardRange",
+  "columnSums",
+] as const;
+
+/**
+ * Takes blocks of the current job and runs them on thread `slot` until none
+ * is left; returns how many it ran. A block's arguments are read only after
+ * it was taken, so a thread that wakes late can only ever take blocks of a
+ * job whose table is complete. A block that throws is marked failed and its
+ * error handed to `onError`; the rest go on.
+ */
+export function runBlocks(
+  control: Int32Array,
+  slot: number,
+  kernels: ((...args: number[]) => void)[],
+  onError: (error: unknown) => void,
+): number {
+  let ran = 0;
+  for (;;) {
+    const seen = Atomics.load(control, JOB.counter);
+    const total = seen >>> 16, next = seen & 0xffff;
+    if (next >= total) return ran;
+    if (Atomics.compareExchange(control, JOB.counter, seen, seen + 1) !== seen) continue;
+    Atomics.store(control, JOB.owner + next, slot);
+    const base = JOB.table + next * JOB.args;
+    const args = Array.from(control.subarray(base, base + JOB.args));
+    const scratchArg = control[JOB.scratchArg];
+    if (scratchArg >= 0) args[scratchArg] = control[JOB.scratch + slot];
+    let outcome = 1;
+    try {
+      kernels[control[JOB.kernel]](...args);
+    } catch (error) {
+      outcome = -1;
+      onError(error);
+    }
+    ran++;
+    Atomics.store(control, JOB.done + next, outcome);
+    Atomics.notify(control, JOB.done + next);
+  }
+}
 
 /**
  * How long a thread keeps polling for its next message before it sleeps.
@@ -33,9 +111,15 @@ export const SPIN_MS = 2;
 
 /**
  * Waits until `control[index]` differs from `value`: polls for up to
- * {@linkcode SPIN_MS}, then sleeps on it. Returns the new value.
+ * {@linkcode SPIN_MS}, then sleeps on it. Returns the new value, or `value`
+ * itself once `deadline` (a `performance.now()` time) has passed.
  */
-export function waitForChange(control: Int32Array, index: number, value: number): number {
+export function waitForChange(
+  control: Int32Array,
+  index: number,
+  value: number,
+  deadline: number = Infinity,
+): number {
   const until = performance.now() + SPIN_MS;
   for (let polls = 1;; polls++) {
     const seen = Atomics.load(control, index);
@@ -43,7 +127,9 @@ export function waitForChange(control: Int32Array, index: number, value: number)
     if ((polls & 255) === 0 && performance.now() > until) break;
   }
   for (;;) {
-    Atomics.wait(control, index, value);
+    const left = deadline - performance.now();
+    if (left <= 0) return Atomics.load(control, index);
+    Atomics.wait(control, index, value, left === Infinity ? undefined : left);
     const seen = Atomics.load(control, index);
     if (seen !== value) return seen;
   }
@@ -57,6 +143,6 @@ export interface WorkerInit {
   memory: WebAssembly.Memory;
   /** All mailboxes. */
   control: Int32Array;
-  /** This worker's mailbox index. */
+  /** This worker's slot: its mailbox, its scratch. */
   slot: number;
 }

@@ -10,9 +10,23 @@
  *
  * @module
  */
-import { sigmoid as sigmoidOf } from "../model/activations.ts";
-import { checkGemm, type GemmArgs, type Kernels, referenceGemm } from "../model/kernels.ts";
-import { KERNEL_EXPORTS, MAILBOX, waitForChange, type WorkerInit } from "./mailbox.ts";
+import { type Activation, sigmoid as sigmoidOf } from "../model/activations.ts";
+import {
+  checkGemm,
+  type GemmArgs,
+  type Kernels,
+  referenceGemm,
+  type UpdateArgs,
+} from "../model/kernels.ts";
+import {
+  JOB,
+  KERNEL_EXPORTS,
+  MAILBOX,
+  mailboxAt,
+  runBlocks,
+  waitForChange,
+  type WorkerInit,
+} from "./mailbox.ts";
 
 /** Options of {@linkcode createWasmKernels}. */
 export interface WasmKernelOptions {
@@ -26,6 +40,16 @@ export interface WasmKernelOptions {
    * @default {0.5}
    */
   sparseZeros?: number;
+  /**
+   * How long a product waits for a worker's block before it gives up with an
+   * error (the worker died or hangs) and closes the kernels.
+   * @default {60000}
+   */
+  timeoutMs?: number;
+  /** How long the workers may take to load and say they are ready. @default {60000} */
+  startTimeoutMs?: number;
+  /** The worker's module (tests swap in one that misbehaves). @default {gemm_worker.ts} */
+  workerModule?: URL;
 }
 
 /** WebAssembly kernels with their workers; `close` stops the workers. */
@@ -44,6 +68,30 @@ export interface WasmKernels extends Kernels {
   ): Promise<Float32Array | null>;
   /** `a[i] = sigmoid(z[i])` for i < n, shared by the threads. */
   sigmoid(z: Float32Array, a: Float32Array, n: number): void;
+  /** `a = f(z)` for relu and sigmoid, in the memory; see {@linkcode Kernels.activate}. */
+  activate(kind: Activation, z: Float32Array, a: Float32Array, n: number): boolean;
+  /** `dz = da·f'(z)` for relu and sigmoid; see {@linkcode Kernels.activateBackward}. */
+  activateBackward(
+    kind: Activation,
+    z: Float32Array,
+    a: Float32Array,
+    da: Float32Array,
+    dz: Float32Array,
+    n: number,
+  ): boolean;
+  /** Column sums in row order; see {@linkcode Kernels.columnSums}. */
+  columnSums(x: Float32Array, rows: number, cols: number, sums: Float32Array): boolean;
+  /** A zeroed float64 buffer in the kernels' memory. */
+  alloc64(length: number): Float64Array;
+  /** One optimiser step, shared by the threads; see {@linkcode Kernels.update}. */
+  update(args: UpdateArgs): boolean;
+  /** Hands back a buffer or index for reuse; see {@linkcode Kernels.free}. */
+  free(buffer: Float32Array | Float64Array): void;
+  /**
+   * Bytes of the buffers and indexes handed out and not yet freed, of the
+   * kernels' own scratch (kept for the next product), and of the memory.
+   */
+  memoryBytes(): { buffers: number; scratch: number; reserved: number };
 }
 
 const PAGE = 65536;
@@ -84,7 +132,14 @@ export function defaultThreads(): number {
 export async function createWasmKernels(options: WasmKernelOptions = {}): Promise<WasmKernels> {
   // Waking a worker takes about 50 µs, the time of a million multiply-adds or so:
   // below four million, sharing a product costs more than it saves.
-  const { threads = defaultThreads(), minParallelWork = 1 << 22, sparseZeros = 0.5 } = options;
+  const {
+    threads = defaultThreads(),
+    minParallelWork = 1 << 22,
+    sparseZeros = 0.5,
+    timeoutMs = 60_000,
+    startTimeoutMs = 60_000,
+    workerModule = new URL("./gemm_worker.ts", import.meta.url),
+  } = options;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
     throw new RangeError(
       `Cannot start kernels as threads must be an integer from 1 to 256: current value is ${threads}`,
@@ -100,21 +155,30 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   const exported = KERNEL_EXPORTS.map((name) =>
     instance.exports[name] as (...args: number[]) => void
   );
-  const control = new Int32Array(new SharedArrayBuffer(threads * MAILBOX.size * 4));
+  const control = new Int32Array(new SharedArrayBuffer(mailboxAt(threads) * 4));
 
   const workers: Worker[] = [];
+  // A worker that fails after it started is remembered here, so the next product says so at once.
+  let failure = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const ready: Promise<void>[] = [];
     for (let slot = 1; slot < threads; slot++) {
-      const worker = new Worker(new URL("./gemm_worker.ts", import.meta.url).href, {
-        type: "module",
-      });
+      const worker = new Worker(workerModule.href, { type: "module" });
       workers.push(worker);
       ready.push(
         new Promise((resolve, reject) => {
-          worker.onmessage = () => resolve();
+          let started = false;
+          worker.onmessage = () => {
+            started = true;
+            resolve();
+          };
           worker.onerror = (event) => {
             event.preventDefault();
+            if (started) {
+              failure ||= `kernel worker ${slot} failed: ${event.message}`;
+              return;
+            }
             reject(
               new Error(
                 `Cannot start kernel worker ${slot} as its module must load: ${event.message}`,
@@ -126,26 +190,85 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       const init: WorkerInit = { module, memory, control, slot };
       worker.postMessage(init);
     }
-    await Promise.all(ready);
+    await Promise.race([
+      Promise.all(ready),
+      new Promise((_, reject) => {
+        timer = setTimeout(() =>
+          reject(
+            new Error(
+              `Cannot start kernels as every worker must be ready within ${startTimeoutMs} ms: ` +
+                "some never answered. Hint: try --threads 1",
+            ),
+          ), startTimeoutMs);
+      }),
+    ]);
   } catch (error) {
     for (const worker of workers) worker.terminate();
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
 
+  // Blocks of whole 64-byte lines: first fit among the freed ones, else past the last.
   // Page 0 stays unused, so no buffer ever starts at address 0.
-  let top = PAGE;
+  let top = PAGE, highWater = PAGE;
   const ours = new Set<ArrayBufferLike>([memory.buffer]);
-  const reserve = (bytes: number): number => {
-    const start = Math.ceil(top / 64) * 64;
-    const end = start + bytes;
-    const have = memory.buffer.byteLength;
-    // 64 bytes of slack past the last buffer: the sparse kernels' last vector may read 12 past a row.
-    if (end + 64 > have) {
-      memory.grow(Math.ceil((end + 64 - have) / PAGE));
-      ours.add(memory.buffer);
+  const live = new Map<number, number>();
+  // The kernels' own scratch, staging and settings blocks: kept and regrown, never handed out.
+  const internal = new Set<number>();
+  const holes: { at: number; bytes: number }[] = []; // sorted by address, never adjacent
+  const reserve = (size: number): number => {
+    const bytes = Math.max(64, Math.ceil(size / 64) * 64);
+    let start = -1;
+    const fit = holes.findIndex((hole) => hole.bytes >= bytes);
+    if (fit >= 0) {
+      start = holes[fit].at;
+      if (holes[fit].bytes === bytes) holes.splice(fit, 1);
+      else holes[fit] = { at: start + bytes, bytes: holes[fit].bytes - bytes };
+    } else {
+      start = top;
+      const have = memory.buffer.byteLength;
+      // 64 bytes of slack past the last buffer: the sparse kernels' last vector may read 12 past a row.
+      if (start + bytes + 64 > have) {
+        memory.grow(Math.ceil((start + bytes + 64 - have) / PAGE));
+        ours.add(memory.buffer);
+      }
+      top = start + bytes;
     }
-    top = end;
+    // Freed memory (a hole, or the top come back down) holds old values: alloc promises zeros.
+    // Past the high-water mark the memory was never written, so zero already.
+    const used = Math.min(start + bytes, highWater) - start;
+    if (used > 0) new Uint8Array(memory.buffer, start, used).fill(0);
+    highWater = Math.max(highWater, start + bytes);
+    live.set(start, bytes);
     return start;
+  };
+  const release = (at: number): void => {
+    const bytes = live.get(at);
+    if (bytes === undefined) {
+      throw new RangeError(
+        `Cannot free kernel memory at byte ${at} as it must be a live buffer from alloc: it is not ` +
+          "(freed twice, or a view into one). Hint: free the array alloc returned, once",
+      );
+    }
+    live.delete(at);
+    let index = holes.findIndex((hole) => hole.at > at);
+    if (index < 0) index = holes.length;
+    holes.splice(index, 0, { at, bytes });
+    // Merge with the next hole, then the previous one, then give the last hole back to the top.
+    if (index + 1 < holes.length && at + bytes === holes[index + 1].at) {
+      holes[index].bytes += holes[index + 1].bytes;
+      holes.splice(index + 1, 1);
+    }
+    if (index > 0 && holes[index - 1].at + holes[index - 1].bytes === at) {
+      holes[index - 1].bytes += holes[index].bytes;
+      holes.splice(index, 1);
+    }
+    const last = holes[holes.length - 1];
+    if (last && last.at + last.bytes === top) {
+      top = last.at;
+      holes.pop();
+    }
   };
   const view = (offset: number, length: number) => new Float32Array(memory.buffer, offset, length);
 
@@ -158,8 +281,20 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     c: { at: 0, bytes: 0 },
     rows: { at: 0, bytes: 0 },
   };
-  const area = (current: Area, bytes: number) =>
-    current.bytes >= bytes ? current : { at: reserve(bytes), bytes };
+  /** Makes every thread's scratch hold at least `bytes`. */
+  const reserveScratch = (bytes: number) => {
+    for (let slot = 0; slot < threads; slot++) scratch[slot] = area(scratch[slot], bytes);
+  };
+  const area = (current: Area, bytes: number) => {
+    if (current.bytes >= bytes) return current;
+    if (current.bytes > 0) {
+      internal.delete(current.at);
+      release(current.at);
+    }
+    const at = reserve(bytes);
+    internal.add(at);
+    return { at, bytes };
+  };
   const place = (array: Float32Array, role: "a" | "b" | "c", length: number, copy: boolean) => {
     if (ours.has(array.buffer)) return array.byteOffset;
     staging[role] = area(staging[role], length * 4);
@@ -187,36 +322,81 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   let sequence = 0;
   let closed = false;
 
-  /** Runs `blocks[part]` on thread `part` with kernel `kernel`, then copies a staged C back. */
+  /**
+   * Runs `blocks` with kernel `kernel`: one block on this thread alone; more
+   * through the job board, on every thread that is awake to take them. When
+   * `scratchArg` ≥ 0, that argument becomes the running thread's own scratch
+   * (which the caller made large enough for any block). Then copies a staged
+   * C back.
+   */
   const dispatch = (
     kernel: number,
     blocks: number[][],
     c: Float32Array,
     cAt: number,
     length: number,
+    scratchArg = -1,
   ) => {
+    if (blocks.length === 1) {
+      if (scratchArg >= 0) blocks[0][scratchArg] = scratch[0].at;
+      exported[kernel](...blocks[0]);
+      if (!ours.has(c.buffer)) c.set(view(cAt, length));
+      return;
+    }
+    if (failure) {
+      closeAll();
+      throw new Error(
+        `Cannot compute as every kernel worker must be alive: ${failure}. The kernels are now ` +
+          "closed. Hint: rerun, or use --threads 1",
+      );
+    }
+    const total = blocks.length;
+    control[JOB.kernel] = kernel;
+    control[JOB.scratchArg] = scratchArg;
+    for (let slot = 0; slot < threads; slot++) control[JOB.scratch + slot] = scratch[slot].at;
+    blocks.forEach((block, b) => {
+      control.set(block, JOB.table + b * JOB.args);
+      control[JOB.done + b] = 0;
+      control[JOB.owner + b] = -1;
+    });
+    // Publishes the table: no block can be taken before this store.
+    Atomics.store(control, JOB.counter, (total << 16) | 0);
     // Positive and below 2^30, however long training runs: negative requests stop workers.
     sequence = sequence % 0x3fffffff + 1;
-    for (let part = 1; part < blocks.length; part++) {
-      const base = part * MAILBOX.size;
-      control[base + MAILBOX.kernel] = kernel;
-      control.set(blocks[part], base + MAILBOX.firstArg);
-      Atomics.store(control, base + MAILBOX.request, sequence);
-      Atomics.notify(control, base + MAILBOX.request);
+    for (let slot = 1; slot < threads; slot++) {
+      Atomics.store(control, mailboxAt(slot) + MAILBOX.request, sequence);
+      Atomics.notify(control, mailboxAt(slot) + MAILBOX.request);
     }
-    let failed = -1;
-    try {
-      exported[kernel](...blocks[0]);
-    } finally {
-      // Every worker finishes this request before anything returns or throws, so no later
-      // request can rewrite a mailbox a worker is still reading.
-      for (let part = 1; part < blocks.length; part++) {
-        const done = part * MAILBOX.size + MAILBOX.done;
-        let seen = Atomics.load(control, done);
-        while (seen !== sequence && seen !== -sequence) seen = waitForChange(control, done, seen);
-        if (seen === -sequence && failed < 0) failed = part;
+    let thrown: unknown = undefined, caught = false;
+    runBlocks(control, 0, exported, (error) => {
+      if (!caught) [thrown, caught] = [error, true];
+    });
+    // Every block taken is finished before anything returns or throws, so no later job can
+    // rewrite the table under a thread; a thread that never finishes its block (it died or
+    // hangs) is stopped with the rest, so none can write there later either.
+    const deadline = performance.now() + timeoutMs;
+    let failed = -1, silent = -1;
+    for (let b = 0; b < total && silent < 0; b++) {
+      let seen = Atomics.load(control, JOB.done + b);
+      while (seen === 0) {
+        seen = waitForChange(control, JOB.done + b, 0, deadline);
+        if (seen === 0 && performance.now() >= deadline) {
+          silent = b;
+          break;
+        }
       }
+      if (seen === -1 && failed < 0) failed = control[JOB.owner + b];
     }
+    if (silent >= 0) {
+      closeAll();
+      throw new Error(
+        `Cannot compute as kernel worker ${Atomics.load(control, JOB.owner + silent)} must ` +
+          `finish its block within ${timeoutMs} ms: ` +
+          `it did not${failure ? ` (${failure})` : " (it died or hangs)"}. The kernels are now ` +
+          "closed. Hint: rerun, or use --threads 1",
+      );
+    }
+    if (caught) throw thrown;
     if (failed > 0) {
       throw new Error(
         `Cannot compute as kernel worker ${failed} must finish its block: it failed ` +
@@ -226,9 +406,15 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     if (!ours.has(c.buffer)) c.set(view(cAt, length));
   };
 
-  /** Splits `tiles` tiles among the threads when `work` is worth it: [from, to) per part. */
-  const split = (tiles: number, work: number): [number, number][] => {
-    const parts = work < minParallelWork ? 1 : Math.max(1, Math.min(threads, tiles));
+  /**
+   * Splits `tiles` tiles into blocks when `work` is worth sharing: `perThread`
+   * blocks per thread, so a thread the host has descheduled leaves its share to
+   * the others instead of holding everyone up. [from, to) per block.
+   */
+  const split = (tiles: number, work: number, perThread = 4): [number, number][] => {
+    const parts = work < minParallelWork || threads === 1
+      ? 1
+      : Math.max(1, Math.min(threads * perThread, tiles, JOB.maxBlocks));
     return Array.from({ length: parts }, (_, part) => [
       Math.floor((tiles * part) / parts),
       Math.floor((tiles * (part + 1)) / parts),
@@ -289,17 +475,29 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       new Uint32Array(memory.buffer, staging.a.at, stored).set(aRows.subarray(0, stored));
       const bAt = place(b, "b", k * n, true);
       const cAt = place(c, "c", m * n, accumulate);
-      const blocks = split(Math.ceil(m / TILE_ROWS), m * n * k * (1 - csr.zeros)).map(
-        ([from, to]) => {
-          const i0 = from * TILE_ROWS, i1 = Math.min(m, to * TILE_ROWS);
-          return [i0, i1, 0, n, k, csr.rowStart, csr.idx, csr.val, staging.a.at, transA ? 1 : 0];
-        },
-      );
-      blocks.forEach((block, part) => {
-        scratch[part] = area(scratch[part], 8 * (block[1] - block[0] + 1) * (k + 1));
-        block.push(bAt, n, cAt, n, accumulate ? 1 : 0, scratch[part].at);
+      // Transposed, every block scans all k stored rows for its columns: one block per thread.
+      const parts = split(Math.ceil(m / TILE_ROWS), m * n * k * (1 - csr.zeros), transA ? 1 : 4);
+      let need = 0;
+      const blocks = parts.map(([from, to]) => {
+        const i0 = from * TILE_ROWS, i1 = Math.min(m, to * TILE_ROWS);
+        need = Math.max(need, 8 * (i1 - i0 + 1) * (k + 1));
+        const acc = accumulate ? 1 : 0;
+        const rows = [
+          i0,
+          i1,
+          0,
+          n,
+          k,
+          csr.rowStart,
+          csr.idx,
+          csr.val,
+          staging.a.at,
+          transA ? 1 : 0,
+        ];
+        return [...rows, bAt, n, cAt, n, acc, 0];
       });
-      dispatch(2, blocks, c, cAt, m * n);
+      reserveScratch(need);
+      dispatch(2, blocks, c, cAt, m * n, 15);
       return;
     }
 
@@ -313,17 +511,18 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     // The sparse kernel splits C by rows, so no thread scans another's part of A.
     const byColumns = !sparse && n >= m;
     const tiles = byColumns ? Math.ceil(n / TILE_COLS) : Math.ceil(m / TILE_ROWS);
-    const blocks = split(tiles, m * n * k * (sparse ? 1 - zeros : 1)).map(([from, to], part) => {
+    let need = 0;
+    const blocks = split(tiles, m * n * k * (sparse ? 1 - zeros : 1)).map(([from, to]) => {
       const [i0, i1, j0, j1] = byColumns
         ? [0, m, from * TILE_COLS, Math.min(n, to * TILE_COLS)]
         : [from * TILE_ROWS, Math.min(m, to * TILE_ROWS), 0, n];
       // Sparse: the lists of A's non-zero terms; dense: one packed panel of B and a spill row.
-      const need = sparse ? 8 * (i1 - i0 + 1) * (k + 1) : k * 32 + 32;
-      scratch[part] = area(scratch[part], need);
+      need = Math.max(need, sparse ? 8 * (i1 - i0 + 1) * (k + 1) : k * 32 + 32);
       const acc = accumulate ? 1 : 0;
-      return [i0, i1, j0, j1, k, aAt, aRow, aCol, bAt, bRow, bCol, cAt, n, acc, scratch[part].at];
+      return [i0, i1, j0, j1, k, aAt, aRow, aCol, bAt, bRow, bCol, cAt, n, acc, 0];
     });
-    dispatch(sparse ? 1 : 0, blocks, c, cAt, m * n);
+    reserveScratch(need);
+    dispatch(sparse ? 1 : 0, blocks, c, cAt, m * n, 14);
   };
 
   /** Elementwise sigmoid, in place in the memory (else the TypeScript twin), shared by the threads. */
@@ -342,6 +541,100 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       a.byteOffset,
     ]);
     dispatch(3, blocks, a, a.byteOffset, 0);
+  };
+
+  // The optimisers' float64 settings, written before each step: see kernels/assembly/optimizers.ts.
+  const hyper = reserve(10 * 8);
+  internal.add(hyper);
+  const RULES = { sgd: 4, nesterov: 5, adam: 6 } as const;
+  // Multiply-adds one element's update costs about as much as (Adam divides twice and takes a root).
+  const RULE_WORK = { sgd: 4, nesterov: 6, adam: 30 } as const;
+
+  /** One optimiser step in the memory, shared by the threads; false when a buffer is elsewhere. */
+  const update = (args: UpdateArgs): boolean => {
+    checkOpen("update parameters");
+    const { rule, params, grad, first, second, size } = args;
+    const buffers = rule === "adam" ? [params, grad, first, second] : [params, grad, first];
+    if (!buffers.every((b) => ours.has(b.buffer) && b.length >= size)) return false;
+    if (size <= 0) return true;
+    new Float64Array(memory.buffer, hyper, 10).set([
+      args.eta,
+      args.momentum,
+      1 + args.momentum,
+      ...args.adam,
+    ]);
+    // Blocks of 64 elements: no two threads ever share a cache line of any buffer.
+    const blocks = split(Math.ceil(size / 64), size * RULE_WORK[rule]).map(([from, to]) => {
+      const range = [from * 64, Math.min(size, to * 64), params.byteOffset, grad.byteOffset];
+      return rule === "adam"
+        ? [...range, first.byteOffset, second.byteOffset, hyper]
+        : [...range, first.byteOffset, hyper];
+    });
+    dispatch(RULES[rule], blocks, params, params.byteOffset, 0);
+    return true;
+  };
+
+  /** Whether every buffer lives in the memory and holds at least n values. */
+  const inMemory = (n: number, ...buffers: Float32Array[]) =>
+    buffers.every((b) => ours.has(b.buffer) && b.length >= n);
+
+  /** Runs an elementwise kernel over [0, n), cut among the threads; `cost` multiply-adds each. */
+  const elementwise = (kernel: number, n: number, cost: number, buffers: Float32Array[]) => {
+    // Blocks of 64 values: no two threads ever write to the same cache line.
+    const blocks = split(Math.ceil(n / 64), n * cost).map(([from, to]) => [
+      from * 64,
+      Math.min(n, to * 64),
+      ...buffers.map((b) => b.byteOffset),
+    ]);
+    dispatch(kernel, blocks, buffers[buffers.length - 1], 0, 0);
+  };
+
+  const activate = (kind: Activation, z: Float32Array, a: Float32Array, n: number): boolean => {
+    checkOpen("compute activations");
+    if (kind === "sigmoid") {
+      sigmoid(z, a, n);
+      return true;
+    }
+    if (kind !== "relu" || !inMemory(n, z, a)) return false;
+    if (n > 0) elementwise(7, n, 1, [z, a]);
+    return true;
+  };
+
+  const activateBackward = (
+    kind: Activation,
+    z: Float32Array,
+    a: Float32Array,
+    da: Float32Array,
+    dz: Float32Array,
+    n: number,
+  ): boolean => {
+    checkOpen("compute activation gradients");
+    if (kind === "relu" && inMemory(n, z, da, dz)) {
+      if (n > 0) elementwise(8, n, 1, [z, da, dz]);
+      return true;
+    }
+    if (kind === "sigmoid" && inMemory(n, a, da, dz)) {
+      if (n > 0) elementwise(9, n, 3, [a, da, dz]);
+      return true;
+    }
+    return false;
+  };
+
+  const columnSums = (x: Float32Array, rows: number, cols: number, sums: Float32Array) => {
+    checkOpen("sum columns");
+    if (!inMemory(rows * cols, x) || !inMemory(cols, sums)) return false;
+    if (rows === 0 || cols === 0) return true;
+    // Blocks of 16 columns (64 bytes of sums).
+    const blocks = split(Math.ceil(cols / 16), rows * cols).map(([from, to]) => [
+      from * 16,
+      Math.min(cols, to * 16),
+      rows,
+      cols,
+      x.byteOffset,
+      sums.byteOffset,
+    ]);
+    dispatch(10, blocks, sums, 0, 0);
+    return true;
   };
 
   /** Builds the CSR copy of `a` (rows of `cols`) when enough of it is zero to pay off. */
@@ -426,22 +719,52 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     return handle;
   };
 
+  /** Hands back a buffer from alloc or alloc64, and any index built for it (or a handle's). */
+  const free = (buffer: Float32Array | Float64Array): void => {
+    const index = buffer instanceof Float32Array ? prepared.get(buffer) : undefined;
+    if (index) {
+      prepared.delete(buffer as Float32Array);
+      for (const at of [index.rowStart, index.idx, index.val]) release(at);
+      if (!index.dense) return;
+    }
+    if (ours.has(buffer.buffer)) release(buffer.byteOffset);
+  };
+
+  function closeAll(): void {
+    if (closed) return;
+    closed = true;
+    for (let slot = 1; slot < threads; slot++) {
+      Atomics.store(control, mailboxAt(slot) + MAILBOX.request, -1);
+      Atomics.notify(control, mailboxAt(slot) + MAILBOX.request);
+    }
+    for (const worker of workers) worker.terminate();
+  }
+
   return {
     name: `wasm-simd ×${threads}`,
     threads,
     alloc: (length) => view(reserve(length * 4), length),
+    alloc64(length) {
+      const at = reserve(length * 8); // first: it may grow the memory, replacing memory.buffer
+      return new Float64Array(memory.buffer, at, length);
+    },
     gemm,
     prepareRows,
     indexRows,
     sigmoid,
-    close() {
-      if (closed) return;
-      closed = true;
-      for (let slot = 1; slot < threads; slot++) {
-        Atomics.store(control, slot * MAILBOX.size + MAILBOX.request, -1);
-        Atomics.notify(control, slot * MAILBOX.size + MAILBOX.request);
+    activate,
+    activateBackward,
+    columnSums,
+    update,
+    free,
+    memoryBytes() {
+      let buffers = 0, scratch = 0;
+      for (const [at, size] of live) {
+        if (internal.has(at)) scratch += size;
+        else buffers += size;
       }
-      for (const worker of workers) worker.terminate();
+      return { buffers, scratch, reserved: memory.buffer.byteLength };
     },
+    close: closeAll,
   };
 }

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Floats } from "./activations.ts";
+import type { Activation, Floats } from "./activations.ts";
 
 /** One matrix product: `C (m, n) = op(A) (m, k) · op(B) (k, n)`, all row-major. */
 export interface GemmArgs {
@@ -40,6 +40,32 @@ export interface GemmArgs {
   aRows?: Uint32Array;
 }
 
+/**
+ * One optimiser step over `size` parameters, as model/optimizers.ts computes
+ * it: float32 parameters and gradient; float64 state and arithmetic (sgd,
+ * nesterov) or float32 throughout (adam).
+ */
+export interface UpdateArgs {
+  /** The update rule (see model/optimizers.ts `OptimizerKind`). */
+  rule: "sgd" | "nesterov" | "adam";
+  /** Parameters, updated in place. */
+  params: Float32Array;
+  /** The gradient. */
+  grad: Float32Array;
+  /** Δw_prev (sgd) or the velocity (nesterov), float64; the first moment (adam), float32. */
+  first: Float64Array | Float32Array;
+  /** The second moment (adam; empty otherwise), updated in place. */
+  second: Float32Array;
+  /** Elements to update. */
+  size: number;
+  /** Learning rate η. */
+  eta: number;
+  /** Momentum α or μ (sgd, nesterov). */
+  momentum: number;
+  /** Adam's β₁, 1 − β₁, β₂, 1 − β₂, η/c₁, 1/√c₂ and ε, each a float32 value. */
+  adam: readonly [number, number, number, number, number, number, number];
+}
+
 /** The matrix operations a network needs, and where their buffers live. */
 export interface Kernels {
   /** A short name for reports, e.g. `"reference"` or `"wasm-simd ×2"`. */
@@ -64,6 +90,41 @@ export interface Kernels {
   ): Promise<Float32Array | null>;
   /** `a[i] = sigmoid(z[i])` for i < n, the same bits as model/activations.ts `sigmoid`. */
   sigmoid?(z: Float32Array, a: Float32Array, n: number): void;
+  /**
+   * `a = f(z)` over the first n values, the same bits as model/activations.ts
+   * `activate`; false, having changed nothing, when it cannot (that function, those buffers).
+   */
+  activate?(kind: Activation, z: Float32Array, a: Float32Array, n: number): boolean;
+  /**
+   * `dz = da·f'(z)` over the first n values (a = f(z)), the same bits as copying
+   * da to dz and model/activations.ts `activateBackward`; false when it cannot.
+   */
+  activateBackward?(
+    kind: Activation,
+    z: Float32Array,
+    a: Float32Array,
+    da: Float32Array,
+    dz: Float32Array,
+    n: number,
+  ): boolean;
+  /**
+   * `sums[j] += Σ_i x[i·cols + j]` over `rows` rows, in row order in float32
+   * (a bias gradient); false when it cannot.
+   */
+  columnSums?(x: Float32Array, rows: number, cols: number, sums: Float32Array): boolean;
+  /** A zeroed float64 buffer the kernels can work on without copying (optimiser state). */
+  alloc64?(length: number): Float64Array;
+  /**
+   * One optimiser step with the same bits as model/optimizers.ts; returns false,
+   * having changed nothing, when it cannot run it (buffers from elsewhere).
+   */
+  update?(args: UpdateArgs): boolean;
+  /**
+   * Hands back a buffer from `alloc` or `alloc64`, or a handle from `indexRows`
+   * (or an array given to `prepareRows`: its index), so later buffers reuse its
+   * memory. The buffer must not be used afterwards.
+   */
+  free?(buffer: Float32Array | Float64Array): void;
 }
 
 /** Throws unless the buffers are large enough for the shapes. */
@@ -139,3 +200,56 @@ export const referenceKernels: Kernels = {
   alloc: (length) => new Float32Array(length),
   gemm: referenceGemm,
 };
+
+/** Kernels that remember every buffer they hand out, so one call returns them all. */
+export interface KernelScope extends Kernels {
+  /** Frees every buffer and index handed out through this scope, on the kernels beneath. */
+  freeAll(): void;
+}
+
+/**
+ * Wraps `kernels` so every buffer and index taken through the wrapper can be
+ * handed back at once (a training's buffers, when it ends, however it ends).
+ * Kernels without `free` keep their buffers; then `freeAll` does nothing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kernelScope, referenceKernels } from "./kernels.ts";
+ * const scope = kernelScope(referenceKernels);
+ * assert.equal(scope.alloc(3).length, 3);
+ * scope.freeAll();
+ * ```
+ */
+export function kernelScope(kernels: Kernels): KernelScope {
+  const taken: (Float32Array | Float64Array)[] = [];
+  const keep = <T extends Float32Array | Float64Array>(buffer: T): T => {
+    taken.push(buffer);
+    return buffer;
+  };
+  return {
+    ...kernels,
+    name: kernels.name,
+    alloc: (length) => keep(kernels.alloc(length)),
+    gemm: (args) => kernels.gemm(args),
+    alloc64: kernels.alloc64 && ((length) => keep(kernels.alloc64!(length))),
+    prepareRows: kernels.prepareRows && ((a, cols) => {
+      kernels.prepareRows!(a, cols);
+      if (!taken.includes(a)) taken.push(a);
+    }),
+    indexRows: kernels.indexRows &&
+      (async (pass, rows, cols) => {
+        const handle = await kernels.indexRows!(pass, rows, cols);
+        return handle && keep(handle);
+      }),
+    free(buffer) {
+      const at = taken.indexOf(buffer);
+      if (at >= 0) taken.splice(at, 1);
+      kernels.free?.(buffer);
+    },
+    freeAll() {
+      // Newest first, so a bump allocator's top comes straight back down.
+      for (const buffer of taken.splice(0).reverse()) kernels.free?.(buffer);
+    },
+  };
+}

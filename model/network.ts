@@ -170,7 +170,9 @@ export function denseBackward(
 ): void {
   const { inputs, outputs, weights } = layer;
   const db = grad.biases;
-  for (let i = 0; i < batch; i++) {
+  const summed = dz instanceof Float32Array && db instanceof Float32Array &&
+    kernels.columnSums?.(dz, batch, outputs, db);
+  for (let i = 0; i < batch && !summed; i++) {
     const row = i * outputs;
     for (let j = 0; j < outputs; j++) db[j] += dz[row + j];
   }
@@ -267,11 +269,30 @@ export function outputLoss(
 /** A hidden layer's activation, on the kernels when they offer it (same bits either way). */
 function activateHidden(kind: Activation, ws: Workspace, l: number, n: number): void {
   const z = ws.z[l], a = ws.a[l];
+  if (z instanceof Float32Array && ws.kernels.activate?.(kind, z, a as Float32Array, n)) return;
   if (kind === "sigmoid" && ws.kernels.sigmoid && z instanceof Float32Array) {
     ws.kernels.sigmoid(z, a as Float32Array, n);
   } else {
     activate(kind, z, a, n);
   }
+}
+
+/** A hidden layer's `dz = da·f'(z)`, on the kernels when they offer it (same bits either way). */
+function backwardHidden(kind: Activation, ws: Workspace, l: number, n: number): void {
+  const z = ws.z[l], a = ws.a[l], da = ws.da[l], dz = ws.dz[l];
+  if (
+    z instanceof Float32Array &&
+    ws.kernels.activateBackward?.(
+      kind,
+      z,
+      a as Float32Array,
+      da as Float32Array,
+      dz as Float32Array,
+      n,
+    )
+  ) return;
+  dz.set(da.subarray(0, n));
+  activateBackward(kind, z, a, dz, n);
 }
 
 /** Buffers for one batch of up to `capacity` rows, allocated once, reused every step. */
@@ -450,12 +471,12 @@ export function lossAndGradient(
     denseBackward(below, ws.dz[l], layers[l], gradLayers[l], dBelow, batch, ws.kernels, picked);
     if (l > 0) {
       const n = batch * layers[l - 1].outputs;
-      ws.dz[l - 1].set(ws.da[l - 1].subarray(0, n));
       if (dropping) {
-        const dz = ws.dz[l - 1], mask = ws.mask[l - 1];
-        for (let i = 0; i < n; i++) dz[i] *= mask[i];
+        // The gradient reaches only the units the mask kept, scaled as they were.
+        const da = ws.da[l - 1], mask = ws.mask[l - 1];
+        for (let i = 0; i < n; i++) da[i] *= mask[i];
       }
-      activateBackward(spec.activation, ws.z[l - 1], ws.a[l - 1], ws.dz[l - 1], n);
+      backwardHidden(spec.activation, ws, l - 1, n);
     }
   }
 

@@ -4,6 +4,7 @@
  * @module
  */
 import type { Floats } from "./activations.ts";
+import { type Kernels, referenceKernels, type UpdateArgs } from "./kernels.ts";
 
 /** The optimisers. */
 export const OPTIMIZERS = ["sgd", "nesterov", "adam"] as const;
@@ -11,7 +12,9 @@ export const OPTIMIZERS = ["sgd", "nesterov", "adam"] as const;
 /**
  * `sgd`: the textbook's momentum, `Δw = η·g; w −= Δw + α·Δw_prev`.
  * `nesterov`: Nesterov momentum, `v = μ·v − η·g; w += −μ·v_prev + (1+μ)·v`.
- * `adam`: Adam with bias correction (β₁ 0.9, β₂ 0.999, ε 1e-8).
+ * `adam`: Adam with bias correction (β₁ 0.9, β₂ 0.999, ε 1e-8), in float32 as
+ * PyTorch's: `m = β₁·m + (1−β₁)·g; v = β₂·v + (1−β₂)·g·g;
+ * w −= (η/c₁)·m / (√v·(1/√c₂) + ε)`, c the bias corrections.
  */
 export type OptimizerKind = typeof OPTIMIZERS[number];
 
@@ -29,29 +32,56 @@ export interface Optimizer {
   step(params: Floats, grad: Floats, eta: number): void;
   /** Returns the state to its start (zero velocity, step count 0). */
   reset(): void;
+  /** Hands its state back to the kernels it came from; the optimiser must not be used afterwards. */
+  free(): void;
 }
 
+const f32 = Math.fround;
 const BETA1 = 0.9;
 const BETA2 = 0.999;
 const EPSILON = 1e-8;
 
-/** Creates an optimiser for a buffer of `size` parameters. */
-export function createOptimizer(options: OptimizerOptions, size: number): Optimizer {
+/**
+ * Creates an optimiser for a buffer of `size` parameters. Its state lives
+ * where `kernels` work, and float32 steps run on them when they offer
+ * `update` (the same bits as the loops below, which stay the reference).
+ */
+export function createOptimizer(
+  options: OptimizerOptions,
+  size: number,
+  kernels: Kernels = referenceKernels,
+): Optimizer {
   const { kind, momentum } = options;
-  // sgd: the previous Δw; nesterov: the velocity v; adam: the first moment m.
-  const first = new Float64Array(size);
-  const second = kind === "adam" ? new Float64Array(size) : new Float64Array(0);
+  // sgd: the previous Δw; nesterov: the velocity v (both float64); adam: the moments m and v,
+  // float32 like the parameters: half the bytes to stream per step, and its divisions and
+  // roots four to a vector instead of two.
+  const first = kind === "adam"
+    ? kernels.alloc(size)
+    : (kernels.alloc64?.(size) ?? new Float64Array(size));
+  const second = kind === "adam" ? kernels.alloc(size) : new Float32Array(0);
   let steps = 0;
   const reset = () => {
     first.fill(0);
     second.fill(0);
     steps = 0;
   };
+  const free = () => {
+    kernels.free?.(first);
+    if (second.length > 0) kernels.free?.(second);
+  };
+  /** Runs the step on the kernels when they can take it; false leaves it to the loop. */
+  const onKernels = (params: Floats, grad: Floats, eta: number, adam: UpdateArgs["adam"]) =>
+    kernels.update !== undefined && params instanceof Float32Array &&
+    grad instanceof Float32Array &&
+    kernels.update({ rule: kind, params, grad, first, second, size, eta, momentum, adam });
+  const noAdam = [0, 0, 0, 0, 0, 0, 0] as const;
   switch (kind) {
     case "sgd":
       return {
         reset,
+        free,
         step(params, grad, eta) {
+          if (onKernels(params, grad, eta, noAdam)) return;
           for (let i = 0; i < size; i++) {
             const delta = eta * grad[i];
             params[i] -= delta + momentum * first[i];
@@ -62,7 +92,9 @@ export function createOptimizer(options: OptimizerOptions, size: number): Optimi
     case "nesterov":
       return {
         reset,
+        free,
         step(params, grad, eta) {
+          if (onKernels(params, grad, eta, noAdam)) return;
           for (let i = 0; i < size; i++) {
             const previous = first[i];
             const velocity = momentum * previous - eta * grad[i];
@@ -74,16 +106,24 @@ export function createOptimizer(options: OptimizerOptions, size: number): Optimi
     case "adam":
       return {
         reset,
+        free,
         step(params, grad, eta) {
           steps++;
-          const correction1 = 1 - BETA1 ** steps;
-          const correction2 = 1 - BETA2 ** steps;
+          // The per-step scalars in float64, then rounded once, as PyTorch's.
+          const stepSize = f32(eta / (1 - BETA1 ** steps));
+          const rootScale = f32(1 / Math.sqrt(1 - BETA2 ** steps));
+          const [b1, o1, b2, o2, eps] = [BETA1, 1 - BETA1, BETA2, 1 - BETA2, EPSILON].map(f32);
+          const adam = [b1, o1, b2, o2, stepSize, rootScale, eps] as const;
+          if (onKernels(params, grad, eta, adam)) return;
+          // Every operation rounded to float32: the kernels' f32x4 arithmetic, bit for bit.
           for (let i = 0; i < size; i++) {
-            const g = grad[i];
-            first[i] = BETA1 * first[i] + (1 - BETA1) * g;
-            second[i] = BETA2 * second[i] + (1 - BETA2) * g * g;
-            params[i] -= eta * (first[i] / correction1) /
-              (Math.sqrt(second[i] / correction2) + EPSILON);
+            const g = f32(grad[i]);
+            const m = f32(f32(b1 * first[i]) + f32(o1 * g));
+            const v = f32(f32(b2 * second[i]) + f32(f32(o2 * g) * g));
+            first[i] = m;
+            second[i] = v;
+            const denominator = f32(f32(f32(Math.sqrt(v)) * rootScale) + eps);
+            params[i] -= f32(stepSize * f32(m / denominator));
           }
         },
       };

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type Kernels, referenceKernels } from "../model/kernels.ts";
+import { type Kernels, kernelScope, referenceKernels } from "../model/kernels.ts";
 import { argmax, createNetwork, createWorkspace, forward, type Network } from "../model/network.ts";
 import type { SavedModel } from "../model/format.ts";
 import { packBlobs, unpackBlobs } from "../engine/binary.ts";
@@ -126,11 +126,28 @@ async function predictSplit(
   return { predicted, labels };
 }
 
-/** Computes all metrics of a model on both splits, streamed, its products on `kernels`. */
+/**
+ * Computes all metrics of a model on both splits, streamed, its products on
+ * `kernels`; the buffers it takes from them go back when it ends.
+ */
 export async function evaluateModel(
   model: SavedModel,
   data: DataSet<Float32Array, DataMeta>,
   kernels: Kernels = referenceKernels,
+): Promise<Evaluation> {
+  const scope = kernelScope(kernels);
+  try {
+    return await evaluateOnKernels(model, data, scope);
+  } finally {
+    scope.freeAll();
+  }
+}
+
+/** {@linkcode evaluateModel}'s body, on kernels whose buffers the caller frees. */
+async function evaluateOnKernels(
+  model: SavedModel,
+  data: DataSet<Float32Array, DataMeta>,
+  kernels: Kernels,
 ): Promise<Evaluation> {
   const net = networkOf(model, kernels);
   const { counts, classes } = data.meta;

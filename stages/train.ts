@@ -15,7 +15,7 @@
 import type { Activation } from "../model/activations.ts";
 import { decodeModel, encodeModel, type Preprocessing, type SavedModel } from "../model/format.ts";
 import { type Init, initialize } from "../model/init.ts";
-import { type Kernels, referenceKernels } from "../model/kernels.ts";
+import { type Kernels, kernelScope, referenceKernels } from "../model/kernels.ts";
 import {
   argmax,
   createNetwork,
@@ -303,7 +303,9 @@ async function* rowBatches(
 /**
  * Trains a network on `data` following `plan`, with its products on `kernels`;
  * pure but for progress lines sent to `reporter`. Holds the training split in
- * memory, or streams it each epoch, as `options.shuffleBuffer` says.
+ * memory, or streams it each epoch, as `options.shuffleBuffer` says. Every
+ * buffer it takes from `kernels` goes back when it ends, however it ends, so
+ * many trainings on the same kernels never grow their memory.
  */
 export async function trainNetwork(
   data: DataSet<Float32Array, NormalizedMeta>,
@@ -311,6 +313,22 @@ export async function trainNetwork(
   options: TrainOptions,
   reporter: Reporter,
   kernels: Kernels = referenceKernels,
+): Promise<TrainResult> {
+  const scope = kernelScope(kernels);
+  try {
+    return await trainOnKernels(data, plan, options, reporter, scope);
+  } finally {
+    scope.freeAll();
+  }
+}
+
+/** {@linkcode trainNetwork}'s body, on kernels whose buffers the caller frees. */
+async function trainOnKernels(
+  data: DataSet<Float32Array, NormalizedMeta>,
+  plan: BatchPlan,
+  options: TrainOptions,
+  reporter: Reporter,
+  kernels: Kernels,
 ): Promise<TrainResult> {
   const { meta } = data;
   const classes = meta.classes;
@@ -333,6 +351,7 @@ export async function trainNetwork(
   const optimizer = createOptimizer(
     { kind: options.optimizer, momentum: options.momentum },
     net.params.length,
+    kernels,
   );
   let capacity = 1;
   for (let b = 0; b + 1 < plan.starts.length; b++) {
@@ -679,7 +698,8 @@ export function trainStage(
     // 2: products run in float32 in a fixed order (model/kernels.ts), not in float64.
     // 3: sigmoid through exp64, values below float32's normal range flushed to 0.
     // 4: inputs are a streamed data set; a shuffle buffer when the set is streamed.
-    version: 4,
+    // 5: Adam in float32, in PyTorch's form (model/optimizers.ts).
+    version: 5,
     params: trainParams(options),
     run: async ([plan, samples], context) =>
       trainNetwork(samples, plan, options, context.reporter, await kernels()),

@@ -67,3 +67,107 @@ export function sigmoidRange(i0: i32, i1: i32, z: usize, a: usize): void {
     store<f32>(a + at, <f32>sigmoid(<f64>load<f32>(z + at)));
   }
 }
+
+/** a[i] = z[i] > 0 ? z[i] : 0 for i in [i0, i1): model/activations.ts `activate("relu")`. */
+export function reluRange(i0: i32, i1: i32, z: usize, a: usize): void {
+  const zero = f32x4.splat(0);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const at = <usize>i << 2;
+    const v = v128.load(z + at);
+    // NaN > 0 is false, so NaN gives 0, as in TypeScript.
+    v128.store(a + at, v128.and(v, f32x4.gt(v, zero)));
+  }
+  for (; i < i1; i++) {
+    const at = <usize>i << 2;
+    const v = load<f32>(z + at);
+    store<f32>(a + at, v > 0 ? v : 0);
+  }
+}
+
+/**
+ * dz[i] = z[i] <= 0 ? 0 : da[i] for i in [i0, i1): the copy and
+ * `activateBackward("relu")` of model/network.ts in one pass.
+ */
+export function reluBackwardRange(i0: i32, i1: i32, z: usize, da: usize, dz: usize): void {
+  const zero = f32x4.splat(0);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const at = <usize>i << 2;
+    v128.store(dz + at, v128.andnot(v128.load(da + at), f32x4.le(v128.load(z + at), zero)));
+  }
+  for (; i < i1; i++) {
+    const at = <usize>i << 2;
+    store<f32>(dz + at, load<f32>(z + at) <= 0 ? 0 : load<f32>(da + at));
+  }
+}
+
+/**
+ * dz[i] = flushDenormal(da[i]·a[i]·(1 − a[i])) in float64, for i in [i0, i1):
+ * the copy and `activateBackward("sigmoid")` of model/network.ts in one pass.
+ */
+export function sigmoidBackwardRange(i0: i32, i1: i32, a: usize, da: usize, dz: usize): void {
+  const one = f64x2.splat(1);
+  const tiny = f64x2.splat(FLOAT32_MIN_NORMAL);
+  let i = i0;
+  for (; i + 2 <= i1; i += 2) {
+    const at = <usize>i << 2;
+    const s = f64x2.promote_low_f32x4(v128.load64_zero(a + at));
+    const g = f64x2.promote_low_f32x4(v128.load64_zero(da + at));
+    const v = f64x2.mul(f64x2.mul(g, s), f64x2.sub(one, s));
+    // flushDenormal: |v| < the smallest normal float32 gives 0.
+    const kept = v128.andnot(v, f64x2.lt(f64x2.abs(v), tiny));
+    v128.store64_lane(dz + at, f32x4.demote_f64x2_zero(kept), 0);
+  }
+  for (; i < i1; i++) {
+    const at = <usize>i << 2;
+    const s = <f64>load<f32>(a + at);
+    store<f32>(dz + at, <f32>flushDenormal(<f64>load<f32>(da + at) * s * (1 - s)));
+  }
+}
+
+/**
+ * db[j] += Σ_i dz[i·cols + j] for columns [j0, j1), summed in row order, each
+ * step rounded to float32: model/network.ts `denseBackward`'s bias loop.
+ */
+export function columnSums(j0: i32, j1: i32, rows: i32, cols: i32, dz: usize, db: usize): void {
+  const rowBytes = <usize>cols << 2;
+  let j = j0;
+  for (; j + 16 <= j1; j += 16) {
+    const out = db + (<usize>j << 2);
+    let s0 = v128.load(out), s1 = v128.load(out, 16), s2 = v128.load(out, 32);
+    let s3 = v128.load(out, 48);
+    let src = dz + (<usize>j << 2);
+    for (let i = 0; i < rows; i++) {
+      s0 = f32x4.add(s0, v128.load(src));
+      s1 = f32x4.add(s1, v128.load(src, 16));
+      s2 = f32x4.add(s2, v128.load(src, 32));
+      s3 = f32x4.add(s3, v128.load(src, 48));
+      src += rowBytes;
+    }
+    v128.store(out, s0);
+    v128.store(out, s1, 16);
+    v128.store(out, s2, 32);
+    v128.store(out, s3, 48);
+  }
+  for (; j + 4 <= j1; j += 4) {
+    const out = db + (<usize>j << 2);
+    let s0 = v128.load(out);
+    let src = dz + (<usize>j << 2);
+    for (let i = 0; i < rows; i++) {
+      s0 = f32x4.add(s0, v128.load(src));
+      src += rowBytes;
+    }
+    v128.store(out, s0);
+  }
+  for (; j < j1; j++) {
+    const out = db + (<usize>j << 2);
+    let s = load<f32>(out);
+    let src = dz + (<usize>j << 2);
+    for (let i = 0; i < rows; i++) {
+      s += load<f32>(src);
+      src += rowBytes;
+    }
+    store<f32>(out, s);
+  }
+}

@@ -1,13 +1,28 @@
 import assert from "node:assert/strict";
-import { KERNEL_EXPORTS, MAILBOX, SPIN_MS, waitForChange } from "../../kernels/mailbox.ts";
+import {
+  JOB,
+  KERNEL_EXPORTS,
+  MAILBOX,
+  mailboxAt,
+  SPIN_MS,
+  waitForChange,
+} from "../../kernels/mailbox.ts";
 
-Deno.test("MAILBOX gives each field its own slot, the arguments last, all inside one mailbox", () => {
-  const fields = [MAILBOX.request, MAILBOX.done, MAILBOX.kernel];
-  assert.equal(new Set(fields).size, fields.length);
-  for (const slot of fields) assert.ok(slot >= 0 && slot < MAILBOX.firstArg, String(slot));
-  assert.ok(MAILBOX.firstArg + MAILBOX.args <= MAILBOX.size);
-  // A mailbox spans at least a 64-byte cache line, so two workers never write to the same one.
+Deno.test("the job board's areas never overlap, and each mailbox has a cache line of its own", () => {
+  const areas: [string, number, number][] = [
+    ["header", 0, JOB.scratch],
+    ["scratch", JOB.scratch, JOB.scratch + 256],
+    ["done", JOB.done, JOB.done + JOB.maxBlocks],
+    ["owner", JOB.owner, JOB.owner + JOB.maxBlocks],
+    ["table", JOB.table, JOB.table + JOB.maxBlocks * JOB.args],
+  ];
+  for (let i = 1; i < areas.length; i++) assert.ok(areas[i - 1][2] <= areas[i][1], areas[i][0]);
+  assert.ok(areas[areas.length - 1][2] <= JOB.size);
+  for (const field of [JOB.counter, JOB.kernel, JOB.scratchArg]) assert.ok(field < JOB.scratch);
+  // Two workers never write to the same 64-byte line.
   assert.ok(MAILBOX.size * Int32Array.BYTES_PER_ELEMENT >= 64);
+  assert.equal(mailboxAt(1) - mailboxAt(0), MAILBOX.size);
+  assert.equal(mailboxAt(0), JOB.size);
 });
 
 Deno.test("KERNEL_EXPORTS are functions of gemm.wasm, each taking no more arguments than a mailbox holds", async () => {
@@ -20,17 +35,25 @@ Deno.test("KERNEL_EXPORTS are functions of gemm.wasm, each taking no more argume
     const kernel = instance.exports[name];
     assert.equal(typeof kernel, "function", name);
     const arity = (kernel as (...args: number[]) => void).length;
-    assert.ok(arity > 0 && arity <= MAILBOX.args, `${name} takes ${arity} arguments`);
+    assert.ok(arity > 0 && arity <= JOB.args, `${name} takes ${arity} arguments`);
   }
   assert.equal(new Set(KERNEL_EXPORTS).size, KERNEL_EXPORTS.length);
 });
 
 Deno.test("waitForChange() returns the current value at once when it already differs", () => {
   const control = new Int32Array(new SharedArrayBuffer(4 * MAILBOX.size));
-  control[MAILBOX.done] = 7;
+  control[MAILBOX.request] = 7;
   const start = performance.now();
-  assert.equal(waitForChange(control, MAILBOX.done, 6), 7);
+  assert.equal(waitForChange(control, MAILBOX.request, 6), 7);
   assert.ok(performance.now() - start < SPIN_MS + 50);
+});
+
+Deno.test("waitForChange() gives up at its deadline, returning the value unchanged", () => {
+  const control = new Int32Array(new SharedArrayBuffer(4 * MAILBOX.size));
+  const start = performance.now();
+  assert.equal(waitForChange(control, MAILBOX.request, 0, start + 30), 0);
+  const waited = performance.now() - start;
+  assert.ok(waited >= 29 && waited < 1000, `waited ${waited} ms`);
 });
 
 Deno.test("waitForChange() sleeps past its spin and wakes with the value another thread stores", async () => {

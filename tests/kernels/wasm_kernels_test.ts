@@ -245,7 +245,7 @@ Deno.test("wasm kernels refuse work once closed, and bad thread counts", async (
   );
 });
 
-for (const activation of ["tanh", "sigmoid"] as const) {
+for (const activation of ["tanh", "sigmoid", "relu"] as const) {
   Deno.test(`training (${activation}) gives the same bits on the reference and on 1 or 2 wasm threads`, async () => {
     const random = seededRandom(4, "threads");
     const train = syntheticSet(90, 5, 12, 12, random);
@@ -292,3 +292,45 @@ for (const activation of ["tanh", "sigmoid"] as const) {
     }
   });
 }
+
+Deno.test("xᵀ·dz through an index skips the rows of dz that are all zeros, with the reference's bits", async () => {
+  const random = seededRandom(16, "zero rows");
+  const all = [
+    await createWasmKernels({ threads: 1, sparseZeros: 0 }),
+    await createWasmKernels({ threads: 3, minParallelWork: 0, sparseZeros: 0 }),
+  ];
+  try {
+    const width = 29, stored = 60;
+    const source = Float32Array.from(
+      { length: stored * width },
+      () => random() < 0.7 ? 0 : random() * 255,
+    );
+    for (const kernels of all) kernels.prepareRows(source, width);
+    for (const n of [1, 5, 50, 70]) {
+      const k = 40;
+      const aRows = Uint32Array.from({ length: k }, () => Math.floor(random() * stored));
+      // Like a saturated sigmoid layer's gradient: whole rows of zeros (some −0), the rest sparse.
+      const b = Float32Array.from({ length: k * n }, (_, i) => {
+        const row = Math.floor(i / n);
+        if (row % 3 === 0) return row % 2 ? -0 : 0;
+        return random() < 0.5 ? 0 : random() * 2 - 1;
+      });
+      for (const accumulate of [false, true]) {
+        const args: GemmArgs = {
+          m: width,
+          n,
+          k,
+          a: source,
+          aRows,
+          transA: true,
+          b,
+          c: Float32Array.from({ length: width * n }, () => random() * 2 - 1),
+          accumulate,
+        };
+        for (const kernels of all) assertMatchesReference(kernels, args, `n ${n}, ${kernels.name}`);
+      }
+    }
+  } finally {
+    for (const kernels of all) kernels.close();
+  }
+});
