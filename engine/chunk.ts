@@ -117,6 +117,12 @@ export function memoryDataSet<P extends Pixels, M extends DataMeta>(
   return { meta, open: (split) => chunksOf(splits[split], size) };
 }
 
+/** Options of {@linkcode collect}. */
+export interface CollectOptions {
+  /** Hold the images in a `SharedArrayBuffer`, for workers to read in place. @default {false} */
+  shared?: boolean;
+}
+
 /**
  * Concatenates a stream of chunks into one chunk of `count` images, allocating
  * once; throws when the stream holds another number of images.
@@ -125,12 +131,13 @@ export async function collect<P extends Pixels>(
   stream: ReadableStream<Chunk<P>>,
   count: number,
   meta: Pick<DataMeta, "rows" | "cols" | "pixels">,
+  options: CollectOptions = {},
 ): Promise<Chunk<P>> {
   const width = meta.rows * meta.cols;
+  const bytes = count * width * bytesPerPixel(meta.pixels);
+  const buffer = options.shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
   const images =
-    (meta.pixels === "float32"
-      ? new Float32Array(count * width)
-      : new Uint8Array(count * width)) as P;
+    (meta.pixels === "float32" ? new Float32Array(buffer) : new Uint8Array(buffer)) as P;
   const labels = new Uint8Array(count);
   let filled = 0;
   for await (const chunk of stream) {
@@ -152,8 +159,9 @@ export async function collect<P extends Pixels>(
 export function collectSplit<P extends Pixels>(
   data: DataSet<P>,
   split: Split,
+  options: CollectOptions = {},
 ): Promise<Chunk<P>> {
-  return collect(data.open(split), data.meta.counts[split], data.meta);
+  return collect(data.open(split), data.meta.counts[split], data.meta, options);
 }
 
 const CHUNK_HEADER = 16;

@@ -465,6 +465,7 @@ export async function createAugmenter(
       const promise = new Promise<Float32Array>((resolve, reject) =>
         pending.set(id, { resolve, reject })
       );
+      // A copy: cloning a view would send the whole epoch order it views with it.
       const request: AugmentRequest = { kind: "batch", id, epoch, rows: rows.slice(), out };
       worker.postMessage(request, [out]);
       watch();

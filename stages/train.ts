@@ -232,31 +232,6 @@ async function holdTrainingSet(
   return dense;
 }
 
-/**
- * Holds the training split dense in a `SharedArrayBuffer`, so the augment
- * worker reads the rows in place while training reads labels and validation
- * rows from the same copy.
- */
-async function holdShared(data: DataSet<Float32Array>): Promise<Chunk<Float32Array>> {
-  const { rows, cols, counts } = data.meta;
-  const width = rows * cols;
-  const images = new Float32Array(new SharedArrayBuffer(counts.train * width * 4));
-  const labels = new Uint8Array(counts.train);
-  let at = 0;
-  for await (const chunk of data.open("train")) {
-    images.set(chunk.images, at * width);
-    labels.set(chunk.labels, at);
-    at += chunk.labels.length;
-  }
-  if (at !== counts.train) {
-    throw new RangeError(
-      `Cannot hold the training split as it must have ${counts.train} rows, as its meta says: ` +
-        `it streamed ${at}`,
-    );
-  }
-  return { images, labels, rows, cols };
-}
-
 /** What augmenting a data set needs besides the options: its shape, its blank value, the seed. */
 export function augmentSetupOf(
   meta: NormalizedMeta,
@@ -418,9 +393,12 @@ async function trainOnKernels(
   const augmenting = augments(augmentOptions);
   const setup = augmentSetupOf(meta, augmentOptions, options.seed);
   // In memory: the whole split, indexed once so products skip zero pixels; augmented, the
-  // rows are read by the augment worker instead, so they are held dense and shared.
+  // rows are read by the augment worker instead, so they are held dense in a SharedArrayBuffer
+  // that the worker reads in place while training reads labels and validation rows from it.
   const held = options.shuffleBuffer === null
-    ? augmenting ? await holdShared(data) : await holdTrainingSet(data, kernels)
+    ? augmenting
+      ? await collectSplit(data, "train", { shared: true })
+      : await holdTrainingSet(data, kernels)
     : null;
   const augmenter: Augmenter | null = held && augmenting
     ? await createAugmenter(held.images, setup)
