@@ -533,8 +533,8 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       for (let i = 0; i < n; i++) a[i] = sigmoidOf(z[i]);
       return;
     }
-    // A sigmoid costs about as much as 50 multiply-adds.
-    const blocks = split(Math.ceil(n / 1024), n * 50).map(([from, to]) => [
+    // A sigmoid (float64 exp, two divisions) costs about as much as 100 multiply-adds.
+    const blocks = split(Math.ceil(n / 1024), n * 100).map(([from, to]) => [
       from * 1024,
       Math.min(n, to * 1024),
       z.byteOffset,

@@ -154,9 +154,11 @@ export function denseForward(
 }
 
 /**
- * Dense backward, accumulating into gradients the caller zeroed:
- * `dW += xᵀ·dz` (IN, OUT), `db += Σ_rows dz` (OUT), and, when `dx` is given,
- * `dx = dz·Wᵀ` (B, IN). `rows` picks x's rows as in {@linkcode denseForward}.
+ * Dense backward, writing the layer's gradients: `dW = xᵀ·dz` (IN, OUT),
+ * `db = Σ_rows dz` (OUT), and, when `dx` is given, `dx = dz·Wᵀ` (B, IN).
+ * `rows` picks x's rows as in {@linkcode denseForward}. The same bits as
+ * accumulating into zeroed gradients (a sum that starts at +0 never ends at
+ * −0, so `0 + s` is `s`), without the pass that zeroes them.
  */
 export function denseBackward(
   x: Floats,
@@ -170,6 +172,7 @@ export function denseBackward(
 ): void {
   const { inputs, outputs, weights } = layer;
   const db = grad.biases;
+  db.fill(0);
   const summed = dz instanceof Float32Array && db instanceof Float32Array &&
     kernels.columnSums?.(dz, batch, outputs, db);
   for (let i = 0; i < batch && !summed; i++) {
@@ -185,7 +188,6 @@ export function denseBackward(
     transA: true,
     b: dz,
     c: grad.weights,
-    accumulate: true,
   });
   if (dx !== null) {
     kernels.gemm({ m: batch, n: inputs, k: outputs, a: dz, b: weights, transB: true, c: dx });
@@ -463,7 +465,7 @@ export function lossAndGradient(
     scale,
   );
 
-  grad.fill(0);
+  // Every layer's backward writes its whole gradient, so `grad` needs no zeroing first.
   for (let l = last; l >= 0; l--) {
     const below = l === 0 ? x : dropping ? ws.dropped[l - 1] : ws.a[l - 1];
     const dBelow = l === 0 ? null : ws.da[l - 1];

@@ -60,9 +60,73 @@ function sigmoid(z: f64): f64 {
   return flushDenormal(e / (1 + e));
 }
 
-/** a[i] = sigmoid(z[i]) for i in [i0, i1), over float32 arrays. */
+const LN2_HALF: f64 = 0.34657359027997264;
+const TINY: f64 = 3.725290298461914e-9;
+
+/**
+ * {@link sigmoid} of two float64 lanes, operation for operation, without
+ * branches. Both of its cases need e^x at x = −|z| ≤ 0, where exp64 takes one
+ * of three paths: 1 + x (|x| < 2⁻²⁸), 0 (x < −87.4, sigmoidExp's cut), or the
+ * reduction; every lane computes the reduction and the other two are selected
+ * over it. With k = 0 the reduction's general formula gives exp64's k = 0
+ * formula's very bits: hi = x − 0 = x, lo = +0, and
+ * 1 − ((0 − rc/(2 − c)) − r) = 1 − (rc/(c − 2) − r) exactly, as negating and
+ * subtracting from zero are exact (rc ≠ 0 there); the scale by 2⁰ is exact too.
+ * A NaN lane gives back its own NaN, as the scalar path's operations do.
+ */
+// @ts-ignore: decorator
+@inline
+function sigmoid2(z: v128): v128 {
+  const x = f64x2.neg(f64x2.abs(z));
+  const ax = f64x2.abs(x);
+  const reduce = f64x2.gt(ax, f64x2.splat(LN2_HALF));
+  const kf = v128.and(
+    f64x2.trunc(f64x2.add(f64x2.mul(f64x2.splat(INV_LN2), x), f64x2.splat(-0.5))),
+    reduce,
+  );
+  const hi = f64x2.sub(x, f64x2.mul(kf, f64x2.splat(LN2_HI)));
+  const lo = f64x2.mul(kf, f64x2.splat(LN2_LO));
+  const r = f64x2.sub(hi, lo);
+  const t = f64x2.mul(r, r);
+  let poly = f64x2.add(f64x2.splat(P4), f64x2.mul(t, f64x2.splat(P5)));
+  poly = f64x2.add(f64x2.splat(P3), f64x2.mul(t, poly));
+  poly = f64x2.add(f64x2.splat(P2), f64x2.mul(t, poly));
+  poly = f64x2.add(f64x2.splat(P1), f64x2.mul(t, poly));
+  const c = f64x2.sub(r, f64x2.mul(t, poly));
+  const one = f64x2.splat(1);
+  const q = f64x2.div(f64x2.mul(r, c), f64x2.sub(f64x2.splat(2), c));
+  const y = f64x2.sub(one, f64x2.sub(f64x2.sub(lo, q), hi));
+  const k = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(kf));
+  const scale = i64x2.shl(i64x2.add(k, i64x2.splat(1023)), 52);
+  let e = f64x2.mul(y, scale);
+  e = v128.bitselect(f64x2.add(one, x), e, f64x2.lt(ax, f64x2.splat(TINY)));
+  e = v128.andnot(e, f64x2.lt(x, f64x2.splat(-87.4)));
+  const onePlus = f64x2.add(one, e);
+  const positive = f64x2.div(one, onePlus);
+  let negative = f64x2.div(e, onePlus);
+  // flushDenormal: |v| < the smallest normal float32 gives 0 (NaN compares false: kept).
+  negative = v128.andnot(
+    negative,
+    f64x2.lt(f64x2.abs(negative), f64x2.splat(FLOAT32_MIN_NORMAL)),
+  );
+  const result = v128.bitselect(positive, negative, f64x2.ge(z, f64x2.splat(0)));
+  // NaN in, the same NaN out: exp64 returns its argument, and every operation after passes it on.
+  return v128.bitselect(z, result, f64x2.ne(z, z));
+}
+
+/** a[i] = sigmoid(z[i]) for i in [i0, i1), over float32 arrays, four at a time. */
 export function sigmoidRange(i0: i32, i1: i32, z: usize, a: usize): void {
-  for (let i = i0; i < i1; i++) {
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const at = <usize>i << 2;
+    const v = v128.load(z + at);
+    const low = f32x4.demote_f64x2_zero(sigmoid2(f64x2.promote_low_f32x4(v)));
+    const high = f32x4.demote_f64x2_zero(
+      sigmoid2(f64x2.promote_low_f32x4(i8x16.shuffle(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7))),
+    );
+    v128.store(a + at, i64x2.shuffle(low, high, 0, 2));
+  }
+  for (; i < i1; i++) {
     const at = <usize>i << 2;
     store<f32>(a + at, <f32>sigmoid(<f64>load<f32>(z + at)));
   }

@@ -35,11 +35,11 @@ Deno.test("denseForward() computes x·W + b by hand, skipping zero inputs", () =
   close(z, [-1.5, -3, 6.5, 7]);
 });
 
-Deno.test("denseBackward() accumulates xᵀ·dz and Σdz and returns dz·Wᵀ", () => {
+Deno.test("denseBackward() writes xᵀ·dz and Σdz over what was there and returns dz·Wᵀ", () => {
   const grad: DenseLayer = {
     ...layer(),
-    weights: new Float64Array(4),
-    biases: new Float64Array(2),
+    weights: Float64Array.of(9, 9, 9, 9),
+    biases: Float64Array.of(9, 9),
   };
   const dx = new Float64Array(2);
   denseBackward(Float64Array.from([1, -1]), Float64Array.from([1, 2]), layer(), grad, dx, 1);
