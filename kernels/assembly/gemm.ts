@@ -433,6 +433,18 @@ export function gemmSparseA(
   listRows(starts, idx, val, rows, b, bRowBytes, j0, j1, c + <usize>i0 * cRowBytes, cRowBytes, add);
 }
 
+/** The first t in [t0, t1) with idx[t] ≥ target, idx being ascending there (t1 when none). */
+function firstAtLeast(idx: usize, t0: i32, t1: i32, target: i32): i32 {
+  if (target <= 0) return t0;
+  let lo = t0, hi = t1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (load<i32>(idx + (<usize>mid << 2)) < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * Like {@link gemmSparseA} for an A whose stored rows come from a prepared
  * sparse (CSR) matrix: stored row r of A is CSR row rowIds[r], whose non-zero
@@ -484,20 +496,24 @@ export function gemmCsr(
     for (let j = j0; j < j1 && !any; j++) any = load<f32>(bp + (<usize>j << 2)) != 0;
     store<i32>(live + (<usize>p << 2), i32(any));
   }
-  // Bucket the live stored rows' terms by column (C's row), keeping p order within each.
+  // Bucket the live stored rows' terms by column (C's row), keeping p order within each. Each
+  // stored row's terms are in column order, so this block visits only its own: from the first
+  // at or past i0 (found once, by bisection) up to i1.
   const rows = i1 - i0;
   const starts = scratch + (<usize>k << 2);
   memory.fill(starts, 0, <usize>(rows + 1) << 2);
+  const firsts = starts + (<usize>(rows + 1) << 2); // per stored row: its first term in the block
   for (let p = 0; p < k; p++) {
     if (load<i32>(live + (<usize>p << 2)) == 0) continue;
     const row = load<i32>(rowIds + (<usize>p << 2));
     const end = load<i32>(rowStart + (<usize>(row + 1) << 2));
-    for (let t = load<i32>(rowStart + (<usize>row << 2)); t < end; t++) {
+    let t = firstAtLeast(idx, load<i32>(rowStart + (<usize>row << 2)), end, i0);
+    store<i32>(firsts + (<usize>p << 2), t);
+    for (; t < end; t++) {
       const r = load<i32>(idx + (<usize>t << 2)) - i0;
-      if (<u32>r < <u32>rows) {
-        const at = starts + (<usize>(r + 1) << 2);
-        store<i32>(at, load<i32>(at) + 1);
-      }
+      if (r >= rows) break;
+      const at = starts + (<usize>(r + 1) << 2);
+      store<i32>(at, load<i32>(at) + 1);
     }
   }
   for (let r = 0; r < rows; r++) {
@@ -505,23 +521,22 @@ export function gemmCsr(
     store<i32>(at, load<i32>(at) + load<i32>(at - 4));
   }
   const total = load<i32>(starts + (<usize>rows << 2));
-  const listIdx = starts + (<usize>(rows + 1) << 2);
+  const cursors = firsts + (<usize>k << 2);
+  const listIdx = cursors + (<usize>rows << 2);
   const listVal = listIdx + (<usize>total << 2);
-  const cursors = listVal + (<usize>total << 2);
   memory.copy(cursors, starts, <usize>rows << 2);
   for (let p = 0; p < k; p++) {
     if (load<i32>(live + (<usize>p << 2)) == 0) continue;
     const row = load<i32>(rowIds + (<usize>p << 2));
     const end = load<i32>(rowStart + (<usize>(row + 1) << 2));
-    for (let t = load<i32>(rowStart + (<usize>row << 2)); t < end; t++) {
+    for (let t = load<i32>(firsts + (<usize>p << 2)); t < end; t++) {
       const r = load<i32>(idx + (<usize>t << 2)) - i0;
-      if (<u32>r < <u32>rows) {
-        const cursor = cursors + (<usize>r << 2);
-        const slot = <usize>load<i32>(cursor) << 2;
-        store<i32>(listIdx + slot, p);
-        store<f32>(listVal + slot, load<f32>(val + (<usize>t << 2)));
-        store<i32>(cursor, load<i32>(cursor) + 1);
-      }
+      if (r >= rows) break;
+      const cursor = cursors + (<usize>r << 2);
+      const slot = <usize>load<i32>(cursor) << 2;
+      store<i32>(listIdx + slot, p);
+      store<f32>(listVal + slot, load<f32>(val + (<usize>t << 2)));
+      store<i32>(cursor, load<i32>(cursor) + 1);
     }
   }
   listRows(starts, listIdx, listVal, rows, b, bRowBytes, j0, j1, c + <usize>i0 * cRowBytes, cRowBytes, add);
