@@ -10,32 +10,70 @@
 /**
  * The shared job board, at the start of the control array: one product (or
  * elementwise pass) cut into blocks, which every thread (the caller
- * included) takes one at a time until none is left. A thread the host has
- * descheduled simply takes fewer blocks, so nobody waits for it unless it
+ * included) takes one at a time until none is left. The blocks come in one
+ * share per thread, in order (thread 0 the first blocks, thread 1 the next):
+ * each thread takes its own share first, then helps with the others'. So a
+ * thread works on the same part of each buffer from one product to the next
+ * (the parameters it updated are the rows its gradient blocks write), and its
+ * cache lines stay on its core instead of crossing to the other, which costs
+ * more than the arithmetic on a virtual machine; yet a thread the host has
+ * descheduled simply takes fewer blocks, and nobody waits for it unless it
  * holds one. Int32 offsets.
  */
 export const JOB = {
-  /** `total << 16 | next`: blocks in the job and the next one to take; next ≥ total: none left. */
-  counter: 0,
   /** Which kernel the blocks run: an index into {@linkcode KERNEL_EXPORTS}. */
   kernel: 1,
   /** Which argument takes the running thread's own scratch address; −1 for none. */
   scratchArg: 2,
+  /** How many shares the blocks come in: the thread count, set once. */
+  shares: 3,
   /** Per thread (by slot): its scratch address. */
   scratch: 16,
+  /** Per share: `end << 16 | next`, the share's blocks being [first, end); next ≥ end: none left. */
+  share: 16 + 256,
   /** Per block: 0 while it runs (or waits), 1 once done, −1 if it failed. */
-  done: 16 + 256,
+  done: 16 + 512,
   /** Per block: the slot of the thread that took it. */
-  owner: 16 + 256 + 256,
+  owner: 16 + 768,
   /** Per block: its arguments, {@linkcode JOB.args} each. */
-  table: 16 + 256 + 512,
+  table: 16 + 1024,
   /** Arguments per block (extra ones are ignored). */
   args: 16,
   /** The most blocks one job holds. */
   maxBlocks: 256,
   /** Int32s of the whole board. */
-  size: 16 + 256 + 512 + 256 * 16,
+  size: 16 + 1024 + 256 * 16,
 } as const;
+
+/**
+ * Publishes `total` blocks whose table is written: thread t's share is blocks
+ * [⌊t·total/threads⌋, ⌊(t+1)·total/threads⌋). No block can be taken before this.
+ */
+export function publishBlocks(control: Int32Array, total: number, threads: number): void {
+  for (let share = 0; share < threads; share++) {
+    const first = Math.floor((share * total) / threads);
+    const end = Math.floor(((share + 1) * total) / threads);
+    Atomics.store(control, JOB.share + share, (end << 16) | first);
+  }
+}
+
+/**
+ * Takes the next block for thread `slot`: from its own share while one is
+ * left, then from the others' in turn. Returns the block, or −1 when none is left.
+ */
+export function takeBlock(control: Int32Array, slot: number): number {
+  const shares = control[JOB.shares];
+  for (let i = 0; i < shares; i++) {
+    const at = JOB.share + (slot + i) % shares;
+    for (;;) {
+      const seen = Atomics.load(control, at);
+      const next = seen & 0xffff;
+      if (next >= seen >>> 16) break;
+      if (Atomics.compareExchange(control, at, seen, seen + 1) === seen) return next;
+    }
+  }
+  return -1;
+}
 
 /** Int32 offsets inside one worker's mailbox, after the job board. */
 export const MAILBOX = {
@@ -66,8 +104,8 @@ export const KERNEL_EXPORTS = [
 ] as const;
 
 /**
- * Takes blocks of the current job and runs them on thread `slot` until none
- * is left; returns how many it ran. A block's arguments are read only after
+ * Takes blocks of the current job ({@linkcode takeBlock}) and runs them on
+ * thread `slot` until none is left; returns how many it ran. A block's arguments are read only after
  * it was taken, so a thread that wakes late can only ever take blocks of a
  * job whose table is complete. A block that throws is marked failed and its
  * error handed to `onError`; the rest go on.
@@ -80,10 +118,8 @@ export function runBlocks(
 ): number {
   let ran = 0;
   for (;;) {
-    const seen = Atomics.load(control, JOB.counter);
-    const total = seen >>> 16, next = seen & 0xffff;
-    if (next >= total) return ran;
-    if (Atomics.compareExchange(control, JOB.counter, seen, seen + 1) !== seen) continue;
+    const next = takeBlock(control, slot);
+    if (next < 0) return ran;
     Atomics.store(control, JOB.owner + next, slot);
     const base = JOB.table + next * JOB.args;
     const args = Array.from(control.subarray(base, base + JOB.args));

@@ -23,6 +23,7 @@ import {
   KERNEL_EXPORTS,
   MAILBOX,
   mailboxAt,
+  publishBlocks,
   runBlocks,
   waitForChange,
   type WorkerInit,
@@ -99,6 +100,30 @@ const PAGE = 65536;
 export const MAX_KERNEL_BYTES: number = 65536 * PAGE;
 const TILE_ROWS = 4;
 const TILE_COLS = 8;
+/**
+ * From this many columns of C, threads split a forward index product by
+ * columns: each thread then reads only its own columns of the layer's
+ * weights, half the lines that the optimiser (on the other core) last wrote,
+ * where a split by rows makes every thread read all of them (a line the other
+ * core wrote costs more to fetch than the arithmetic on it). Narrower, by rows.
+ */
+const WIDE_COLUMNS = 256;
+
+/**
+ * Cuts [0, n) into `parts` runs at multiples of 16 (whole vectors and cache
+ * lines), dropping empty runs: the same cuts for every product and update
+ * of the same width, so each thread's share is the same columns.
+ */
+function columnRuns(n: number, parts: number): [number, number][] {
+  const runs: [number, number][] = [];
+  let from = 0;
+  for (let part = 1; part <= parts; part++) {
+    const to = part === parts ? n : Math.min(n, Math.round((part * n) / parts / 16) * 16);
+    if (to > from) runs.push([from, to]);
+    from = Math.max(from, to);
+  }
+  return runs;
+}
 
 let compiled: WebAssembly.Module | undefined;
 
@@ -156,6 +181,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     instance.exports[name] as (...args: number[]) => void
   );
   const control = new Int32Array(new SharedArrayBuffer(mailboxAt(threads) * 4));
+  control[JOB.shares] = threads;
 
   const workers: Worker[] = [];
   // A worker that fails after it started is remembered here, so the next product says so at once.
@@ -324,7 +350,8 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
 
   /**
    * Runs `blocks` with kernel `kernel`: one block on this thread alone; more
-   * through the job board, on every thread that is awake to take them. When
+   * through the job board, on every thread that is awake to take them, each
+   * thread first its own share (see publishBlocks). When
    * `scratchArg` ≥ 0, that argument becomes the running thread's own scratch
    * (which the caller made large enough for any block). Then copies a staged
    * C back.
@@ -359,8 +386,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       control[JOB.done + b] = 0;
       control[JOB.owner + b] = -1;
     });
-    // Publishes the table: no block can be taken before this store.
-    Atomics.store(control, JOB.counter, (total << 16) | 0);
+    publishBlocks(control, total, threads);
     // Positive and below 2^30, however long training runs: negative requests stop workers.
     sequence = sequence % 0x3fffffff + 1;
     for (let slot = 1; slot < threads; slot++) {
@@ -442,7 +468,9 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     checkGemm(args, indexOnly ? handle.rows * handle.cols : a.length);
     if (m === 0 || n === 0) return;
     // Listing a transposed A's terms costs a pass over them, which pays off only over wide rows of C.
-    const sparseFits = !transB && (!transA || n >= 64 || sparseZeros === 0);
+    // Listing A's terms pays off only over rows of C wide enough to reuse each list: not for 10
+    // classes. A transposed A costs a pass to list, which pays off only over wider rows still.
+    const sparseFits = !transB && (sparseZeros === 0 || n >= (transA ? 64 : 16));
 
     if (aRows) {
       const stored = transA ? k : m, width = transA ? m : k;
@@ -475,18 +503,28 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       new Uint32Array(memory.buffer, staging.a.at, stored).set(aRows.subarray(0, stored));
       const bAt = place(b, "b", k * n, true);
       const cAt = place(c, "c", m * n, accumulate);
-      // Transposed, every block scans all k stored rows for its columns: one block per thread.
-      const parts = split(Math.ceil(m / TILE_ROWS), m * n * k * (1 - csr.zeros), transA ? 1 : 4);
+      // Transposed, every block lists its rows' terms from all k stored rows: one block per thread.
+      const work = m * n * k * (1 - csr.zeros);
+      const perThread = transA ? 1 : 4;
+      // Transposed, by rows: a split by columns would list every term on every thread.
+      const byColumns = !transA && threads > 1 && n >= WIDE_COLUMNS && work >= minParallelWork;
+      const parts = byColumns
+        ? columnRuns(n, threads * perThread).map(([j0, j1]) => [0, m, j0, j1])
+        : split(Math.ceil(m / TILE_ROWS), work, perThread).map(([from, to]) => [
+          from * TILE_ROWS,
+          Math.min(m, to * TILE_ROWS),
+          0,
+          n,
+        ]);
       let need = 0;
-      const blocks = parts.map(([from, to]) => {
-        const i0 = from * TILE_ROWS, i1 = Math.min(m, to * TILE_ROWS);
+      const blocks = parts.map(([i0, i1, j0, j1]) => {
         need = Math.max(need, 8 * (i1 - i0 + 1) * (k + 1));
         const acc = accumulate ? 1 : 0;
         const rows = [
           i0,
           i1,
-          0,
-          n,
+          j0,
+          j1,
           k,
           csr.rowStart,
           csr.idx,

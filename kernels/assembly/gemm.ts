@@ -259,7 +259,40 @@ function rowFromList(
     let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
     let c8 = f32x4.splat(0), c9 = f32x4.splat(0), c10 = f32x4.splat(0), c11 = f32x4.splat(0);
     const column = b + (<usize>j << 2);
-    for (let t = 0; t < count; t++) {
+    let t = 0;
+    for (; t + 2 <= count; t += 2) {
+      const at = <usize>t << 2;
+      const s = v128.load32_splat(val + at);
+      const src = column + <usize>load<i32>(idx + at) * bRowBytes;
+      c0 = f32x4.add(c0, f32x4.mul(s, v128.load(src)));
+      c1 = f32x4.add(c1, f32x4.mul(s, v128.load(src, 16)));
+      c2 = f32x4.add(c2, f32x4.mul(s, v128.load(src, 32)));
+      c3 = f32x4.add(c3, f32x4.mul(s, v128.load(src, 48)));
+      c4 = f32x4.add(c4, f32x4.mul(s, v128.load(src, 64)));
+      c5 = f32x4.add(c5, f32x4.mul(s, v128.load(src, 80)));
+      c6 = f32x4.add(c6, f32x4.mul(s, v128.load(src, 96)));
+      c7 = f32x4.add(c7, f32x4.mul(s, v128.load(src, 112)));
+      c8 = f32x4.add(c8, f32x4.mul(s, v128.load(src, 128)));
+      c9 = f32x4.add(c9, f32x4.mul(s, v128.load(src, 144)));
+      c10 = f32x4.add(c10, f32x4.mul(s, v128.load(src, 160)));
+      c11 = f32x4.add(c11, f32x4.mul(s, v128.load(src, 176)));
+      const at2 = <usize>(t + 1) << 2;
+      const s2 = v128.load32_splat(val + at2);
+      const src2 = column + <usize>load<i32>(idx + at2) * bRowBytes;
+      c0 = f32x4.add(c0, f32x4.mul(s2, v128.load(src2)));
+      c1 = f32x4.add(c1, f32x4.mul(s2, v128.load(src2, 16)));
+      c2 = f32x4.add(c2, f32x4.mul(s2, v128.load(src2, 32)));
+      c3 = f32x4.add(c3, f32x4.mul(s2, v128.load(src2, 48)));
+      c4 = f32x4.add(c4, f32x4.mul(s2, v128.load(src2, 64)));
+      c5 = f32x4.add(c5, f32x4.mul(s2, v128.load(src2, 80)));
+      c6 = f32x4.add(c6, f32x4.mul(s2, v128.load(src2, 96)));
+      c7 = f32x4.add(c7, f32x4.mul(s2, v128.load(src2, 112)));
+      c8 = f32x4.add(c8, f32x4.mul(s2, v128.load(src2, 128)));
+      c9 = f32x4.add(c9, f32x4.mul(s2, v128.load(src2, 144)));
+      c10 = f32x4.add(c10, f32x4.mul(s2, v128.load(src2, 160)));
+      c11 = f32x4.add(c11, f32x4.mul(s2, v128.load(src2, 176)));
+    }
+    for (; t < count; t++) {
       const at = <usize>t << 2;
       const s = v128.load32_splat(val + at);
       const src = column + <usize>load<i32>(idx + at) * bRowBytes;

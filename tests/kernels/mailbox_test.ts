@@ -4,7 +4,9 @@ import {
   KERNEL_EXPORTS,
   MAILBOX,
   mailboxAt,
+  publishBlocks,
   SPIN_MS,
+  takeBlock,
   waitForChange,
 } from "../../kernels/mailbox.ts";
 
@@ -12,17 +14,40 @@ Deno.test("the job board's areas never overlap, and each mailbox has a cache lin
   const areas: [string, number, number][] = [
     ["header", 0, JOB.scratch],
     ["scratch", JOB.scratch, JOB.scratch + 256],
+    ["share", JOB.share, JOB.share + 256],
     ["done", JOB.done, JOB.done + JOB.maxBlocks],
     ["owner", JOB.owner, JOB.owner + JOB.maxBlocks],
     ["table", JOB.table, JOB.table + JOB.maxBlocks * JOB.args],
   ];
   for (let i = 1; i < areas.length; i++) assert.ok(areas[i - 1][2] <= areas[i][1], areas[i][0]);
   assert.ok(areas[areas.length - 1][2] <= JOB.size);
-  for (const field of [JOB.counter, JOB.kernel, JOB.scratchArg]) assert.ok(field < JOB.scratch);
+  for (const field of [JOB.kernel, JOB.scratchArg, JOB.shares]) assert.ok(field < JOB.scratch);
   // Two workers never write to the same 64-byte line.
   assert.ok(MAILBOX.size * Int32Array.BYTES_PER_ELEMENT >= 64);
   assert.equal(mailboxAt(1) - mailboxAt(0), MAILBOX.size);
   assert.equal(mailboxAt(0), JOB.size);
+});
+
+Deno.test("each thread takes its own share of blocks first, then the others', each block once", () => {
+  const control = new Int32Array(new SharedArrayBuffer(mailboxAt(3) * 4));
+  control[JOB.shares] = 3;
+  publishBlocks(control, 7, 3);
+  // Shares [0, 2), [2, 4), [4, 7): thread 1 takes 2 and 3, then 4, 5, 6 from thread 2's, then 0, 1.
+  const taken = Array.from({ length: 7 }, () => takeBlock(control, 1));
+  assert.deepEqual(taken, [2, 3, 4, 5, 6, 0, 1]);
+  assert.equal(takeBlock(control, 0), -1);
+  // Shares [0, 1), [1, 3), [3, 5): thread 2 takes its own, then 0's (taken), then 1's.
+  publishBlocks(control, 5, 3);
+  assert.deepEqual([takeBlock(control, 2), takeBlock(control, 0), takeBlock(control, 2)], [
+    3,
+    0,
+    4,
+  ]);
+  assert.deepEqual([takeBlock(control, 2), takeBlock(control, 2), takeBlock(control, 2)], [
+    0 + 1,
+    2,
+    -1,
+  ]);
 });
 
 Deno.test("KERNEL_EXPORTS are functions of gemm.wasm, each taking no more arguments than a mailbox holds", async () => {

@@ -5,19 +5,17 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import { JOB, type WorkerInit } from "../../../kernels/mailbox.ts";
+import { JOB, takeBlock, type WorkerInit } from "../../../kernels/mailbox.ts";
 
 self.onmessage = (event: MessageEvent<WorkerInit>) => {
   const { control, slot } = event.data;
   self.postMessage("ready");
   // Polled without pause, so it takes a block the moment the job board has one.
   for (;;) {
-    const seen = Atomics.load(control, JOB.counter);
-    if ((seen & 0xffff) < seen >>> 16) {
-      if (Atomics.compareExchange(control, JOB.counter, seen, seen + 1) === seen) {
-        Atomics.store(control, JOB.owner + (seen & 0xffff), slot);
-        break;
-      }
+    const block = takeBlock(control, slot);
+    if (block >= 0) {
+      Atomics.store(control, JOB.owner + block, slot);
+      break;
     }
   }
   for (;;) {
