@@ -101,6 +101,7 @@ export const KERNEL_EXPORTS = [
   "reluBackwardRange",
   "sigmoidBackwardRange",
   "columnSums",
+  "penaltyRange",
 ] as const;
 
 /**

@@ -86,6 +86,16 @@ export interface WasmKernels extends Kernels {
   alloc64(length: number): Float64Array;
   /** One optimiser step, shared by the threads; see {@linkcode Kernels.update}. */
   update(args: UpdateArgs): boolean;
+  /** The weight penalty and its running sums; see {@linkcode Kernels.penalty}. */
+  penalty(
+    weights: Float32Array,
+    grad: Float32Array,
+    n: number,
+    l1: number,
+    l2: number,
+    abs: number,
+    squares: number,
+  ): [number, number] | null;
   /** Hands back a buffer or index for reuse; see {@linkcode Kernels.free}. */
   free(buffer: Float32Array | Float64Array): void;
   /**
@@ -675,6 +685,30 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     return true;
   };
 
+  // The penalty's float64 block: the running sums in and out, then l1/2 and l2.
+  const sums = reserve(4 * 8);
+  internal.add(sums);
+  const penaltyKernel = exported[KERNEL_EXPORTS.indexOf("penaltyRange")];
+
+  /** The penalty on this thread: its sums run in index order, so it is not shared. */
+  const penalty = (
+    weights: Float32Array,
+    grad: Float32Array,
+    n: number,
+    l1: number,
+    l2: number,
+    abs: number,
+    squares: number,
+  ): [number, number] | null => {
+    checkOpen("add the weight penalty");
+    if (!inMemory(n, weights, grad)) return null;
+    const block = new Float64Array(memory.buffer, sums, 4);
+    block.set([abs, squares, l1 / 2, l2]);
+    penaltyKernel(0, n, weights.byteOffset, grad.byteOffset, sums);
+    const out = new Float64Array(memory.buffer, sums, 2);
+    return [out[0], out[1]];
+  };
+
   /** Builds the CSR copy of `a` (rows of `cols`) when enough of it is zero to pay off. */
   const prepareRows = (a: Float32Array, cols: number): void => {
     if (prepared.has(a) || cols === 0) return;
@@ -794,6 +828,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     activateBackward,
     columnSums,
     update,
+    penalty,
     free,
     memoryBytes() {
       let buffers = 0, scratch = 0;

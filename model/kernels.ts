@@ -112,6 +112,21 @@ export interface Kernels {
    * (a bias gradient); false when it cannot.
    */
   columnSums?(x: Float32Array, rows: number, cols: number, sums: Float32Array): boolean;
+  /**
+   * Adds the weight penalty's gradient `l2·w + (l1/2)·sign(w)` to the first n
+   * values of `grad` (in float64, rounded once) and returns the running sums
+   * Σ|w| and Σw² continued, in index order, from `abs` and `squares`: the same
+   * bits as model/network.ts `lossAndGradient`'s loop; null when it cannot.
+   */
+  penalty?(
+    weights: Float32Array,
+    grad: Float32Array,
+    n: number,
+    l1: number,
+    l2: number,
+    abs: number,
+    squares: number,
+  ): [number, number] | null;
   /** A zeroed float64 buffer the kernels can work on without copying (optimiser state). */
   alloc64?(length: number): Float64Array;
   /**

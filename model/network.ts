@@ -482,16 +482,31 @@ export function lossAndGradient(
     }
   }
 
+  // The penalty's gradient, and its cost from the same pass: regularizationCost's sums, in its order.
+  let penalty = 0;
   if (reg.l1 !== 0 || reg.l2 !== 0) {
     const halfL1 = reg.l1 / 2;
+    let abs = 0, squares = 0;
     for (let l = 0; l <= last; l++) {
       const w = layers[l].weights;
       const g = gradLayers[l].weights;
-      for (let i = 0; i < w.length; i++) g[i] += reg.l2 * w[i] + halfL1 * Math.sign(w[i]);
+      const sums = w instanceof Float32Array && g instanceof Float32Array
+        ? ws.kernels.penalty?.(w, g, w.length, reg.l1, reg.l2, abs, squares)
+        : null;
+      if (sums) {
+        [abs, squares] = sums;
+        continue;
+      }
+      for (let i = 0; i < w.length; i++) {
+        g[i] += reg.l2 * w[i] + halfL1 * Math.sign(w[i]);
+        abs += Math.abs(w[i]);
+        squares += w[i] * w[i];
+      }
     }
+    penalty = (reg.l1 / 2) * abs + (reg.l2 / 2) * squares;
   }
   ws.dataLoss = dataLoss;
-  return dataLoss * scale + regularizationCost(net, reg);
+  return dataLoss * scale + penalty;
 }
 
 /**

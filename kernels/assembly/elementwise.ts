@@ -235,3 +235,26 @@ export function columnSums(j0: i32, j1: i32, rows: i32, cols: i32, dz: usize, db
     store<f32>(out, s);
   }
 }
+
+/**
+ * The weight penalty for weights [i0, i1), one thread: g[i] += l2·w[i] +
+ * (l1/2)·sign(w[i]) in float64, rounded to float32 once, while the running
+ * sums Σ|w| and Σw² (float64, in index order) go on from `sums`: the float64
+ * block [Σ|w|, Σw², l1/2, l2], whose first two are updated. model/network.ts
+ * `lossAndGradient`'s penalty loop and `regularizationCost`, in one pass.
+ */
+export function penaltyRange(i0: i32, i1: i32, w: usize, g: usize, sums: usize): void {
+  let abs = load<f64>(sums), squares = load<f64>(sums, 8);
+  const halfL1 = load<f64>(sums, 16), l2 = load<f64>(sums, 24);
+  for (let i = i0; i < i1; i++) {
+    const at = <usize>i << 2;
+    const x = <f64>load<f32>(w + at);
+    // Math.sign: ±1, or x itself for ±0 and NaN.
+    const sign = x > 0 ? 1.0 : x < 0 ? -1.0 : x;
+    store<f32>(g + at, <f32>(<f64>load<f32>(g + at) + (l2 * x + halfL1 * sign)));
+    abs += Math.abs(x);
+    squares += x * x;
+  }
+  store<f64>(sums, abs);
+  store<f64>(sums, squares, 8);
+}

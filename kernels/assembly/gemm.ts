@@ -628,6 +628,7 @@ function listRows(
 
 export {
   columnSums,
+  penaltyRange,
   reluBackwardRange,
   reluRange,
   sigmoidBackwardRange,

@@ -342,3 +342,32 @@ Deno.test("xᵀ·dz through an index skips the rows of dz that are all zeros, wi
     for (const kernels of all) kernels.close();
   }
 });
+
+Deno.test("wasm penalty gives the bits of the TypeScript loop, its sums running on from the last", async () => {
+  const kernels = await createWasmKernels({ threads: 1 });
+  try {
+    const random = seededRandom(21, "penalty");
+    const n = 1001;
+    const w = kernels.alloc(n), g = kernels.alloc(n);
+    for (let i = 0; i < n; i++) {
+      w[i] = (random() * 2 - 1) * (i % 7 === 0 ? 1e30 : 3);
+      g[i] = random() - 0.5;
+    }
+    w.set([0, -0, 1e-45, -1e-45, 3.4e38], 0);
+    const [l1, l2, abs0, squares0] = [0.003, 0.1, 2.5, 7.25];
+    const expected = g.slice();
+    let abs = abs0, squares = squares0;
+    for (let i = 0; i < n; i++) {
+      expected[i] += l2 * w[i] + (l1 / 2) * Math.sign(w[i]);
+      abs += Math.abs(w[i]);
+      squares += w[i] * w[i];
+    }
+    const sums = kernels.penalty(w, g, n, l1, l2, abs0, squares0);
+    assert.equal(firstDifference(g, expected), -1);
+    assert.deepEqual(sums, [abs, squares]);
+    // Buffers from elsewhere are left to the caller.
+    assert.equal(kernels.penalty(new Float32Array(n), g, n, l1, l2, 0, 0), null);
+  } finally {
+    kernels.close();
+  }
+});
