@@ -116,10 +116,18 @@ function sigmoid2(z: v128): v128 {
 
 /** a[i] = sigmoid(z[i]) for i in [i0, i1), over float32 arrays, four at a time. */
 export function sigmoidRange(i0: i32, i1: i32, z: usize, a: usize): void {
+  const saturated = f32x4.splat(88);
+  const zero = f32x4.splat(0), one = f32x4.splat(1);
   let i = i0;
   for (; i + 4 <= i1; i += 4) {
     const at = <usize>i << 2;
     const v = v128.load(z + at);
+    // |z| > 88 (so above sigmoidExp's 87.4 in float64 too) gives e = 0: exactly 1 for z > 0 and
+    // 0 below. Raw 0..255 pixels saturate most hidden units; four at once skip the exp.
+    if (i32x4.all_true(f32x4.gt(f32x4.abs(v), saturated))) {
+      v128.store(a + at, v128.and(f32x4.gt(v, zero), one));
+      continue;
+    }
     const low = f32x4.demote_f64x2_zero(sigmoid2(f64x2.promote_low_f32x4(v)));
     const high = f32x4.demote_f64x2_zero(
       sigmoid2(f64x2.promote_low_f32x4(i8x16.shuffle(v, v, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7))),

@@ -168,6 +168,15 @@ Deno.test("wasm sigmoid gives the bits of the TypeScript sigmoid, on 1 and 2 thr
     1e6,
     -1e6,
     Infinity,
+    // Four saturated in a row take the kernel's shortcut; the cut at 88 from both sides.
+    88.00001,
+    -88.00001,
+    300,
+    -Infinity,
+    87.99999,
+    -87.99999,
+    88,
+    -88,
   ];
   for (const threads of [1, 2]) {
     const kernels = await createWasmKernels({ threads, minParallelWork: 0 });
