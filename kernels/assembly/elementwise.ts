@@ -257,8 +257,8 @@ export function penaltyRange(i0: i32, i1: i32, w: usize, g: usize, sums: usize):
   for (let i = i0; i < i1; i++) {
     const at = <usize>i << 2;
     const x = <f64>load<f32>(w + at);
-    // Math.sign: ±1, or x itself for ±0 and NaN.
-    const sign = x > 0 ? 1.0 : x < 0 ? -1.0 : x;
+    // Math.sign: ±1, or x itself for ±0 and NaN; selected, not branched on (random signs).
+    const sign = select<f64>(1.0, select<f64>(-1.0, x, x < 0), x > 0);
     store<f32>(g + at, <f32>(<f64>load<f32>(g + at) + (l2 * x + halfL1 * sign)));
     abs += Math.abs(x);
     squares += x * x;
