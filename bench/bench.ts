@@ -440,7 +440,8 @@ function printTable(table: Row[], torchVersion: string | null): void {
   console.log(
     torchVersion
       ? `PyTorch ${torchVersion} on /usr/bin/python3, OpenBLAS free to pick AVX-512 ` +
-        "(OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for the peer alone), denormals flushed"
+        "(OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for the peer alone), glibc keeping freed " +
+        "memory (MALLOC_MMAP_THRESHOLD_ and friends), denormals flushed"
       : TORCH_HINT,
   );
 }

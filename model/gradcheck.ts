@@ -79,7 +79,6 @@ export function gradientCheck(options: GradientCheckOptions): GradientCheckResul
     y,
     batch,
     ws,
-    analytic,
     layerViews(spec.sizes, analytic),
     regularization,
     reduction,

@@ -416,8 +416,9 @@ function applyDropout(ws: Workspace, l: number, n: number, dropout: Dropout): vo
 }
 
 /**
- * Forward and backward for one minibatch. Overwrites `grad` (a buffer laid out
- * like the parameters) with `∂loss/∂params` and returns the loss: the data term
+ * Forward and backward for one minibatch. Writes `∂loss/∂params` through
+ * `gradLayers` (views of a buffer laid out like the parameters, every value of
+ * which is written) and returns the loss: the data term
  * (summed or averaged over rows, per `reduction`) plus the weight penalties.
  * With `rows`, the minibatch is those rows of x, read in place. With
  * `dropout`, hidden units are dropped (training only; {@linkcode forward} never drops).
@@ -428,7 +429,6 @@ export function lossAndGradient(
   y: Floats,
   batch: number,
   ws: Workspace,
-  grad: Floats,
   gradLayers: DenseLayer[],
   reg: Regularization,
   reduction: Reduction,

@@ -373,7 +373,6 @@ async function trainOnKernels(
       y,
       batch,
       ws,
-      grad,
       gradLayers,
       reg,
       options.reduction,

@@ -37,14 +37,14 @@ const none = { l1: 0, l2: 0 };
 Deno.test("dropout: backprop matches central differences with a fixed mask", () => {
   const { net, x, y, ws, grad, gradLayers } = setup();
   const mask = fixedMask(0.4);
-  lossAndGradient(net, x, y, batch, ws, grad, gradLayers, none, "mean", undefined, mask());
+  lossAndGradient(net, x, y, batch, ws, gradLayers, none, "mean", undefined, mask());
   const analytic = grad.slice();
   // The mask drops some units: their incoming weights get no gradient from the rows that drop them.
   assert.ok(ws.mask[0].some((m) => m === 0) && ws.mask[0].some((m) => m > 1));
   const scratch = new Float64Array(net.params.length);
   const scratchLayers = layerViews(spec.sizes, scratch);
   const loss = () =>
-    lossAndGradient(net, x, y, batch, ws, scratch, scratchLayers, none, "mean", undefined, mask());
+    lossAndGradient(net, x, y, batch, ws, scratchLayers, none, "mean", undefined, mask());
   const epsilon = 1e-6;
   let difference = 0, norm = 0;
   for (let i = 0; i < net.params.length; i++) {
@@ -65,7 +65,7 @@ Deno.test("dropout: backprop matches central differences with a fixed mask", () 
 Deno.test("dropout: a different mask gives a different gradient, the same mask the same bits", () => {
   const { net, x, y, ws, grad, gradLayers } = setup();
   const step = (dropout?: Dropout) => {
-    lossAndGradient(net, x, y, batch, ws, grad, gradLayers, none, "mean", undefined, dropout);
+    lossAndGradient(net, x, y, batch, ws, gradLayers, none, "mean", undefined, dropout);
     return grad.slice();
   };
   const a = step(fixedMask(0.5)());
@@ -76,11 +76,11 @@ Deno.test("dropout: a different mask gives a different gradient, the same mask t
 });
 
 Deno.test("dropout: inverted, so a unit is kept at 1/(1 − rate) about 1 − rate of the time", () => {
-  const { net, x, y, grad, gradLayers } = setup();
+  const { net, x, y, gradLayers } = setup();
   const big = createWorkspace(net, 2000);
   const many = new Float64Array(2000 * 6).map((_, i) => x[i % x.length]);
   const labels = new Float64Array(2000 * 3).map((_, i) => y[i % y.length]);
-  lossAndGradient(net, many, labels, 2000, big, grad, gradLayers, none, "mean", undefined, {
+  lossAndGradient(net, many, labels, 2000, big, gradLayers, none, "mean", undefined, {
     rate: 0.3,
     random: seededRandom(3, "share"),
   });
@@ -91,7 +91,7 @@ Deno.test("dropout: inverted, so a unit is kept at 1/(1 − rate) about 1 − ra
 });
 
 Deno.test("dropout: evaluation never drops, whatever training did", () => {
-  const { net, x, y, ws, grad, gradLayers } = setup();
+  const { net, x, y, ws, gradLayers } = setup();
   const before = forward(net, x, batch, ws).slice();
   lossAndGradient(
     net,
@@ -99,7 +99,6 @@ Deno.test("dropout: evaluation never drops, whatever training did", () => {
     y,
     batch,
     ws,
-    grad,
     gradLayers,
     none,
     "mean",
@@ -109,7 +108,7 @@ Deno.test("dropout: evaluation never drops, whatever training did", () => {
   assert.deepEqual(forward(net, x, batch, ws).slice(), before);
   assert.throws(
     () =>
-      lossAndGradient(net, x, y, batch, ws, grad, gradLayers, none, "mean", undefined, {
+      lossAndGradient(net, x, y, batch, ws, gradLayers, none, "mean", undefined, {
         rate: 1,
         random: seededRandom(1, "all"),
       }),
