@@ -96,8 +96,9 @@ def train(workload, images, labels):
             torch.nn.init.uniform_(layer.bias, -1, 1)
     activation = torch.sigmoid if workload["activation"] == "sigmoid" else torch.relu
     parameters = [*first.parameters(), *second.parameters()]
-    # foreach: one multi-tensor kernel per step. Debian's 1.13 defaults to the per-tensor loop on
-    # the CPU, whose Adam takes 18 ms a step on 784-800-10 where foreach takes 0.8 ms.
+    # foreach: one multi-tensor kernel per step. With ALLOCATOR it is no faster than Debian's
+    # default per-tensor loop (0.67 against 0.64 ms on 784-800-10); without it, that loop's fresh
+    # temporaries page-fault to 17 ms a step, so foreach keeps the peer fast either way.
     if workload["optimizer"] == "adam":
         optimizer = torch.optim.Adam(parameters, lr=workload["eta"], foreach=True)
     else:
