@@ -96,6 +96,8 @@ export interface WasmKernels extends Kernels {
     abs: number,
     squares: number,
   ): [number, number] | null;
+  /** Two small independent products at once, one a thread; see {@linkcode Kernels.gemmPair}. */
+  gemmPair(first: GemmArgs, second: GemmArgs): boolean;
   /** Hands back a buffer or index for reuse; see {@linkcode Kernels.free}. */
   free(buffer: Float32Array | Float64Array): void;
   /**
@@ -573,6 +575,54 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     dispatch(sparse ? 1 : 0, blocks, c, cAt, m * n, 14);
   };
 
+  /**
+   * The dense block of a product too small to share, over all of C, or null
+   * when the product is not one: buffers outside the memory, an index, a
+   * sparse A, or enough work to split among the threads.
+   */
+  const wholeDenseBlock = (args: GemmArgs): number[] | null => {
+    const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false } = args;
+    if (args.aRows || m === 0 || n === 0 || k === 0 || m * n * k >= minParallelWork) return null;
+    if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) {
+      return null;
+    }
+    if (![a, b, c].every((x) => ours.has(x.buffer)) || prepared.has(a)) return null;
+    const sparseFits = !transB && (sparseZeros === 0 || n >= (transA ? 64 : 16));
+    if (sparseFits && zeroFraction(a, m * k) >= sparseZeros) return null;
+    checkGemm(args);
+    const aRow = transA ? 1 : k, aCol = transA ? m : 1;
+    const bRow = transB ? 1 : n, bCol = transB ? k : 1;
+    const acc = accumulate ? 1 : 0;
+    return [
+      0,
+      m,
+      0,
+      n,
+      k,
+      a.byteOffset,
+      aRow,
+      aCol,
+      b.byteOffset,
+      bRow,
+      bCol,
+      c.byteOffset,
+      n,
+      acc,
+      0,
+    ];
+  };
+
+  const gemmPair = (first: GemmArgs, second: GemmArgs): boolean => {
+    checkOpen("multiply matrices");
+    if (threads < 2) return false;
+    const blocks = [wholeDenseBlock(first), wholeDenseBlock(second)];
+    if (blocks[0] === null || blocks[1] === null) return false;
+    // Each block packs one panel of B (k·32 bytes) and a spill row in its thread's scratch.
+    reserveScratch(Math.max(first.k, second.k) * 32 + 32);
+    dispatch(0, blocks as number[][], first.c as Float32Array, 0, 0, 14);
+    return true;
+  };
+
   /** Elementwise sigmoid, in place in the memory (else the TypeScript twin), shared by the threads. */
   const sigmoid = (z: Float32Array, a: Float32Array, n: number): void => {
     checkOpen("compute sigmoids");
@@ -821,6 +871,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       return new Float64Array(memory.buffer, at, length);
     },
     gemm,
+    gemmPair,
     prepareRows,
     indexRows,
     sigmoid,

@@ -74,6 +74,12 @@ export interface Kernels {
   alloc(length: number): Float32Array;
   /** `C = op(A)·op(B)` (or `C += …`); see {@linkcode GemmArgs}. */
   gemm(args: GemmArgs): void;
+  /**
+   * Two independent products (neither reads what the other writes) at once,
+   * each as `gemm` computes it: two too small to share among threads can then
+   * run on two. False, having done nothing, when it cannot.
+   */
+  gemmPair?(first: GemmArgs, second: GemmArgs): boolean;
   /** Says `a`, rows of `cols` values, will often be read through `aRows`; kernels may index it. */
   prepareRows?(a: Float32Array, cols: number): void;
   /**

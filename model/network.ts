@@ -18,7 +18,7 @@ import {
   flushDenormal,
   sigmoid,
 } from "./activations.ts";
-import { type Kernels, referenceKernels } from "./kernels.ts";
+import { type GemmArgs, type Kernels, referenceKernels } from "./kernels.ts";
 import type { Random } from "./rng.ts";
 
 /** How the output layer turns scores into probabilities, and the loss it pairs with. */
@@ -179,7 +179,7 @@ export function denseBackward(
     const row = i * outputs;
     for (let j = 0; j < outputs; j++) db[j] += dz[row + j];
   }
-  kernels.gemm({
+  const weightGradient: GemmArgs = {
     m: inputs,
     n: outputs,
     k: batch,
@@ -188,10 +188,15 @@ export function denseBackward(
     transA: true,
     b: dz,
     c: grad.weights,
-  });
-  if (dx !== null) {
-    kernels.gemm({ m: batch, n: inputs, k: outputs, a: dz, b: weights, transB: true, c: dx });
+  };
+  if (dx === null) {
+    kernels.gemm(weightGradient);
+    return;
   }
+  const inputGradient = { m: batch, n: inputs, k: outputs, a: dz, b: weights, transB: true, c: dx };
+  if (kernels.gemmPair?.(weightGradient, inputGradient)) return;
+  kernels.gemm(weightGradient);
+  kernels.gemm(inputGradient);
 }
 
 /**

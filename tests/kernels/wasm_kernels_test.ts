@@ -290,8 +290,12 @@ for (const [activation, hidden] of TRAINING_CASES) {
     const quiet = { log() {} };
     for (const shuffleBuffer of [null, 30]) {
       const reference = await trainNetwork(data, plan, { ...options, shuffleBuffer }, quiet);
-      for (const [threads, sparseZeros] of [[1, 2], [2, 2], [2, 0]]) {
-        const kernels = await createWasmKernels({ threads, minParallelWork: 0, sparseZeros });
+      // The default minParallelWork keeps these small products whole: gemmPair then runs a
+      // layer's two gradient products on one thread each.
+      for (
+        const [threads, sparseZeros, minParallelWork] of [[1, 2, 0], [2, 2, 0], [2, 0, 0], [2, 0]]
+      ) {
+        const kernels = await createWasmKernels({ threads, minParallelWork, sparseZeros });
         try {
           const result = await trainNetwork(
             data,
@@ -378,5 +382,54 @@ Deno.test("wasm penalty gives the bits of the TypeScript loop, its sums running 
     assert.equal(kernels.penalty(new Float32Array(n), g, n, l1, l2, 0, 0), null);
   } finally {
     kernels.close();
+  }
+});
+
+Deno.test("wasm gemmPair runs two small products at once with gemm's bits, and declines what it cannot", async () => {
+  const kernels = await createWasmKernels({ threads: 2 });
+  try {
+    const random = seededRandom(22, "pair");
+    const fill = (n: number) => {
+      const x = kernels.alloc(n);
+      for (let i = 0; i < n; i++) x[i] = random() * 2 - 1;
+      return x;
+    };
+    // dW = aᵀ·dz and dx = dz·Wᵀ of a 37-unit layer over 10 classes, 21 rows.
+    const a = fill(21 * 37), dz = fill(21 * 10), w = fill(37 * 10);
+    const dW = fill(37 * 10), dx = fill(21 * 37);
+    const first: GemmArgs = { m: 37, n: 10, k: 21, a, transA: true, b: dz, c: dW };
+    const second: GemmArgs = { m: 21, n: 37, k: 10, a: dz, b: w, transB: true, c: dx };
+    const expected = [dW.slice(), dx.slice()];
+    referenceGemm({ ...first, c: expected[0] });
+    referenceGemm({ ...second, c: expected[1] });
+    assert.equal(kernels.gemmPair(first, second), true);
+    assert.equal(firstDifference(dW, expected[0]), -1);
+    assert.equal(firstDifference(dx, expected[1]), -1);
+    // Outside the memory, or worth splitting among the threads: left to gemm, untouched.
+    const before = dx.slice();
+    assert.equal(kernels.gemmPair(first, { ...second, c: new Float32Array(21 * 37) }), false);
+    const big = fill(512 * 512);
+    const large: GemmArgs = { m: 512, n: 512, k: 512, a: big, b: big, c: fill(512 * 512) };
+    assert.equal(kernels.gemmPair(large, second), false);
+    assert.equal(firstDifference(dx, before), -1);
+  } finally {
+    kernels.close();
+  }
+  const single = await createWasmKernels({ threads: 1 });
+  try {
+    const x = single.alloc(4);
+    assert.equal(
+      single.gemmPair({ m: 2, n: 2, k: 1, a: x, b: x, c: x }, {
+        m: 2,
+        n: 2,
+        k: 1,
+        a: x,
+        b: x,
+        c: x,
+      }),
+      false,
+    );
+  } finally {
+    single.close();
   }
 });
