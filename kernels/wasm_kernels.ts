@@ -53,53 +53,27 @@ export interface WasmKernelOptions {
   workerModule?: URL;
 }
 
+/** The optional {@linkcode Kernels} methods that the WebAssembly kernels all offer. */
+export type OfferedMethods =
+  | "prepareRows"
+  | "indexRows"
+  | "sigmoid"
+  | "activate"
+  | "activateBackward"
+  | "columnSums"
+  | "alloc64"
+  | "update"
+  | "penalty"
+  | "gemmPair"
+  | "free";
+
 /** WebAssembly kernels with their workers; `close` stops the workers. */
-export interface WasmKernels extends Kernels {
+export interface WasmKernels
+  extends Omit<Kernels, OfferedMethods>, Required<Pick<Kernels, OfferedMethods>> {
   /** Threads in use, the calling one included. */
   readonly threads: number;
   /** Stops the workers; the kernels must not be used afterwards. */
   close(): void;
-  /** Indexes `a`, rows of `cols` values, for products that read it through `aRows`. */
-  prepareRows(a: Float32Array, cols: number): void;
-  /** Indexes streamed rows without a dense copy; see {@linkcode Kernels.indexRows}. */
-  indexRows(
-    pass: () => AsyncIterable<Float32Array>,
-    rows: number,
-    cols: number,
-  ): Promise<Float32Array | null>;
-  /** `a[i] = sigmoid(z[i])` for i < n, shared by the threads. */
-  sigmoid(z: Float32Array, a: Float32Array, n: number): void;
-  /** `a = f(z)` for relu and sigmoid, in the memory; see {@linkcode Kernels.activate}. */
-  activate(kind: Activation, z: Float32Array, a: Float32Array, n: number): boolean;
-  /** `dz = da·f'(z)` for relu and sigmoid; see {@linkcode Kernels.activateBackward}. */
-  activateBackward(
-    kind: Activation,
-    z: Float32Array,
-    a: Float32Array,
-    da: Float32Array,
-    dz: Float32Array,
-    n: number,
-  ): boolean;
-  /** Column sums in row order; see {@linkcode Kernels.columnSums}. */
-  columnSums(x: Float32Array, rows: number, cols: number, sums: Float32Array): boolean;
-  /** A zeroed float64 buffer in the kernels' memory. */
-  alloc64(length: number): Float64Array;
-  /** One optimiser step, shared by the threads; see {@linkcode Kernels.update}. */
-  update(args: UpdateArgs): boolean;
-  /** The weight penalty and its running sums; see {@linkcode Kernels.penalty}. */
-  penalty(
-    weights: Float32Array,
-    grad: Float32Array,
-    n: number,
-    l1: number,
-    l2: number,
-    abs: number,
-    squares: number,
-  ): [number, number] | null;
-  /** Two small independent products at once, one a thread; see {@linkcode Kernels.gemmPair}. */
-  gemmPair(first: GemmArgs, second: GemmArgs): boolean;
-  /** Hands back a buffer or index for reuse; see {@linkcode Kernels.free}. */
-  free(buffer: Float32Array | Float64Array): void;
   /**
    * Bytes of the buffers and indexes handed out and not yet freed, of the
    * kernels' own scratch (kept for the next product), and of the memory.
@@ -123,8 +97,8 @@ const WIDE_COLUMNS = 256;
 
 /**
  * Cuts [0, n) into `parts` runs at multiples of 16 (whole vectors and cache
- * lines), dropping empty runs: the same cuts for every product and update
- * of the same width, so each thread's share is the same columns.
+ * lines), dropping empty runs: the same cuts for every product of the same
+ * width, so each thread's share is the same columns.
  */
 function columnRuns(n: number, parts: number): [number, number][] {
   const runs: [number, number][] = [];
@@ -468,6 +442,31 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     }
   };
 
+  /**
+   * Whether a product may list A's non-zero terms (the sparse kernel, when
+   * enough of A is zero): listing pays off only over rows of C wide enough to
+   * reuse each list, not for 10 classes; a transposed A costs a pass to list,
+   * which pays off only over wider rows still.
+   */
+  const listFits = ({ n, transA = false, transB = false }: GemmArgs) =>
+    !transB && (sparseZeros === 0 || n >= (transA ? 64 : 16));
+
+  /** The arguments of the dense or sparse kernel for C's rows [i0, i1) and columns [j0, j1). */
+  const productBlock = (
+    { m, n, k, transA = false, transB = false, accumulate = false }: GemmArgs,
+    aAt: number,
+    bAt: number,
+    cAt: number,
+    i0: number,
+    i1: number,
+    j0: number,
+    j1: number,
+  ): number[] => {
+    const aRow = transA ? 1 : k, aCol = transA ? m : 1;
+    const bRow = transB ? 1 : n, bCol = transB ? k : 1;
+    return [i0, i1, j0, j1, k, aAt, aRow, aCol, bAt, bRow, bCol, cAt, n, accumulate ? 1 : 0, 0];
+  };
+
   const gemm = (args: GemmArgs): void => {
     checkOpen("multiply matrices");
     const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false, aRows } = args;
@@ -479,10 +478,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const indexOnly = handle !== undefined && !handle.dense;
     checkGemm(args, indexOnly ? handle.rows * handle.cols : a.length);
     if (m === 0 || n === 0) return;
-    // Listing a transposed A's terms costs a pass over them, which pays off only over wide rows of C.
-    // Listing A's terms pays off only over rows of C wide enough to reuse each list: not for 10
-    // classes. A transposed A costs a pass to list, which pays off only over wider rows still.
-    const sparseFits = !transB && (sparseZeros === 0 || n >= (transA ? 64 : 16));
+    const sparseFits = listFits(args);
 
     if (aRows) {
       const stored = transA ? k : m, width = transA ? m : k;
@@ -554,8 +550,6 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const aAt = place(a, "a", m * k, true);
     const bAt = place(b, "b", k * n, true);
     const cAt = place(c, "c", m * n, accumulate);
-    const aRow = transA ? 1 : k, aCol = transA ? m : 1;
-    const bRow = transB ? 1 : n, bCol = transB ? k : 1;
     const zeros = sparseFits ? zeroFraction(a, m * k) : 0;
     const sparse = sparseFits && zeros >= sparseZeros;
     // The sparse kernel splits C by rows, so no thread scans another's part of A.
@@ -568,8 +562,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
         : [from * TILE_ROWS, Math.min(m, to * TILE_ROWS), 0, n];
       // Sparse: the lists of A's non-zero terms; dense: one packed panel of B and a spill row.
       need = Math.max(need, sparse ? 8 * (i1 - i0 + 1) * (k + 1) : k * 32 + 32);
-      const acc = accumulate ? 1 : 0;
-      return [i0, i1, j0, j1, k, aAt, aRow, aCol, bAt, bRow, bCol, cAt, n, acc, 0];
+      return productBlock(args, aAt, bAt, cAt, i0, i1, j0, j1);
     });
     reserveScratch(need);
     dispatch(sparse ? 1 : 0, blocks, c, cAt, m * n, 14);
@@ -581,35 +574,15 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
    * sparse A, or enough work to split among the threads.
    */
   const wholeDenseBlock = (args: GemmArgs): number[] | null => {
-    const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false } = args;
+    const { m, n, k, a, b, c } = args;
     if (args.aRows || m === 0 || n === 0 || k === 0 || m * n * k >= minParallelWork) return null;
     if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) {
       return null;
     }
     if (![a, b, c].every((x) => ours.has(x.buffer)) || prepared.has(a)) return null;
-    const sparseFits = !transB && (sparseZeros === 0 || n >= (transA ? 64 : 16));
-    if (sparseFits && zeroFraction(a, m * k) >= sparseZeros) return null;
+    if (listFits(args) && zeroFraction(a, m * k) >= sparseZeros) return null;
     checkGemm(args);
-    const aRow = transA ? 1 : k, aCol = transA ? m : 1;
-    const bRow = transB ? 1 : n, bCol = transB ? k : 1;
-    const acc = accumulate ? 1 : 0;
-    return [
-      0,
-      m,
-      0,
-      n,
-      k,
-      a.byteOffset,
-      aRow,
-      aCol,
-      b.byteOffset,
-      bRow,
-      bCol,
-      c.byteOffset,
-      n,
-      acc,
-      0,
-    ];
+    return productBlock(args, a.byteOffset, b.byteOffset, c.byteOffset, 0, m, 0, n);
   };
 
   const gemmPair = (first: GemmArgs, second: GemmArgs): boolean => {
@@ -741,22 +714,13 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   const penaltyKernel = exported[KERNEL_EXPORTS.indexOf("penaltyRange")];
 
   /** The penalty on this thread: its sums run in index order, so it is not shared. */
-  const penalty = (
-    weights: Float32Array,
-    grad: Float32Array,
-    n: number,
-    l1: number,
-    l2: number,
-    abs: number,
-    squares: number,
-  ): [number, number] | null => {
+  const penalty: WasmKernels["penalty"] = (weights, grad, n, l1, l2, abs, squares) => {
     checkOpen("add the weight penalty");
     if (!inMemory(n, weights, grad)) return null;
     const block = new Float64Array(memory.buffer, sums, 4);
     block.set([abs, squares, l1 / 2, l2]);
     penaltyKernel(0, n, weights.byteOffset, grad.byteOffset, sums);
-    const out = new Float64Array(memory.buffer, sums, 2);
-    return [out[0], out[1]];
+    return [block[0], block[1]];
   };
 
   /** Builds the CSR copy of `a` (rows of `cols`) when enough of it is zero to pay off. */
