@@ -102,6 +102,7 @@ export const KERNEL_EXPORTS = [
   "sigmoidBackwardRange",
   "columnSums",
   "penaltyRange",
+  "gemmCsrScatter",
 ] as const;
 
 /**

@@ -111,6 +111,15 @@ function columnRuns(n: number, parts: number): [number, number][] {
   return runs;
 }
 
+/**
+ * Up to this size in bytes, a transposed index product's C (a weight
+ * gradient, 157 KB for 784 × 50) stays in the L2 cache, so its terms are
+ * scattered into it rather than first bucketed by its row.
+ */
+const SCATTER_BYTES = 512 * 1024;
+
+const SCATTER_KERNEL = KERNEL_EXPORTS.indexOf("gemmCsrScatter");
+
 let compiled: WebAssembly.Module | undefined;
 
 /** Compiles gemm.wasm once per process. */
@@ -513,6 +522,27 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       const cAt = place(c, "c", m * n, accumulate);
       // Transposed, every block lists its rows' terms from all k stored rows: one block per thread.
       const work = m * n * k * (1 - csr.zeros);
+      if (transA && !accumulate && m * n * 4 <= SCATTER_BYTES) {
+        // Small enough a C to stay in cache: each stored row's terms scatter straight into C,
+        // with no pass to bucket them by C's row. Threads split C by rows, as the lists do.
+        const blocks = split(Math.ceil(m / TILE_ROWS), work, 1).map(([from, to]) => [
+          from * TILE_ROWS,
+          Math.min(m, to * TILE_ROWS),
+          0,
+          n,
+          k,
+          csr.rowStart,
+          csr.idx,
+          csr.val,
+          staging.a.at,
+          bAt,
+          n,
+          cAt,
+          n,
+        ]);
+        dispatch(SCATTER_KERNEL, blocks, c, cAt, m * n);
+        return;
+      }
       const perThread = transA ? 1 : 4;
       // Transposed, by rows: a split by columns would list every term on every thread.
       const byColumns = !transA && threads > 1 && n >= WIDE_COLUMNS && work >= minParallelWork;

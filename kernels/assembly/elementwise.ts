@@ -254,11 +254,30 @@ export function columnSums(j0: i32, j1: i32, rows: i32, cols: i32, dz: usize, db
 export function penaltyRange(i0: i32, i1: i32, w: usize, g: usize, sums: usize): void {
   let abs = load<f64>(sums), squares = load<f64>(sums, 8);
   const halfL1 = load<f64>(sums, 16), l2 = load<f64>(sums, 24);
-  for (let i = i0; i < i1; i++) {
+  const halfL1s = f64x2.splat(halfL1), l2s = f64x2.splat(l2), zero = f64x2.splat(0);
+  const signBit = i64x2.splat(0x8000000000000000);
+  let i = i0;
+  // Two at a time, without branches: a sign branched on (or a float select, which V8 lowers
+  // to one) mispredicts on random-signed weights, five times the cost of the arithmetic.
+  for (; i + 2 <= i1; i += 2) {
+    const at = <usize>i << 2;
+    const x = f64x2.promote_low_f32x4(v128.load64_zero(w + at));
+    // halfL1·Math.sign(x): ±halfL1 for a non-zero x; halfL1·x (±0, or x's NaN) otherwise.
+    const signed = v128.bitselect(x, halfL1s, signBit);
+    const l1Term = v128.bitselect(signed, f64x2.mul(halfL1s, x), f64x2.gt(f64x2.abs(x), zero));
+    const step = f64x2.add(f64x2.mul(l2s, x), l1Term);
+    const old = f64x2.promote_low_f32x4(v128.load64_zero(g + at));
+    v128.store64_lane(g + at, f32x4.demote_f64x2_zero(f64x2.add(old, step)), 0);
+    const ax = f64x2.abs(x), sq = f64x2.mul(x, x);
+    abs += f64x2.extract_lane(ax, 0);
+    squares += f64x2.extract_lane(sq, 0);
+    abs += f64x2.extract_lane(ax, 1);
+    squares += f64x2.extract_lane(sq, 1);
+  }
+  for (; i < i1; i++) {
     const at = <usize>i << 2;
     const x = <f64>load<f32>(w + at);
-    // Math.sign: ±1, or x itself for ±0 and NaN; selected, not branched on (random signs).
-    const sign = select<f64>(1.0, select<f64>(-1.0, x, x < 0), x > 0);
+    const sign = x > 0 ? 1.0 : x < 0 ? -1.0 : x;
     store<f32>(g + at, <f32>(<f64>load<f32>(g + at) + (l2 * x + halfL1 * sign)));
     abs += Math.abs(x);
     squares += x * x;

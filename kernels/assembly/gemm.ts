@@ -598,6 +598,184 @@ export function gemmCsr(
 }
 
 /**
+ * Like {@link gemmCsr} transposed (C = Aᵀ·B, A's stored rows from the index),
+ * for a C small enough to stay in cache: instead of bucketing A's terms by C's
+ * row first, each stored row p scatters its terms (i, v) into C, C[i, j] +=
+ * v·B(p, j), in p order, so every C[i, j] sums its terms in the reference's
+ * order, starting from +0. B(p, ·) stays in registers across the row's terms.
+ * Columns go 48, then 16, then 4 at a time, then the last 1 to 3; C's rows are
+ * [i0, i1) (each stored row's terms found from i0 by bisection). Never accumulates.
+ */
+export function gemmCsrScatter(
+  i0: i32,
+  i1: i32,
+  j0: i32,
+  j1: i32,
+  k: i32,
+  rowStart: usize,
+  idx: usize,
+  val: usize,
+  rowIds: usize,
+  b: usize,
+  bRow: i32,
+  c: usize,
+  ldc: i32,
+): void {
+  const bRowBytes = <usize>bRow << 2;
+  const cRowBytes = <usize>ldc << 2;
+  for (let i = i0; i < i1; i++) {
+    memory.fill(c + <usize>i * cRowBytes + (<usize>j0 << 2), 0, <usize>(j1 - j0) << 2);
+  }
+  let j = j0;
+  for (; j + 48 <= j1; j += 48) scatter48(i0, i1, j, k, rowStart, idx, val, rowIds, b, bRowBytes, c, cRowBytes);
+  for (; j + 16 <= j1; j += 16) scatter16(i0, i1, j, k, rowStart, idx, val, rowIds, b, bRowBytes, c, cRowBytes);
+  for (; j < j1; j += 4) scatter4(i0, i1, j, min(4, j1 - j), k, rowStart, idx, val, rowIds, b, bRowBytes, c, cRowBytes);
+}
+
+/** Where stored row p's terms at or past C's row i0 begin, and where they end. */
+// @ts-ignore: decorator
+@inline
+function termsFrom(rowStart: usize, idx: usize, rowIds: usize, p: i32, i0: i32): u64 {
+  const row = load<i32>(rowIds + (<usize>p << 2));
+  const end = load<i32>(rowStart + (<usize>(row + 1) << 2));
+  const first = firstAtLeast(idx, load<i32>(rowStart + (<usize>row << 2)), end, i0);
+  return (<u64>first << 32) | <u64><u32>end;
+}
+
+/** Columns [j, j + 48) of {@link gemmCsrScatter}: twelve vectors of B(p, ·) in registers. */
+function scatter48(
+  i0: i32,
+  i1: i32,
+  j: i32,
+  k: i32,
+  rowStart: usize,
+  idx: usize,
+  val: usize,
+  rowIds: usize,
+  b: usize,
+  bRowBytes: usize,
+  c: usize,
+  cRowBytes: usize,
+): void {
+  const column = <usize>j << 2;
+  const magnitude = i32x4.splat(0x7fffffff);
+  for (let p = 0; p < k; p++) {
+    const src = b + <usize>p * bRowBytes + column;
+    const b0 = v128.load(src), b1 = v128.load(src, 16), b2 = v128.load(src, 32);
+    const b3 = v128.load(src, 48), b4 = v128.load(src, 64), b5 = v128.load(src, 80);
+    const b6 = v128.load(src, 96), b7 = v128.load(src, 112), b8 = v128.load(src, 128);
+    const b9 = v128.load(src, 144), b10 = v128.load(src, 160), b11 = v128.load(src, 176);
+    const any = v128.or(
+      v128.or(v128.or(v128.or(b0, b1), v128.or(b2, b3)), v128.or(v128.or(b4, b5), v128.or(b6, b7))),
+      v128.or(v128.or(b8, b9), v128.or(b10, b11)),
+    );
+    if (!v128.any_true(v128.and(any, magnitude))) continue;
+    const span = termsFrom(rowStart, idx, rowIds, p, i0);
+    const end = <i32>span;
+    for (let t = <i32>(span >> 32); t < end; t++) {
+      const i = load<i32>(idx + (<usize>t << 2));
+      if (i >= i1) break;
+      const s = v128.load32_splat(val + (<usize>t << 2));
+      const dst = c + <usize>i * cRowBytes + column;
+      v128.store(dst, f32x4.add(v128.load(dst), f32x4.mul(s, b0)));
+      v128.store(dst, f32x4.add(v128.load(dst, 16), f32x4.mul(s, b1)), 16);
+      v128.store(dst, f32x4.add(v128.load(dst, 32), f32x4.mul(s, b2)), 32);
+      v128.store(dst, f32x4.add(v128.load(dst, 48), f32x4.mul(s, b3)), 48);
+      v128.store(dst, f32x4.add(v128.load(dst, 64), f32x4.mul(s, b4)), 64);
+      v128.store(dst, f32x4.add(v128.load(dst, 80), f32x4.mul(s, b5)), 80);
+      v128.store(dst, f32x4.add(v128.load(dst, 96), f32x4.mul(s, b6)), 96);
+      v128.store(dst, f32x4.add(v128.load(dst, 112), f32x4.mul(s, b7)), 112);
+      v128.store(dst, f32x4.add(v128.load(dst, 128), f32x4.mul(s, b8)), 128);
+      v128.store(dst, f32x4.add(v128.load(dst, 144), f32x4.mul(s, b9)), 144);
+      v128.store(dst, f32x4.add(v128.load(dst, 160), f32x4.mul(s, b10)), 160);
+      v128.store(dst, f32x4.add(v128.load(dst, 176), f32x4.mul(s, b11)), 176);
+    }
+  }
+}
+
+/** Columns [j, j + 16) of {@link gemmCsrScatter}. */
+function scatter16(
+  i0: i32,
+  i1: i32,
+  j: i32,
+  k: i32,
+  rowStart: usize,
+  idx: usize,
+  val: usize,
+  rowIds: usize,
+  b: usize,
+  bRowBytes: usize,
+  c: usize,
+  cRowBytes: usize,
+): void {
+  const column = <usize>j << 2;
+  const magnitude = i32x4.splat(0x7fffffff);
+  for (let p = 0; p < k; p++) {
+    const src = b + <usize>p * bRowBytes + column;
+    const b0 = v128.load(src), b1 = v128.load(src, 16), b2 = v128.load(src, 32), b3 = v128.load(src, 48);
+    if (!v128.any_true(v128.and(v128.or(v128.or(b0, b1), v128.or(b2, b3)), magnitude))) continue;
+    const span = termsFrom(rowStart, idx, rowIds, p, i0);
+    const end = <i32>span;
+    for (let t = <i32>(span >> 32); t < end; t++) {
+      const i = load<i32>(idx + (<usize>t << 2));
+      if (i >= i1) break;
+      const s = v128.load32_splat(val + (<usize>t << 2));
+      const dst = c + <usize>i * cRowBytes + column;
+      v128.store(dst, f32x4.add(v128.load(dst), f32x4.mul(s, b0)));
+      v128.store(dst, f32x4.add(v128.load(dst, 16), f32x4.mul(s, b1)), 16);
+      v128.store(dst, f32x4.add(v128.load(dst, 32), f32x4.mul(s, b2)), 32);
+      v128.store(dst, f32x4.add(v128.load(dst, 48), f32x4.mul(s, b3)), 48);
+    }
+  }
+}
+
+/**
+ * Columns [j, j + width) of {@link gemmCsrScatter}, width 1 to 4: one vector,
+ * read whole (the memory has slack past every buffer) but stored lane by lane,
+ * so the next row of C, which another thread may be writing, is never touched.
+ */
+function scatter4(
+  i0: i32,
+  i1: i32,
+  j: i32,
+  width: i32,
+  k: i32,
+  rowStart: usize,
+  idx: usize,
+  val: usize,
+  rowIds: usize,
+  b: usize,
+  bRowBytes: usize,
+  c: usize,
+  cRowBytes: usize,
+): void {
+  const column = <usize>j << 2;
+  const magnitude = i32x4.splat(0x7fffffff);
+  // Lanes past the width are masked off B, so they add nothing to what they read.
+  const keep = i32x4.gt_s(i32x4.splat(width), i32x4(0, 1, 2, 3));
+  for (let p = 0; p < k; p++) {
+    const b0 = v128.and(v128.load(b + <usize>p * bRowBytes + column), keep);
+    if (!v128.any_true(v128.and(b0, magnitude))) continue;
+    const span = termsFrom(rowStart, idx, rowIds, p, i0);
+    const end = <i32>span;
+    for (let t = <i32>(span >> 32); t < end; t++) {
+      const i = load<i32>(idx + (<usize>t << 2));
+      if (i >= i1) break;
+      const s = v128.load32_splat(val + (<usize>t << 2));
+      const dst = c + <usize>i * cRowBytes + column;
+      const sum = f32x4.add(v128.load(dst), f32x4.mul(s, b0));
+      if (width == 4) {
+        v128.store(dst, sum);
+      } else {
+        store<f32>(dst, f32x4.extract_lane(sum, 0));
+        if (width > 1) store<f32>(dst, f32x4.extract_lane(sum, 1), 4);
+        if (width > 2) store<f32>(dst, f32x4.extract_lane(sum, 2), 8);
+      }
+    }
+  }
+}
+
+/**
  * Rows [0, rows) of C from their lists (row r's terms are entries
  * [starts[r], starts[r + 1]) of idx/val), a panel of columns at a time.
  */

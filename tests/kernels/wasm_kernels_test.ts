@@ -366,18 +366,29 @@ Deno.test("wasm penalty gives the bits of the TypeScript loop, its sums running 
       w[i] = (random() * 2 - 1) * (i % 7 === 0 ? 1e30 : 3);
       g[i] = random() - 0.5;
     }
-    w.set([0, -0, 1e-45, -1e-45, 3.4e38], 0);
-    const [l1, l2, abs0, squares0] = [0.003, 0.1, 2.5, 7.25];
-    const expected = g.slice();
-    let abs = abs0, squares = squares0;
-    for (let i = 0; i < n; i++) {
-      expected[i] += l2 * w[i] + (l1 / 2) * Math.sign(w[i]);
-      abs += Math.abs(w[i]);
-      squares += w[i] * w[i];
+    // Signed zeros, denormals, the largest float and the infinities, at even and odd indices.
+    w.set([0, -0, 1e-45, -1e-45, 3.4e38, -Infinity, Infinity, -0, 0], 0);
+    w.set([-0, -1e-45, Infinity], n - 3);
+    // With and without L1 (whose sign term must then add nothing, not even a −0 to a +0).
+    for (
+      const [l1, l2, abs0, squares0] of [[0.003, 0.1, 2.5, 7.25], [0, 0.1, 0, 0], [0, 0, 1, 1]]
+    ) {
+      const expected = g.slice();
+      let abs = abs0, squares = squares0;
+      for (let i = 0; i < n; i++) {
+        expected[i] += l2 * w[i] + (l1 / 2) * Math.sign(w[i]);
+        abs += Math.abs(w[i]);
+        squares += w[i] * w[i];
+      }
+      const sums = kernels.penalty(w, g, n, l1, l2, abs0, squares0);
+      assert.equal(firstDifference(g, expected), -1, `l1 ${l1}, l2 ${l2}`);
+      assert.deepEqual(sums, [abs, squares]);
     }
-    const sums = kernels.penalty(w, g, n, l1, l2, abs0, squares0);
-    assert.equal(firstDifference(g, expected), -1);
-    assert.deepEqual(sums, [abs, squares]);
+    // A NaN weight gives a NaN gradient and NaN sums, as the loop does.
+    w[5] = NaN;
+    const sums = kernels.penalty(w, g, n, 0.003, 0.1, 0, 0);
+    assert.ok(Number.isNaN(g[5]) && Number.isNaN(sums![0]) && Number.isNaN(sums![1]));
+    const [l1, l2] = [0.003, 0.1];
     // Buffers from elsewhere are left to the caller.
     assert.equal(kernels.penalty(new Float32Array(n), g, n, l1, l2, 0, 0), null);
   } finally {
