@@ -103,6 +103,7 @@ export const KERNEL_EXPORTS = [
   "columnSums",
   "penaltyRange",
   "gemmCsrScatter",
+  "logisticLossRange",
 ] as const;
 
 /**

@@ -60,3 +60,99 @@ export function exp64(x: number): number {
   if (k === 1024) return y * 2 * 8.98846567431158e307;
   return y * POWERS_OF_TWO[k + 1022];
 }
+
+const LP1 = 6.666666666666735130e-01;
+const LP2 = 3.999999999940941908e-01;
+const LP3 = 2.857142874366239149e-01;
+const LP4 = 2.222219843214978396e-01;
+const LP5 = 1.818357216161805012e-01;
+const LP6 = 1.531383769920937332e-01;
+const LP7 = 1.479819860511658591e-01;
+
+/** One float64 and its two 32-bit halves (little-endian: the high word is index 1). */
+const BITS = new Float64Array(1);
+const WORDS = new Int32Array(BITS.buffer);
+
+/** The high 32 bits of x's float64 encoding, as a signed integer. */
+function highWord(x: number): number {
+  BITS[0] = x;
+  return WORDS[1];
+}
+
+/** x with its high 32 bits replaced by `high`. */
+function withHighWord(x: number, high: number): number {
+  BITS[0] = x;
+  WORDS[1] = high;
+  return BITS[0];
+}
+
+/**
+ * ln(1 + x) in float64, within 1 ulp, accurate for tiny x; written out, as
+ * {@linkcode exp64}, so the WebAssembly kernels compute the very same bits
+ * (fdlibm's log1p: 1 + x = 2^k·(1 + f) with √2/2 ≤ 1 + f < √2, then a
+ * polynomial in s = f/(2 + f), with a term that corrects 1 + x's rounding).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { log1p64 } from "./exp.ts";
+ * assert.equal(log1p64(0), 0);
+ * assert.equal(log1p64(1e-300), 1e-300);
+ * assert.ok(Math.abs(log1p64(1) - Math.LN2) <= Number.EPSILON * Math.LN2);
+ * ```
+ */
+export function log1p64(x: number): number {
+  const hx = highWord(x);
+  const ax = hx & 0x7fffffff;
+  let k = 1;
+  let f = 0, c = 0, hu = 0;
+  if (hx < 0x3fda827a) { // x < 0.41422
+    if (ax >= 0x3ff00000) { // x ≤ −1
+      return x === -1 ? -Infinity : NaN;
+    }
+    if (ax < 0x3e200000) { // |x| < 2^-29
+      return ax < 0x3c900000 ? x : x - x * x * 0.5; // |x| < 2^-54: x itself
+    }
+    if (hx > 0 || hx <= (0xbfd2bec3 | 0)) { // −0.2929 < x < 0.41422: no reduction
+      k = 0;
+      f = x;
+      hu = 1;
+    }
+  }
+  if (hx >= 0x7ff00000) return x + x; // +Infinity or NaN
+  if (k !== 0) {
+    let u: number;
+    if (hx < 0x43400000) { // x < 2^53: 1 + x rounds, so keep what it lost
+      u = 1 + x;
+      hu = highWord(u);
+      k = (hu >> 20) - 1023;
+      c = k > 0 ? 1 - (u - x) : x - (u - 1);
+      c /= u;
+    } else {
+      u = x;
+      hu = highWord(u);
+      k = (hu >> 20) - 1023;
+      c = 0;
+    }
+    hu &= 0x000fffff;
+    if (hu < 0x6a09e) { // 1 + f < √2
+      u = withHighWord(u, hu | 0x3ff00000);
+    } else {
+      k += 1;
+      u = withHighWord(u, hu | 0x3fe00000);
+      hu = (0x00100000 - hu) >> 2;
+    }
+    f = u - 1;
+  }
+  const hfsq = 0.5 * f * f;
+  if (hu === 0) { // |f| < 2^-20
+    if (f === 0) return k === 0 ? 0 : k * LN2_HI + (c + k * LN2_LO);
+    const r = hfsq * (1 - 0.66666666666666666 * f);
+    return k === 0 ? f - r : k * LN2_HI - ((r - (k * LN2_LO + c)) - f);
+  }
+  const s = f / (2 + f);
+  const z = s * s;
+  const r = z * (LP1 + z * (LP2 + z * (LP3 + z * (LP4 + z * (LP5 + z * (LP6 + z * LP7))))));
+  if (k === 0) return f - (hfsq - s * (hfsq + r));
+  return k * LN2_HI - ((hfsq - (s * (hfsq + r) + (k * LN2_LO + c))) - f);
+}

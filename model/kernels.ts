@@ -114,6 +114,19 @@ export interface Kernels {
     n: number,
   ): boolean;
   /**
+   * model/network.ts `outputLoss("sigmoid", …)` over n units, the same bits:
+   * writes `a = sigmoid(z)` and `dz = (a − y)·scale`, returns the logistic
+   * cost summed in index order; null, having changed nothing, when it cannot.
+   */
+  logisticLoss?(
+    z: Float32Array,
+    y: Float32Array,
+    a: Float32Array,
+    dz: Float32Array,
+    n: number,
+    scale: number,
+  ): number | null;
+  /**
    * `sums[j] += Σ_i x[i·cols + j]` over `rows` rows, in row order in float32
    * (a bias gradient); false when it cannot.
    */

@@ -17,7 +17,9 @@ import {
   type Floats,
   flushDenormal,
   sigmoid,
+  sigmoidExp,
 } from "./activations.ts";
+import { log1p64 } from "./exp.ts";
 import { type GemmArgs, type Kernels, referenceKernels } from "./kernels.ts";
 import type { Random } from "./rng.ts";
 
@@ -258,19 +260,44 @@ export function outputLoss(
   } else {
     // −[y·log σ(z) + (1−y)·log(1−σ(z))] = y·softplus(−z) + (1−y)·softplus(z), and with
     // e = exp(−|z|): σ(z) = 1/(1+e) or e/(1+e), softplus(±z) = max(±z, 0) + log1p(e).
-    // One exp and one log per unit, none of which can overflow.
+    // One exp and one log per unit, none of which can overflow; exp64 and log1p64, which the
+    // kernels' logisticLossRange computes bit for bit (so a is exactly `sigmoid(z)`).
     for (let i = 0; i < n; i++) {
       const zi = z[i];
-      const e = expOrZero(-Math.abs(zi));
+      const e = sigmoidExp(-Math.abs(zi));
       a[i] = zi >= 0 ? 1 / (1 + e) : flushDenormal(e / (1 + e));
       // log1p(e) is e itself once e < 2⁻⁵⁴; skipping the call there changes no bit.
-      const tail = e < 5e-17 ? e : Math.log1p(e);
+      const tail = e < 5e-17 ? e : log1p64(e);
       const yi = y[i];
       loss += yi * (Math.max(-zi, 0) + tail) + (1 - yi) * (Math.max(zi, 0) + tail);
     }
   }
   for (let i = 0; i < n; i++) dz[i] = flushDenormal((a[i] - y[i]) * scale);
   return loss;
+}
+
+/**
+ * {@linkcode outputLoss} over layer l's buffers of the workspace, on the
+ * kernels when they offer it (same bits either way).
+ */
+function outputLossOn(
+  ws: Workspace,
+  kind: OutputKind,
+  l: number,
+  y: Floats,
+  batch: number,
+  classes: number,
+  scale: number,
+): number {
+  const z = ws.z[l], a = ws.a[l], dz = ws.dz[l], n = batch * classes;
+  if (
+    kind === "sigmoid" && z instanceof Float32Array && y instanceof Float32Array &&
+    a instanceof Float32Array && dz instanceof Float32Array
+  ) {
+    const loss = ws.kernels.logisticLoss?.(z, y, a, dz, n, scale);
+    if (loss !== undefined && loss !== null) return loss;
+  }
+  return outputLoss(kind, z, y, a, dz, batch, classes, scale);
 }
 
 /** A hidden layer's activation, on the kernels when they offer it (same bits either way). */
@@ -459,16 +486,7 @@ export function lossAndGradient(
   }
   denseForward(input, layers[last], ws.z[last], batch, ws.kernels, last === 0 ? rows : undefined);
   const scale = reduction === "mean" ? 1 / batch : 1;
-  const dataLoss = outputLoss(
-    spec.output,
-    ws.z[last],
-    y,
-    ws.a[last],
-    ws.dz[last],
-    batch,
-    layers[last].outputs,
-    scale,
-  );
+  const dataLoss = outputLossOn(ws, spec.output, last, y, batch, layers[last].outputs, scale);
 
   // Every layer's backward writes its whole gradient, so `grad` needs no zeroing first.
   for (let l = last; l >= 0; l--) {
@@ -529,6 +547,5 @@ export function forwardLoss(
 ): number {
   forward(net, x, batch, ws, rows);
   const last = net.layers.length - 1;
-  const classes = net.layers[last].outputs;
-  return outputLoss(net.spec.output, ws.z[last], y, ws.a[last], ws.dz[last], batch, classes, 1);
+  return outputLossOn(ws, net.spec.output, last, y, batch, net.layers[last].outputs, 1);
 }

@@ -333,7 +333,8 @@ async function trainOnKernels(
     capacity = Math.max(capacity, plan.starts[b + 1] - plan.starts[b]);
   }
   const ws = createWorkspace(net, capacity, kernels);
-  const y = new Float32Array(capacity * classes);
+  // In the kernels' memory, where their output loss reads it in place.
+  const y = kernels.alloc(capacity * classes);
   const reg: Regularization = { l1: options.l1, l2: options.l2 };
   const validating = plan.validationIndices.length > 0;
   const batches = plan.starts.length - 1;
@@ -676,7 +677,8 @@ export function trainStage(
     // 3: sigmoid through exp64, values below float32's normal range flushed to 0.
     // 4: inputs are a streamed data set; a shuffle buffer when the set is streamed.
     // 5: Adam in float32, in PyTorch's form (model/optimizers.ts).
-    version: 5,
+    // 6: the sigmoid output's loss through exp64 and log1p64 (model/exp.ts), as the kernels'.
+    version: 6,
     params: trainParams(options),
     run: async ([plan, samples], context) =>
       trainNetwork(samples, plan, options, context.reporter, await kernels()),

@@ -53,6 +53,255 @@ function sigmoidExp(x: f64): f64 {
   return x < -87.4 ? 0 : exp64(x);
 }
 
+const LP1: f64 = 6.666666666666735130e-01;
+const LP2: f64 = 3.999999999940941908e-01;
+const LP3: f64 = 2.857142874366239149e-01;
+const LP4: f64 = 2.222219843214978396e-01;
+const LP5: f64 = 1.818357216161805012e-01;
+const LP6: f64 = 1.531383769920937332e-01;
+const LP7: f64 = 1.479819860511658591e-01;
+
+/** The high 32 bits of x's encoding. */
+// @ts-ignore: decorator
+@inline
+function highWord(x: f64): i32 {
+  return <i32>(reinterpret<i64>(x) >> 32);
+}
+
+/** model/exp.ts `log1p64`. */
+function log1p64(x: f64): f64 {
+  const hx = highWord(x);
+  const ax = hx & 0x7fffffff;
+  let k: i32 = 1;
+  let f: f64 = 0, c: f64 = 0;
+  let hu: i32 = 0;
+  if (hx < 0x3fda827a) {
+    if (ax >= 0x3ff00000) return x == -1 ? -Infinity : NaN;
+    if (ax < 0x3e200000) return ax < 0x3c900000 ? x : x - x * x * 0.5;
+    if (hx > 0 || hx <= <i32>0xbfd2bec3) {
+      k = 0;
+      f = x;
+      hu = 1;
+    }
+  }
+  if (hx >= 0x7ff00000) return x + x;
+  if (k != 0) {
+    let u: f64;
+    if (hx < 0x43400000) {
+      u = 1 + x;
+      hu = highWord(u);
+      k = (hu >> 20) - 1023;
+      c = k > 0 ? 1 - (u - x) : x - (u - 1);
+      c /= u;
+    } else {
+      u = x;
+      hu = highWord(u);
+      k = (hu >> 20) - 1023;
+      c = 0;
+    }
+    hu &= 0x000fffff;
+    const low = reinterpret<i64>(u) & 0xffffffff;
+    if (hu < 0x6a09e) {
+      u = reinterpret<f64>((<i64>(hu | 0x3ff00000) << 32) | low);
+    } else {
+      k += 1;
+      u = reinterpret<f64>((<i64>(hu | 0x3fe00000) << 32) | low);
+      hu = (0x00100000 - hu) >> 2;
+    }
+    f = u - 1;
+  }
+  const hfsq = 0.5 * f * f;
+  const kf = <f64>k;
+  if (hu == 0) {
+    if (f == 0) return k == 0 ? 0 : kf * LN2_HI + (c + kf * LN2_LO);
+    const r = hfsq * (1 - 0.66666666666666666 * f);
+    return k == 0 ? f - r : kf * LN2_HI - ((r - (kf * LN2_LO + c)) - f);
+  }
+  const s = f / (2 + f);
+  const z = s * s;
+  const r = z * (LP1 + z * (LP2 + z * (LP3 + z * (LP4 + z * (LP5 + z * (LP6 + z * LP7))))));
+  if (k == 0) return f - (hfsq - s * (hfsq + r));
+  return kf * LN2_HI - ((hfsq - (s * (hfsq + r) + (kf * LN2_LO + c))) - f);
+}
+
+/** Two lanes' i64 low 32 bits as f64 (the k of log1p2, small integers). */
+// @ts-ignore: decorator
+@inline
+function lowWordsToF64(v: v128): v128 {
+  return f64x2.convert_low_i32x4_s(i8x16.shuffle(v, v, 0, 1, 2, 3, 8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11));
+}
+
+/** (LP1 + z·(LP2 + … z·LP7))·z, log1p's polynomial, two lanes. */
+// @ts-ignore: decorator
+@inline
+function log1pPoly2(z: v128): v128 {
+  let r = f64x2.add(f64x2.splat(LP6), f64x2.mul(z, f64x2.splat(LP7)));
+  r = f64x2.add(f64x2.splat(LP5), f64x2.mul(z, r));
+  r = f64x2.add(f64x2.splat(LP4), f64x2.mul(z, r));
+  r = f64x2.add(f64x2.splat(LP3), f64x2.mul(z, r));
+  r = f64x2.add(f64x2.splat(LP2), f64x2.mul(z, r));
+  r = f64x2.add(f64x2.splat(LP1), f64x2.mul(z, r));
+  return f64x2.mul(z, r);
+}
+
+/**
+ * {@link log1p64} of two float64 lanes x in [0, 1] (or NaN, which stays NaN),
+ * operation for operation, without branches: every lane computes each path
+ * log1p64 can take there, and the lane's own is selected. x < 2⁻²⁹: x or
+ * x − x²/2; x < 0.41422 (high word below 0x3fda827a): f = x, k = 0; above:
+ * 1 + x = 2^k·(1 + f) with the rounding correction c, and, where f's high
+ * bits vanish, the short form (or, for f = 0, k·ln2 + c alone).
+ */
+// @ts-ignore: decorator
+@inline
+function log1p2(x: v128): v128 {
+  const one = f64x2.splat(1), half = f64x2.splat(0.5), zero = f64x2.splat(0);
+  // x < 0.41422 (high word below 0x3fda827a): f = x, k = 0, c = 0. Above: reduce 1 + x.
+  const middle = f64x2.lt(x, f64x2.splat(LOG1P_NO_REDUCTION));
+  const u = f64x2.add(one, x);
+  const hu = i64x2.shr_s(u, 32);
+  const k = i64x2.sub(i64x2.shr_s(hu, 20), i64x2.splat(1023));
+  let c = v128.bitselect(
+    f64x2.sub(one, f64x2.sub(u, x)),
+    f64x2.sub(x, f64x2.sub(u, one)),
+    i64x2.gt_s(k, i64x2.splat(0)),
+  );
+  c = v128.andnot(f64x2.div(c, u), middle);
+  const mantissa = v128.and(hu, i64x2.splat(0x000fffff));
+  const below = i64x2.lt_s(mantissa, i64x2.splat(0x6a09e));
+  const exponent = v128.bitselect(i64x2.splat(0x3ff00000), i64x2.splat(0x3fe00000), below);
+  const scaled = v128.or(
+    v128.and(u, i64x2.splat(0xffffffff)),
+    i64x2.shl(v128.or(mantissa, exponent), 32),
+  );
+  // k + 1 where 1 + f was halved: the mask is −1 where it was not.
+  const kf = v128.andnot(lowWordsToF64(i64x2.add(i64x2.add(k, i64x2.splat(1)), below)), middle);
+  // log1p64's hu: 1 on the middle path, so never 0 there.
+  const hu2 = v128.bitselect(
+    mantissa,
+    i64x2.shr_s(i64x2.sub(i64x2.splat(0x00100000), mantissa), 2),
+    below,
+  );
+  const f = v128.bitselect(x, f64x2.sub(scaled, one), middle);
+  const hfsq = f64x2.mul(f64x2.mul(half, f), f);
+  const kHi = f64x2.mul(kf, f64x2.splat(LN2_HI));
+  const kLoC = f64x2.add(f64x2.mul(kf, f64x2.splat(LN2_LO)), c);
+  const s = f64x2.div(f, f64x2.add(f64x2.splat(2), f));
+  const r = log1pPoly2(f64x2.mul(s, s));
+  // With k = 0 and c = 0 this is log1p64's f − (hfsq − s·(hfsq + r)) bit for bit: s·(hfsq + r)
+  // > 0, so adding +0 keeps it, and 0 − (b − f) = f − b as rounding is symmetric.
+  const general = f64x2.sub(
+    kHi,
+    f64x2.sub(f64x2.sub(hfsq, f64x2.add(f64x2.mul(s, f64x2.add(hfsq, r)), kLoC)), f),
+  );
+  const shortR = f64x2.mul(
+    hfsq,
+    f64x2.sub(one, f64x2.mul(f64x2.splat(0.66666666666666666), f)),
+  );
+  const short = f64x2.sub(kHi, f64x2.sub(f64x2.sub(shortR, kLoC), f));
+  const exact = f64x2.add(kHi, f64x2.add(c, f64x2.mul(kf, f64x2.splat(LN2_LO))));
+  const reduced = v128.bitselect(
+    v128.bitselect(exact, short, f64x2.eq(f, zero)),
+    general,
+    v128.andnot(i64x2.eq(hu2, i64x2.splat(0)), middle),
+  );
+  // x < 2⁻²⁹: x, or x − x·x·0.5 from 2⁻⁵⁴.
+  const tiny = v128.bitselect(
+    x,
+    f64x2.sub(x, f64x2.mul(f64x2.mul(x, x), half)),
+    f64x2.lt(x, f64x2.splat(5.551115123125783e-17)),
+  );
+  return v128.bitselect(tiny, reduced, f64x2.lt(x, f64x2.splat(1.862645149230957e-9)));
+}
+
+/** The smallest float64 whose high word is 0x3fda827a: log1p64 reduces 1 + x from here. */
+const LOG1P_NO_REDUCTION: f64 = reinterpret<f64>(<i64>0x3fda827a00000000);
+
+/** `flushDenormal` of two float64 lanes: +0 where |v| is below float32's smallest normal. */
+// @ts-ignore: decorator
+@inline
+function flushDenormal2(v: v128): v128 {
+  return v128.andnot(v, f64x2.lt(f64x2.abs(v), f64x2.splat(FLOAT32_MIN_NORMAL)));
+}
+
+/**
+ * Two units of {@link logisticLossRange} (float64 lanes z and y): stores their
+ * costs at `cost`, returns their sigmoid and gradient as float32 lanes
+ * [a₀, a₁, dz₀, dz₁].
+ */
+// @ts-ignore: decorator
+@inline
+function logistic2(z: v128, y: v128, factor: v128, cost: usize): v128 {
+  const zero = f64x2.splat(0), one = f64x2.splat(1);
+  const e = sigmoidExp2(f64x2.neg(f64x2.abs(z)));
+  const onePlus = f64x2.add(one, e);
+  const sigmoids = v128.bitselect(
+    f64x2.div(one, onePlus),
+    flushDenormal2(f64x2.div(e, onePlus)),
+    f64x2.ge(z, zero),
+  );
+  const a = f32x4.demote_f64x2_zero(sigmoids);
+  const grad = flushDenormal2(f64x2.mul(f64x2.sub(f64x2.promote_low_f32x4(a), y), factor));
+  const tail = v128.bitselect(e, log1p2(e), f64x2.lt(e, f64x2.splat(5e-17)));
+  v128.store(
+    cost,
+    f64x2.add(
+      f64x2.mul(y, f64x2.add(f64x2.max(f64x2.neg(z), zero), tail)),
+      f64x2.mul(f64x2.sub(one, y), f64x2.add(f64x2.max(z, zero), tail)),
+    ),
+  );
+  return i64x2.shuffle(a, f32x4.demote_f64x2_zero(grad), 0, 2);
+}
+
+/**
+ * model/network.ts `outputLoss("sigmoid", …)` over units [i0, i1): writes the
+ * sigmoids to a, the scaled gradients to dz, and each unit's logistic cost
+ * (float64) to `terms`, for the caller to sum in index order. `scale` is the
+ * address of the float64 gradient scale. Four units at a time, then one.
+ */
+export function logisticLossRange(
+  i0: i32,
+  i1: i32,
+  z: usize,
+  y: usize,
+  a: usize,
+  dz: usize,
+  terms: usize,
+  scale: usize,
+): void {
+  const factor = load<f64>(scale);
+  const factors = f64x2.splat(factor);
+  let i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    const at = <usize>i << 2;
+    const zs = v128.load(z + at), ys = v128.load(y + at);
+    const cost = terms + (<usize>i << 3);
+    const low = logistic2(f64x2.promote_low_f32x4(zs), f64x2.promote_low_f32x4(ys), factors, cost);
+    const high = logistic2(
+      f64x2.promote_low_f32x4(i64x2.shuffle(zs, zs, 1, 0)),
+      f64x2.promote_low_f32x4(i64x2.shuffle(ys, ys, 1, 0)),
+      factors,
+      cost + 16,
+    );
+    v128.store(a + at, i64x2.shuffle(low, high, 0, 2));
+    v128.store(dz + at, i64x2.shuffle(low, high, 1, 3));
+  }
+  for (; i < i1; i++) {
+    const at = <usize>i << 2;
+    const zi = <f64>load<f32>(z + at);
+    const e = sigmoidExp(-Math.abs(zi));
+    const ai = <f32>(zi >= 0 ? 1 / (1 + e) : flushDenormal(e / (1 + e)));
+    store<f32>(a + at, ai);
+    const tail = e < 5e-17 ? e : log1p64(e);
+    const yi = <f64>load<f32>(y + at);
+    store<f64>(
+      terms + (<usize>i << 3),
+      yi * (Math.max(-zi, 0) + tail) + (1 - yi) * (Math.max(zi, 0) + tail),
+    );
+    store<f32>(dz + at, <f32>flushDenormal((<f64>ai - yi) * factor));
+  }
+}
+
 /** model/activations.ts `sigmoid`. */
 function sigmoid(z: f64): f64 {
   if (z >= 0) return 1 / (1 + sigmoidExp(-z));
@@ -64,8 +313,8 @@ const LN2_HALF: f64 = 0.34657359027997264;
 const TINY: f64 = 3.725290298461914e-9;
 
 /**
- * {@link sigmoid} of two float64 lanes, operation for operation, without
- * branches. Both of its cases need e^x at x = −|z| ≤ 0, where exp64 takes one
+ * {@link sigmoidExp} of two float64 lanes x ≤ 0 (x = −|z| for {@link sigmoid}
+ * and the logistic loss), operation for operation, without branches. There exp64 takes one
  * of three paths: 1 + x (|x| < 2⁻²⁸), 0 (x < −87.4, sigmoidExp's cut), or the
  * reduction; every lane computes the reduction and the other two are selected
  * over it. With k = 0 the reduction's general formula gives exp64's k = 0
@@ -76,8 +325,7 @@ const TINY: f64 = 3.725290298461914e-9;
  */
 // @ts-ignore: decorator
 @inline
-function sigmoid2(z: v128): v128 {
-  const x = f64x2.neg(f64x2.abs(z));
+function sigmoidExp2(x: v128): v128 {
   const ax = f64x2.abs(x);
   const reduce = f64x2.gt(ax, f64x2.splat(LN2_HALF));
   const kf = v128.and(
@@ -100,7 +348,15 @@ function sigmoid2(z: v128): v128 {
   const scale = i64x2.shl(i64x2.add(k, i64x2.splat(1023)), 52);
   let e = f64x2.mul(y, scale);
   e = v128.bitselect(f64x2.add(one, x), e, f64x2.lt(ax, f64x2.splat(TINY)));
-  e = v128.andnot(e, f64x2.lt(x, f64x2.splat(-87.4)));
+  return v128.andnot(e, f64x2.lt(x, f64x2.splat(-87.4)));
+}
+
+/** {@link sigmoid} of two float64 lanes, without branches (see sigmoidExp2). */
+// @ts-ignore: decorator
+@inline
+function sigmoid2(z: v128): v128 {
+  const e = sigmoidExp2(f64x2.neg(f64x2.abs(z)));
+  const one = f64x2.splat(1);
   const onePlus = f64x2.add(one, e);
   const positive = f64x2.div(one, onePlus);
   let negative = f64x2.div(e, onePlus);

@@ -807,6 +807,7 @@ function listRows(
 
 export {
   columnSums,
+  logisticLossRange,
   penaltyRange,
   reluBackwardRange,
   reluRange,

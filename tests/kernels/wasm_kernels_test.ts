@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { sigmoid } from "../../model/activations.ts";
 import { type GemmArgs, type Kernels, referenceGemm } from "../../model/kernels.ts";
+import { outputLoss } from "../../model/network.ts";
 import { seededRandom } from "../../model/rng.ts";
 import { planBatches } from "../../stages/minibatch.ts";
 import { trainNetwork, type TrainOptions } from "../../stages/train.ts";
@@ -442,5 +443,59 @@ Deno.test("wasm gemmPair runs two small products at once with gemm's bits, and d
     );
   } finally {
     single.close();
+  }
+});
+
+Deno.test("wasm logisticLoss gives outputLoss's bits: sigmoids, gradients and the summed cost", async () => {
+  const random = seededRandom(23, "logistic");
+  // Every path of exp64 and log1p64: |z| near 0 (1 + x ≈ 2, where log1p's short forms
+  // apply), up to 0.88 (the reduction of 1 + e), up to 20 (no reduction), past 20.1
+  // (e < 2⁻²⁹), 37.4 (e < 5e-17) and 87.4 (e flushed to 0), and the infinities.
+  const z = [0, -0, 1e-9, -1e-9, 3e-8, -7e-7, 2 ** -20, 0.8813735870195429, -0.8813735870195431];
+  z.push(20.101268236238415, -20.1, 37.42994775023705, -37.5, 87.39, -87.41, 88, -1e4);
+  z.push(Infinity, -Infinity);
+  while (z.length < 24003) {
+    const range = [1e-6, 1, 3, 25, 45, 100][z.length % 6];
+    z.push((random() * 2 - 1) * range);
+  }
+  const n = z.length;
+  for (const threads of [1, 2]) {
+    const kernels = await createWasmKernels({ threads, minParallelWork: 0 });
+    try {
+      const zs = kernels.alloc(n),
+        y = kernels.alloc(n),
+        a = kernels.alloc(n),
+        dz = kernels.alloc(n);
+      zs.set(z);
+      // One-hot targets and, as outputLoss allows any target, soft ones.
+      for (const soft of [false, true]) {
+        for (let i = 0; i < n; i++) y[i] = soft ? random() : i % 10 === 3 ? 1 : 0;
+        for (const scale of [1, 1 / 1200]) {
+          const [ea, edz] = [new Float32Array(n), new Float32Array(n)];
+          const expected = outputLoss("sigmoid", zs, y, ea, edz, n, 1, scale);
+          const loss = kernels.logisticLoss(zs, y, a, dz, n, scale);
+          const where = `×${threads}, soft ${soft}, scale ${scale}`;
+          assert.equal(firstDifference(a, ea), -1, where);
+          assert.equal(firstDifference(dz, edz), -1, where);
+          assert.equal(loss, expected, where);
+        }
+        // Four units at a time too, so a cost that is one ulp off cannot hide in a long sum.
+        for (let i = 0; i + 4 <= n; i += 4) {
+          const part = (x: Float32Array) => x.subarray(i, i + 4);
+          const expected = outputLoss("sigmoid", part(zs), part(y), part(a), part(dz), 4, 1, 1);
+          const loss = kernels.logisticLoss(part(zs), part(y), part(a), part(dz), 4, 1);
+          if (!Object.is(loss, expected)) {
+            assert.fail(`units ${i}..${i + 3}: ${loss} against ${expected}`);
+          }
+        }
+      }
+      // NaN in, NaN out; buffers from elsewhere are left to the caller.
+      zs[5] = NaN;
+      assert.ok(Number.isNaN(kernels.logisticLoss(zs, y, a, dz, n, 1)!));
+      assert.ok(Number.isNaN(a[5]) && Number.isNaN(dz[5]));
+      assert.equal(kernels.logisticLoss(new Float32Array(n), y, a, dz, n, 1), null);
+    } finally {
+      kernels.close();
+    }
   }
 });
