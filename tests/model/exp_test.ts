@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { exp64 } from "../../model/exp.ts";
+import { exp64, log1p64 } from "../../model/exp.ts";
+import { seededRandom } from "../../model/rng.ts";
 
 const bits = new BigInt64Array(2);
 const pair = new Float64Array(bits.buffer);
@@ -111,4 +112,32 @@ Deno.test("exp64() never decreases as x grows", () => {
     assert.ok(y >= previous, `exp64(${x}) = ${y} < ${previous}`);
     previous = y;
   }
+});
+
+Deno.test("log1p64() stays within 1 ulp of Math.log1p, and is exact where log1p is", () => {
+  const random = seededRandom(5, "log1p");
+  let worst = 0n, at = NaN;
+  for (let i = 0; i < 40000; i++) {
+    // Each of its paths: tiny x, no reduction (−0.29 < x < 0.41), and 1 + x reduced, up to 1e300.
+    const x = [
+      () => random() * 2e-9,
+      () => random() * 0.7 - 0.29,
+      () => random(),
+      () => 0.41 + random() * 1e6,
+      () => Math.exp(random() * 690),
+      () => random() * 0.7 - 0.99,
+    ][i % 6]();
+    const d = ulps(Math.abs(log1p64(x)), Math.abs(Math.log1p(x)));
+    if (d > worst) [worst, at] = [d, x];
+  }
+  assert.ok(worst <= 1n, `log1p64(${at}) is ${worst} ulp from Math.log1p`);
+  // Below 2⁻⁵⁴, x itself; ±0 keep their sign; the edges of the domain.
+  for (const x of [0, -0, 1e-300, 5e-324, 2 ** -55, -(2 ** -55)]) {
+    assert.ok(Object.is(log1p64(x), x));
+  }
+  assert.equal(log1p64(-1), -Infinity);
+  assert.ok(Number.isNaN(log1p64(-1.5)) && Number.isNaN(log1p64(NaN)));
+  assert.ok(Number.isNaN(log1p64(-Infinity)));
+  assert.equal(log1p64(Infinity), Infinity);
+  assert.equal(log1p64(1), Math.LN2);
 });
