@@ -667,7 +667,11 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       ...args.adam,
     ]);
     // Blocks of 64 elements: no two threads ever share a cache line of any buffer.
-    const blocks = split(Math.ceil(size / 64), size * RULE_WORK[rule]).map(([from, to]) => {
+    // From 32 K parameters, shared even when the arithmetic alone would not pay for it: the
+    // threads wrote the gradient, each its own part, and each updating the part it wrote
+    // moves fewer cache lines between cores (textbook step: 125 → 80 µs on two threads).
+    const work = size >= 1 << 15 ? Infinity : size * RULE_WORK[rule];
+    const blocks = split(Math.ceil(size / 64), work).map(([from, to]) => {
       const range = [from * 64, Math.min(size, to * 64), params.byteOffset, grad.byteOffset];
       return rule === "adam"
         ? [...range, first.byteOffset, second.byteOffset, hyper]
