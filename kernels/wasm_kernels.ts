@@ -522,7 +522,6 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       new Uint32Array(memory.buffer, staging.a.at, stored).set(aRows.subarray(0, stored));
       const bAt = place(b, "b", k * n, true);
       const cAt = place(c, "c", m * n, accumulate);
-      // Transposed, every block lists its rows' terms from all k stored rows: one block per thread.
       const work = m * n * k * (1 - csr.zeros);
       if (transA && !accumulate && m * n * 4 <= SCATTER_BYTES) {
         // Small enough a C to stay in cache: each stored row's terms scatter straight into C,
@@ -545,6 +544,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
         dispatch(SCATTER_KERNEL, blocks, c, cAt, m * n);
         return;
       }
+      // Transposed, every block lists its rows' terms from all k stored rows: one block per thread.
       const perThread = transA ? 1 : 4;
       // Transposed, by rows: a split by columns would list every term on every thread.
       const byColumns = !transA && threads > 1 && n >= WIDE_COLUMNS && work >= minParallelWork;

@@ -547,7 +547,7 @@ export function penaltyRange(i0: i32, i1: i32, w: usize, g: usize, sums: usize):
     const at = <usize>i << 2;
     const x = f64x2.promote_low_f32x4(v128.load64_zero(w + at));
     // halfL1·Math.sign(x): ±halfL1 for a non-zero x; halfL1·x (±0, or x's NaN) otherwise.
-    const signed = v128.bitselect(x, halfL1s, signBit);
+    const signed = v128.xor(halfL1s, v128.and(x, signBit));
     const l1Term = v128.bitselect(signed, f64x2.mul(halfL1s, x), f64x2.gt(f64x2.abs(x), zero));
     const step = f64x2.add(f64x2.mul(l2s, x), l1Term);
     const old = f64x2.promote_low_f32x4(v128.load64_zero(g + at));

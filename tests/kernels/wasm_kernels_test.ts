@@ -328,7 +328,7 @@ Deno.test("xᵀ·dz through an index skips the rows of dz that are all zeros, wi
       () => random() < 0.7 ? 0 : random() * 255,
     );
     for (const kernels of all) kernels.prepareRows(source, width);
-    for (const n of [1, 5, 50, 70]) {
+    for (const n of [1, 5, 7, 50, 51, 70]) {
       const k = 40;
       const aRows = Uint32Array.from({ length: k }, () => Math.floor(random() * stored));
       // Like a saturated sigmoid layer's gradient: whole rows of zeros (some −0), the rest sparse.
@@ -372,7 +372,13 @@ Deno.test("wasm penalty gives the bits of the TypeScript loop, its sums running 
     w.set([-0, -1e-45, Infinity], n - 3);
     // With and without L1 (whose sign term must then add nothing, not even a −0 to a +0).
     for (
-      const [l1, l2, abs0, squares0] of [[0.003, 0.1, 2.5, 7.25], [0, 0.1, 0, 0], [0, 0, 1, 1]]
+      const [l1, l2, abs0, squares0] of [
+        [0.003, 0.1, 2.5, 7.25],
+        [0, 0.1, 0, 0],
+        [0, 0, 1, 1],
+        // A negative L1 too: the library takes one (the command line refuses it).
+        [-0.5, 0.1, 0, 0],
+      ]
     ) {
       const expected = g.slice();
       let abs = abs0, squares = squares0;
@@ -497,5 +503,37 @@ Deno.test("wasm logisticLoss gives outputLoss's bits: sigmoids, gradients and th
     } finally {
       kernels.close();
     }
+  }
+});
+
+Deno.test("xᵀ·dz through an index too large to scatter in cache is bucketed, with the reference's bits", async () => {
+  const random = seededRandom(24, "bucketed");
+  const all = [
+    await createWasmKernels({ threads: 1, sparseZeros: 0 }),
+    await createWasmKernels({ threads: 2, minParallelWork: 0, sparseZeros: 0 }),
+  ];
+  try {
+    // C is 400 × 400 floats, 640 KB: past the 512 KB up to which terms scatter into C.
+    const width = 400, stored = 30, k = 20, n = 400;
+    const source = Float32Array.from(
+      { length: stored * width },
+      () => random() < 0.8 ? 0 : random() * 255,
+    );
+    for (const kernels of all) kernels.prepareRows(source, width);
+    const aRows = Uint32Array.from({ length: k }, () => Math.floor(random() * stored));
+    const b = Float32Array.from({ length: k * n }, () => random() * 2 - 1);
+    const args: GemmArgs = {
+      m: width,
+      n,
+      k,
+      a: source,
+      aRows,
+      transA: true,
+      b,
+      c: new Float32Array(width * n),
+    };
+    for (const kernels of all) assertMatchesReference(kernels, args, kernels.name);
+  } finally {
+    for (const kernels of all) kernels.close();
   }
 });
