@@ -29,7 +29,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { onCleanup, removeSyncQuietly } from "./cleanup.ts";
+import { checkInterrupted, onCleanup, removeSyncQuietly } from "./cleanup.ts";
 import { CacheError } from "./errors.ts";
 import { TEMP_PREFIX } from "./files.ts";
 import type { Json } from "./stage.ts";
@@ -110,10 +110,10 @@ export class EntryWriter {
     readonly tempPath: string,
     /** Where the entry goes on commit. */
     readonly path: string,
+    forget: () => void,
   ) {
     this.#file = file;
-    // Ctrl-C removes the temp file; a committed or aborted entry unregisters.
-    this.#forget = onCleanup(() => removeSyncQuietly(tempPath));
+    this.#forget = forget;
   }
 
   /** Starts an entry: creates the folder and the temp file and writes the header with `meta`. */
@@ -128,8 +128,25 @@ export class EntryWriter {
     await Deno.mkdir(`${dir}/${stage}`, { recursive: true });
     const name = path.slice(path.lastIndexOf("/") + 1);
     const tempPath = `${dir}/${stage}/${TEMP_PREFIX}${name}-${crypto.randomUUID().slice(0, 8)}`;
-    const file = await Deno.open(tempPath, { write: true, createNew: true });
-    const writer = new EntryWriter(file, tempPath, path);
+    // Ctrl-C removes the temp file; a committed or aborted entry unregisters. Registered before
+    // the file exists, and checked after: a signal's cleanups may run while the open is pending.
+    const forget = onCleanup(() => removeSyncQuietly(tempPath));
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(tempPath, { write: true, createNew: true });
+    } catch (error) {
+      forget();
+      throw error;
+    }
+    try {
+      checkInterrupted();
+    } catch (error) {
+      file.close();
+      removeSyncQuietly(tempPath);
+      forget();
+      throw error;
+    }
+    const writer = new EntryWriter(file, tempPath, path, forget);
     const json = new TextEncoder().encode(JSON.stringify(meta));
     const header = new Uint8Array(HEADER + align8(json.length));
     const view = new DataView(header.buffer);
