@@ -131,18 +131,15 @@ export class EntryWriter {
     // Ctrl-C removes the temp file; a committed or aborted entry unregisters. Registered before
     // the file exists, and checked after: a signal's cleanups may run while the open is pending.
     const forget = onCleanup(() => removeSyncQuietly(tempPath));
-    let file: Deno.FsFile;
+    let file: Deno.FsFile | null = null;
     try {
       file = await Deno.open(tempPath, { write: true, createNew: true });
-    } catch (error) {
-      forget();
-      throw error;
-    }
-    try {
       checkInterrupted();
     } catch (error) {
-      file.close();
-      removeSyncQuietly(tempPath);
+      if (file) {
+        file.close();
+        removeSyncQuietly(tempPath);
+      }
       forget();
       throw error;
     }

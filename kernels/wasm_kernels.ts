@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { type Activation, sigmoid as sigmoidOf } from "../model/activations.ts";
+import { sigmoid as sigmoidOf } from "../model/activations.ts";
 import {
   checkGemm,
   type GemmArgs,
@@ -523,27 +523,6 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       const bAt = place(b, "b", k * n, true);
       const cAt = place(c, "c", m * n, accumulate);
       const work = m * n * k * (1 - csr.zeros);
-      if (transA && !accumulate && m * n * 4 <= SCATTER_BYTES) {
-        // Small enough a C to stay in cache: each stored row's terms scatter straight into C,
-        // with no pass to bucket them by C's row. Threads split C by rows, as the lists do.
-        const blocks = split(Math.ceil(m / TILE_ROWS), work, 1).map(([from, to]) => [
-          from * TILE_ROWS,
-          Math.min(m, to * TILE_ROWS),
-          0,
-          n,
-          k,
-          csr.rowStart,
-          csr.idx,
-          csr.val,
-          staging.a.at,
-          bAt,
-          n,
-          cAt,
-          n,
-        ]);
-        dispatch(SCATTER_KERNEL, blocks, c, cAt, m * n);
-        return;
-      }
       // Transposed, every block lists its rows' terms from all k stored rows: one block per thread.
       const perThread = transA ? 1 : 4;
       // Transposed, by rows: a split by columns would list every term on every thread.
@@ -556,6 +535,14 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
           0,
           n,
         ]);
+      if (transA && !accumulate && m * n * 4 <= SCATTER_BYTES) {
+        // Small enough a C to stay in cache: each stored row's terms scatter straight into C,
+        // with no pass to bucket them by C's row (and no scratch), on the same rows per thread.
+        const rest = [k, csr.rowStart, csr.idx, csr.val, staging.a.at, bAt, n, cAt, n];
+        const blocks = parts.map((part) => [...part, ...rest]);
+        dispatch(SCATTER_KERNEL, blocks, c, cAt, m * n);
+        return;
+      }
       let need = 0;
       const blocks = parts.map(([i0, i1, j0, j1]) => {
         need = Math.max(need, 8 * (i1 - i0 + 1) * (k + 1));
@@ -696,7 +683,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     dispatch(kernel, blocks, buffers[buffers.length - 1], 0, 0);
   };
 
-  const activate = (kind: Activation, z: Float32Array, a: Float32Array, n: number): boolean => {
+  const activate: WasmKernels["activate"] = (kind, z, a, n) => {
     checkOpen("compute activations");
     if (kind === "sigmoid") {
       sigmoid(z, a, n);
@@ -707,14 +694,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     return true;
   };
 
-  const activateBackward = (
-    kind: Activation,
-    z: Float32Array,
-    a: Float32Array,
-    da: Float32Array,
-    dz: Float32Array,
-    n: number,
-  ): boolean => {
+  const activateBackward: WasmKernels["activateBackward"] = (kind, z, a, da, dz, n) => {
     checkOpen("compute activation gradients");
     if (kind === "relu" && inMemory(n, z, da, dz)) {
       if (n > 0) elementwise(8, n, 1, [z, da, dz]);

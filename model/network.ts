@@ -295,7 +295,7 @@ function outputLossOn(
     a instanceof Float32Array && dz instanceof Float32Array
   ) {
     const loss = ws.kernels.logisticLoss?.(z, y, a, dz, n, scale);
-    if (loss !== undefined && loss !== null) return loss;
+    if (typeof loss === "number") return loss;
   }
   return outputLoss(kind, z, y, a, dz, batch, classes, scale);
 }
