@@ -603,7 +603,12 @@ export function gemmCsr(
       for (let i = i0; i < i1; i++) {
         // The rows of a minibatch lie anywhere in the index, so each is a miss in every cache;
         // on the first panel, touch the terms two rows ahead, whose fetch then overlaps this row.
-        if (j == j0 && i + 2 < i1) touched += touchRow(rowStart, idx, val, load<i32>(rowIds + (<usize>(i + 2) << 2)));
+        // Where a row's terms start is itself a miss, and the touches wait on it: fetch it two rows
+        // before them, so each row costs one wait for memory instead of two in a row.
+        if (j == j0) {
+          if (i + 4 < i1) touched += load<i32>(rowStart + (<usize>load<i32>(rowIds + (<usize>(i + 4) << 2)) << 2));
+          if (i + 2 < i1) touched += touchRow(rowStart, idx, val, load<i32>(rowIds + (<usize>(i + 2) << 2)));
+        }
         const row = load<i32>(rowIds + (<usize>i << 2));
         const first = load<i32>(rowStart + (<usize>row << 2));
         const count = load<i32>(rowStart + (<usize>(row + 1) << 2)) - first;
