@@ -49,8 +49,8 @@ function assertMatchesReference(kernels: Kernels, args: GemmArgs, where: string)
 
 Deno.test("wasm gemm, dense and sparse, equals the reference bit for bit on 1, 2 and 3 threads", async () => {
   const random = seededRandom(7, "gemm");
-  // Sizes around the 4×8 tile: 1, below, at, just past, and odd.
-  const sizes = [1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 33];
+  // Sizes around the 4×8 tile and the 12-column narrow one: 1, below, at, just past, and odd.
+  const sizes = [1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12, 13, 16, 17, 31, 33];
   const all: WasmKernels[] = [];
   try {
     for (const threads of [1, 2, 3]) {
