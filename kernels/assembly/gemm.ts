@@ -704,6 +704,10 @@ export function gemmCsrScatter(
   for (let i = i0; i < i1; i++) {
     memory.fill(c + <usize>i * cRowBytes + (<usize>j0 << 2), 0, <usize>(j1 - j0) << 2);
   }
+  if (j1 - j0 <= 64 && mostlyZeroColumns(k, b, bRowBytes, j0, j1)) {
+    scatterNonZeros(i0, i1, j0, j1, k, rowStart, idx, val, rowIds, b, bRowBytes, c, cRowBytes);
+    return;
+  }
   let j = j0;
   for (; j + 48 <= j1; j += 48) {
     const left = j1 - j - 48;
@@ -716,6 +720,105 @@ export function gemmCsrScatter(
   }
   for (; j + 16 <= j1; j += 16) scatter16(i0, i1, j, k, rowStart, idx, val, rowIds, b, bRowBytes, c, cRowBytes);
   for (; j < j1; j += 4) scatter4(i0, i1, j, min(4, j1 - j), k, rowStart, idx, val, rowIds, b, bRowBytes, c, cRowBytes);
+}
+
+/**
+ * Which of B(p, ·)'s columns [0, width) at `src` (width at most 64) are not ±0,
+ * one bit each. The last vector reads up to 12 bytes past them (the memory's
+ * slack); those lanes are masked off.
+ */
+// @ts-ignore: decorator
+@inline
+function nonZeroColumns(src: usize, width: i32): u64 {
+  const magnitude = i32x4.splat(0x7fffffff);
+  const zero = i32x4.splat(0);
+  let bits: u64 = 0;
+  for (let q = 0; q < width; q += 4) {
+    const lanes = i32x4.ne(v128.and(v128.load(src + (<usize>q << 2)), magnitude), zero);
+    bits |= <u64>i32x4.bitmask(lanes) << <u64>q;
+  }
+  return width == 64 ? bits : bits & ((<u64>1 << <u64>width) - 1);
+}
+
+/** The most non-zero columns a row of B may have for {@link scatterNonZeros} to take them one by one. */
+const FEW_COLUMNS: i32 = 8;
+
+/**
+ * Whether B's rows (columns [j0, j1), at most 64) hold few non-zeros, on
+ * average at most 4 a row that has any: a saturated sigmoid layer's gradient
+ * (the textbook's, 98% zeros, about 2 of 50 in a row that has one).
+ */
+function mostlyZeroColumns(k: i32, b: usize, bRowBytes: usize, j0: i32, j1: i32): bool {
+  let rows = 0, nonZeros = 0;
+  for (let p = 0; p < k; p++) {
+    const count = <i32>popcnt(nonZeroColumns(b + <usize>p * bRowBytes + (<usize>j0 << 2), j1 - j0));
+    rows += i32(count != 0);
+    nonZeros += count;
+  }
+  return nonZeros <= rows * 4;
+}
+
+/**
+ * {@link gemmCsrScatter} for a B whose rows are mostly zeros (columns [j0, j1),
+ * at most 64): each stored row p adds its terms only to the columns where B(p, ·)
+ * is not ±0, one at a time when there are at most {@link FEW_COLUMNS} of them,
+ * else four at a time over all of them. Still in p order for every C[i, j], and
+ * a skipped ±0 term changes no sum (see above), so the bits are the same.
+ */
+function scatterNonZeros(
+  i0: i32,
+  i1: i32,
+  j0: i32,
+  j1: i32,
+  k: i32,
+  rowStart: usize,
+  idx: usize,
+  val: usize,
+  rowIds: usize,
+  b: usize,
+  bRowBytes: usize,
+  c: usize,
+  cRowBytes: usize,
+): void {
+  const width = j1 - j0;
+  const whole = <usize>(width & ~3) << 2;
+  const column = <usize>j0 << 2;
+  for (let p = 0; p < k; p++) {
+    const src = b + <usize>p * bRowBytes + column;
+    const columns = nonZeroColumns(src, width);
+    if (columns == 0) continue;
+    const span = termsFrom(rowStart, idx, rowIds, p, i0);
+    const t0 = <i32>(span >> 32), end = <i32>span;
+    if (<i32>popcnt(columns) <= FEW_COLUMNS) {
+      for (let t = t0; t < end; t++) {
+        const i = load<i32>(idx + (<usize>t << 2));
+        if (i >= i1) break;
+        const x = load<f32>(val + (<usize>t << 2));
+        const dst = c + <usize>i * cRowBytes + column;
+        let left = columns;
+        while (left != 0) {
+          const at = <usize>ctz(left) << 2;
+          left &= left - 1;
+          store<f32>(dst + at, load<f32>(dst + at) + x * load<f32>(src + at));
+        }
+      }
+      continue;
+    }
+    for (let t = t0; t < end; t++) {
+      const i = load<i32>(idx + (<usize>t << 2));
+      if (i >= i1) break;
+      const s = v128.load32_splat(val + (<usize>t << 2));
+      const dst = c + <usize>i * cRowBytes + column;
+      let at: usize = 0;
+      for (; at < whole; at += 16) {
+        v128.store(dst + at, f32x4.add(v128.load(dst + at), f32x4.mul(s, v128.load(src + at))));
+      }
+      if (at < <usize>width << 2) {
+        const sums = f32x4.add(v128.load(dst + at), f32x4.mul(s, v128.load(src + at)));
+        storeLanes(dst + at, sums, width & 3);
+      }
+    }
+  }
 }
 
 /** Where stored row p's terms at or past C's row i0 begin, and where they end. */

@@ -540,3 +540,53 @@ Deno.test("xᵀ·dz through an index too large to scatter in cache is bucketed, 
     for (const kernels of all) kernels.close();
   }
 });
+
+Deno.test("xᵀ·dz through an index with a mostly-zero dz adds only its non-zero columns, with the reference's bits", async () => {
+  const random = seededRandom(31, "few columns");
+  const all = [
+    await createWasmKernels({ threads: 1, sparseZeros: 0 }),
+    await createWasmKernels({ threads: 2, minParallelWork: 0, sparseZeros: 0 }),
+    await createWasmKernels({ threads: 3, minParallelWork: 0, sparseZeros: 0 }),
+  ];
+  try {
+    const width = 37, stored = 50, k = 60;
+    const source = Float32Array.from(
+      { length: stored * width },
+      () => random() < 0.7 ? 0 : random() * 255,
+    );
+    for (const kernels of all) kernels.prepareRows(source, width);
+    for (const n of [1, 5, 10, 49, 50, 52, 63, 64, 65]) {
+      const aRows = Uint32Array.from({ length: k }, () => Math.floor(random() * stored));
+      // Like a saturated sigmoid layer's gradient: most rows all ±0, most others with one to
+      // three non-zeros (some in the last columns), a few dense (more than eight) or with only
+      // the last column non-zero.
+      const b = new Float32Array(k * n);
+      for (let p = 0; p < k; p++) {
+        const kind = random();
+        const row = b.subarray(p * n, (p + 1) * n);
+        if (kind < 0.4) row.fill(p % 2 ? -0 : 0);
+        else if (kind < 0.85) {
+          for (let q = 0; q < 1 + Math.floor(random() * 3); q++) {
+            row[random() < 0.3 ? n - 1 - Math.floor(random() * 3 % n) : Math.floor(random() * n)] =
+              random() * 2 - 1;
+          }
+        } else if (kind < 0.97) {
+          row.forEach((_, j) => row[j] = random() < 0.6 ? random() - 0.5 : -0);
+        } else row[n - 1] = random() - 0.5;
+      }
+      const args: GemmArgs = {
+        m: width,
+        n,
+        k,
+        a: source,
+        aRows,
+        transA: true,
+        b,
+        c: Float32Array.from({ length: width * n }, () => random()),
+      };
+      for (const kernels of all) assertMatchesReference(kernels, args, `n ${n}, ${kernels.name}`);
+    }
+  } finally {
+    for (const kernels of all) kernels.close();
+  }
+});
