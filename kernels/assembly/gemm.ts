@@ -761,8 +761,8 @@ function mostlyZeroColumns(k: i32, b: usize, bRowBytes: usize, j0: i32, j1: i32)
 /**
  * {@link gemmCsrScatter} for a B whose rows are mostly zeros (columns [j0, j1),
  * at most 64): each stored row p adds its terms only to the columns where B(p, ·)
- * is not ±0, one at a time when there are at most {@link FEW_COLUMNS} of them,
- * else four at a time over all of them. Still in p order for every C[i, j], and
+ * is not ±0, one column at a time when there are at most {@link FEW_COLUMNS} of
+ * them, else four at a time over all of them. Still in p order for every C[i, j], and
  * a skipped ±0 term changes no sum (see above), so the bits are the same.
  */
 function scatterNonZeros(
@@ -790,17 +790,24 @@ function scatterNonZeros(
     const span = termsFrom(rowStart, idx, rowIds, p, i0);
     const t0 = <i32>(span >> 32), end = <i32>span;
     if (<i32>popcnt(columns) <= FEW_COLUMNS) {
-      for (let t = t0; t < end; t++) {
-        const i = load<i32>(idx + (<usize>t << 2));
-        if (i >= i1) break;
-        const x = load<f32>(val + (<usize>t << 2));
-        const dst = c + <usize>i * cRowBytes + column;
-        let left = columns;
-        while (left != 0) {
-          const at = <usize>ctz(left) << 2;
-          left &= left - 1;
-          store<f32>(dst + at, load<f32>(dst + at) + x * load<f32>(src + at));
+      // Column by column, each over the terms in a tight loop (faster than every column for each
+      // term: 395 → 335 µs for the textbook's on one thread). Different columns are different
+      // elements of C, so their order changes no sum. The first finds where the block's terms end.
+      let t1 = end;
+      let left = columns;
+      while (left != 0) {
+        const at = <usize>ctz(left) << 2;
+        left &= left - 1;
+        const factor = load<f32>(src + at);
+        const dst = c + column + at;
+        let t = t0;
+        for (; t < t1; t++) {
+          const i = load<i32>(idx + (<usize>t << 2));
+          if (i >= i1) break;
+          const cell = dst + <usize>i * cRowBytes;
+          store<f32>(cell, load<f32>(cell) + load<f32>(val + (<usize>t << 2)) * factor);
         }
+        t1 = t;
       }
       continue;
     }
