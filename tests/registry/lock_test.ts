@@ -104,13 +104,13 @@ Deno.test("a holder that has not written its details yet is named as such", asyn
 Deno.test("five processes racing for a lock left by a killed process hold it one at a time", async () => {
   const registry = `${await tempDir()}/models`;
   await lockOfKilledProcess(registry);
-  const log = `${await tempDir()}/log`;
+  const logDir = await tempDir();
+  const log = `${logDir}/log`;
   const racers = Array.from({ length: 5 }, () => holder([registry, "race", log]));
-  // All five wait at the starting line, so they try at the same moment.
+  // All five wait at the starting line, so they try at the same moment. (The folder is read by
+  // its own name: `${log}/..` cannot be resolved before the log file exists.)
   const ready = async () =>
-    (await Array.fromAsync(Deno.readDir(`${log}/..`))).filter((e) =>
-      e.name.startsWith("log.ready-")
-    )
+    (await Array.fromAsync(Deno.readDir(logDir))).filter((e) => e.name.startsWith("log.ready-"))
       .length;
   const limit = Date.now() + 120_000;
   while ((await ready()) < 5 && Date.now() < limit) {
