@@ -38,11 +38,11 @@ export const JOB = {
   /** Per block: its arguments, {@linkcode JOB.args} each. */
   table: 16 + 1024,
   /** Arguments per block (extra ones are ignored). */
-  args: 16,
+  args: 17,
   /** The most blocks one job holds. */
   maxBlocks: 256,
   /** Int32s of the whole board. */
-  size: 16 + 1024 + 256 * 16,
+  size: 16 + 1024 + 256 * 17,
 } as const;
 
 /**

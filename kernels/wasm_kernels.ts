@@ -297,8 +297,9 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   // Per-thread scratch and staging areas for arrays outside the memory, grown on demand.
   type Area = { at: number; bytes: number };
   const scratch = new Array<Area>(threads).fill({ at: 0, bytes: 0 });
-  const staging: Record<"a" | "b" | "c" | "rows" | "terms", Area> = {
+  const staging: Record<"a" | "b" | "c" | "bias" | "rows" | "terms", Area> = {
     terms: { at: 0, bytes: 0 },
+    bias: { at: 0, bytes: 0 },
     a: { at: 0, bytes: 0 },
     b: { at: 0, bytes: 0 },
     c: { at: 0, bytes: 0 },
@@ -318,7 +319,12 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     internal.add(at);
     return { at, bytes };
   };
-  const place = (array: Float32Array, role: "a" | "b" | "c", length: number, copy: boolean) => {
+  const place = (
+    array: Float32Array,
+    role: "a" | "b" | "c" | "bias",
+    length: number,
+    copy: boolean,
+  ) => {
     if (ours.has(array.buffer)) return array.byteOffset;
     staging[role] = area(staging[role], length * 4);
     if (copy) view(staging[role].at, length).set(array.subarray(0, length));
@@ -481,7 +487,11 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   const gemm = (args: GemmArgs): void => {
     checkOpen("multiply matrices");
     const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false, aRows } = args;
-    if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) {
+    const { bias } = args;
+    if (
+      !(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array) ||
+      (bias && !(bias instanceof Float32Array))
+    ) {
       referenceGemm(args);
       return;
     }
@@ -489,6 +499,13 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const indexOnly = handle !== undefined && !handle.dense;
     checkGemm(args, indexOnly ? handle.rows * handle.cols : a.length);
     if (m === 0 || n === 0) return;
+    // Only the index product adds a bias row as it stores C; elsewhere C takes the row first.
+    const fused = bias && aRows && !transA && !transB && prepared.get(a)?.cols === k;
+    if (bias && !fused) {
+      for (let i = 0; i < m; i++) c.set(bias.subarray(0, n), i * n);
+      gemm({ ...args, bias: undefined, accumulate: true });
+      return;
+    }
     const sparseFits = listFits(args);
 
     if (aRows) {
@@ -522,6 +539,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       new Uint32Array(memory.buffer, staging.a.at, stored).set(aRows.subarray(0, stored));
       const bAt = place(b, "b", k * n, true);
       const cAt = place(c, "c", m * n, accumulate);
+      const biasAt = bias ? place(bias as Float32Array, "bias", n, true) : 0;
       const work = m * n * k * (1 - csr.zeros);
       // Transposed, every block lists its rows' terms from all k stored rows: one block per thread.
       const perThread = transA ? 1 : 4;
@@ -559,7 +577,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
           staging.a.at,
           transA ? 1 : 0,
         ];
-        return [...rows, bAt, n, cAt, n, acc, 0];
+        return [...rows, bAt, n, cAt, n, acc, 0, biasAt];
       });
       reserveScratch(need);
       dispatch(2, blocks, c, cAt, m * n, 15);

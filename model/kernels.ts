@@ -34,6 +34,12 @@ export interface GemmArgs {
   /** Add the product to C instead of overwriting it. @default {false} */
   accumulate?: boolean;
   /**
+   * A row of n values (a layer's biases) added to every row of the product,
+   * with the bits of writing it into each row of C and accumulating; never
+   * with `accumulate`.
+   */
+  bias?: Floats;
+  /**
    * Picks A's stored rows by index, so a minibatch needs no copy: stored row r
    * is row `aRows[r]` of `a` (rows of width k, or of width m when `transA`).
    */
@@ -169,6 +175,16 @@ export function checkGemm(args: GemmArgs, aLength: number = args.a.length): void
       `Cannot multiply matrices as m, n and k must be integers ≥ 0: current values are ${m}, ${n}, ${k}`,
     );
   }
+  if (args.bias && args.accumulate) {
+    throw new RangeError(
+      "Cannot multiply matrices as a bias row and accumulate must not both be given: both were",
+    );
+  }
+  if (args.bias && args.bias.length < n) {
+    throw new RangeError(
+      `Cannot multiply matrices as the bias row must hold n=${n} values: current length is ${args.bias.length}`,
+    );
+  }
   let needA = m * k;
   if (args.aRows) {
     const stored = args.transA ? k : m;
@@ -212,6 +228,7 @@ export function checkGemm(args: GemmArgs, aLength: number = args.a.length): void
 export function referenceGemm(args: GemmArgs): void {
   checkGemm(args);
   const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false, aRows } = args;
+  const { bias } = args;
   const round = c instanceof Float32Array ? Math.fround : (x: number) => x;
   const width = transA ? m : k;
   const stored = (r: number) => (aRows ? aRows[r] : r) * width;
@@ -223,7 +240,8 @@ export function referenceGemm(args: GemmArgs): void {
       for (let p = 0; p < k; p++) {
         acc = round(acc + round(a[at(i, p)] * b[p * bRow + j * bCol]));
       }
-      c[i * n + j] = accumulate ? round(c[i * n + j] + acc) : acc;
+      const base = bias ? round(bias[j]) : accumulate ? c[i * n + j] : undefined;
+      c[i * n + j] = base === undefined ? acc : round(base + acc);
     }
   }
 }

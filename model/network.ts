@@ -142,7 +142,6 @@ export function denseForward(
   rows?: Uint32Array,
 ): void {
   const { inputs, outputs, weights, biases } = layer;
-  for (let i = 0; i < batch; i++) z.set(biases, i * outputs);
   kernels.gemm({
     m: batch,
     n: outputs,
@@ -151,7 +150,7 @@ export function denseForward(
     aRows: rows,
     b: weights,
     c: z,
-    accumulate: true,
+    bias: biases,
   });
 }
 

@@ -229,12 +229,14 @@ export function gemm(
 // adding the ±0 that a zero term contributes returns the sum unchanged
 // (for finite B). The order of the remaining terms is the dense kernel's.
 
-/** Stores four sums at dst + offset, added to what is there when accumulating. */
+/**
+ * Stores four sums at dst + offset, each added to the value at base + offset
+ * when base is not 0 (C's own row when accumulating, or a bias row).
+ */
 // @ts-ignore: decorator
 @inline
-function storeSum(dst: usize, offset: usize, sum: v128, accumulate: bool): void {
-  const at = dst + offset;
-  v128.store(at, accumulate ? f32x4.add(v128.load(at), sum) : sum);
+function storeSum(dst: usize, offset: usize, sum: v128, base: usize): void {
+  v128.store(dst + offset, base != 0 ? f32x4.add(v128.load(base + offset), sum) : sum);
 }
 
 /**
@@ -251,7 +253,7 @@ function rowFromList(
   j0: i32,
   j1: i32,
   c: usize,
-  accumulate: bool,
+  base: usize,
 ): void {
   let j = j0;
   for (; j + 48 <= j1; j += 48) {
@@ -259,7 +261,7 @@ function rowFromList(
     if (left > 0 && left <= 4) {
       // The last 49 to 52 columns in one pass: a second pass over the terms for the 1 to 4
       // past the 48 cost about a fifth of the first (50 hidden units: 805 → 662 µs for 48).
-      rowWith52(idx, val, count, b + (<usize>j << 2), bRowBytes, c + (<usize>j << 2), left, accumulate);
+      rowWith52(idx, val, count, b + (<usize>j << 2), bRowBytes, c + (<usize>j << 2), left, shifted(base, j));
       return;
     }
     let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
@@ -317,19 +319,19 @@ function rowFromList(
       c10 = f32x4.add(c10, f32x4.mul(s, v128.load(src, 160)));
       c11 = f32x4.add(c11, f32x4.mul(s, v128.load(src, 176)));
     }
-    const dst = c + (<usize>j << 2);
-    storeSum(dst, 0, c0, accumulate);
-    storeSum(dst, 16, c1, accumulate);
-    storeSum(dst, 32, c2, accumulate);
-    storeSum(dst, 48, c3, accumulate);
-    storeSum(dst, 64, c4, accumulate);
-    storeSum(dst, 80, c5, accumulate);
-    storeSum(dst, 96, c6, accumulate);
-    storeSum(dst, 112, c7, accumulate);
-    storeSum(dst, 128, c8, accumulate);
-    storeSum(dst, 144, c9, accumulate);
-    storeSum(dst, 160, c10, accumulate);
-    storeSum(dst, 176, c11, accumulate);
+    const dst = c + (<usize>j << 2), from = shifted(base, j);
+    storeSum(dst, 0, c0, from);
+    storeSum(dst, 16, c1, from);
+    storeSum(dst, 32, c2, from);
+    storeSum(dst, 48, c3, from);
+    storeSum(dst, 64, c4, from);
+    storeSum(dst, 80, c5, from);
+    storeSum(dst, 96, c6, from);
+    storeSum(dst, 112, c7, from);
+    storeSum(dst, 128, c8, from);
+    storeSum(dst, 144, c9, from);
+    storeSum(dst, 160, c10, from);
+    storeSum(dst, 176, c11, from);
   }
   for (; j + 16 <= j1; j += 16) {
     let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
@@ -343,17 +345,11 @@ function rowFromList(
       c2 = f32x4.add(c2, f32x4.mul(s, v128.load(src, 32)));
       c3 = f32x4.add(c3, f32x4.mul(s, v128.load(src, 48)));
     }
-    const dst = c + (<usize>j << 2);
-    if (accumulate) {
-      c0 = f32x4.add(v128.load(dst), c0);
-      c1 = f32x4.add(v128.load(dst, 16), c1);
-      c2 = f32x4.add(v128.load(dst, 32), c2);
-      c3 = f32x4.add(v128.load(dst, 48), c3);
-    }
-    v128.store(dst, c0);
-    v128.store(dst, c1, 16);
-    v128.store(dst, c2, 32);
-    v128.store(dst, c3, 48);
+    const dst = c + (<usize>j << 2), from = shifted(base, j);
+    storeSum(dst, 0, c0, from);
+    storeSum(dst, 16, c1, from);
+    storeSum(dst, 32, c2, from);
+    storeSum(dst, 48, c3, from);
   }
   for (; j + 4 <= j1; j += 4) {
     let c0 = f32x4.splat(0);
@@ -363,8 +359,7 @@ function rowFromList(
       const src = column + <usize>load<i32>(idx + at) * bRowBytes;
       c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(val + at), v128.load(src)));
     }
-    const dst = c + (<usize>j << 2);
-    v128.store(dst, accumulate ? f32x4.add(v128.load(dst), c0) : c0);
+    storeSum(c + (<usize>j << 2), 0, c0, shifted(base, j));
   }
   if (j < j1) {
     // The last 1 to 3 columns as one vector: its other lanes read up to 12 bytes
@@ -376,11 +371,11 @@ function rowFromList(
       const src = column + <usize>load<i32>(idx + at) * bRowBytes;
       c0 = f32x4.add(c0, f32x4.mul(v128.load32_splat(val + at), v128.load(src)));
     }
-    const dst = c + (<usize>j << 2);
+    const dst = c + (<usize>j << 2), from = shifted(base, j);
     const left = j1 - j;
-    storeLane(dst, 0, f32x4.extract_lane(c0, 0), accumulate);
-    if (left > 1) storeLane(dst, 4, f32x4.extract_lane(c0, 1), accumulate);
-    if (left > 2) storeLane(dst, 8, f32x4.extract_lane(c0, 2), accumulate);
+    storeLane(dst, 0, f32x4.extract_lane(c0, 0), from);
+    if (left > 1) storeLane(dst, 4, f32x4.extract_lane(c0, 1), from);
+    if (left > 2) storeLane(dst, 8, f32x4.extract_lane(c0, 2), from);
   }
 }
 
@@ -397,7 +392,7 @@ function rowWith52(
   bRowBytes: usize,
   dst: usize,
   left: i32,
-  accumulate: bool,
+  base: usize,
 ): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0), c3 = f32x4.splat(0);
   let c4 = f32x4.splat(0), c5 = f32x4.splat(0), c6 = f32x4.splat(0), c7 = f32x4.splat(0);
@@ -421,19 +416,26 @@ function rowWith52(
     c11 = f32x4.add(c11, f32x4.mul(s, v128.load(src, 176)));
     c12 = f32x4.add(c12, f32x4.mul(s, v128.load(src, 192)));
   }
-  storeSum(dst, 0, c0, accumulate);
-  storeSum(dst, 16, c1, accumulate);
-  storeSum(dst, 32, c2, accumulate);
-  storeSum(dst, 48, c3, accumulate);
-  storeSum(dst, 64, c4, accumulate);
-  storeSum(dst, 80, c5, accumulate);
-  storeSum(dst, 96, c6, accumulate);
-  storeSum(dst, 112, c7, accumulate);
-  storeSum(dst, 128, c8, accumulate);
-  storeSum(dst, 144, c9, accumulate);
-  storeSum(dst, 160, c10, accumulate);
-  storeSum(dst, 176, c11, accumulate);
-  storeLanes(dst + 192, accumulate ? f32x4.add(v128.load(dst, 192), c12) : c12, left);
+  storeSum(dst, 0, c0, base);
+  storeSum(dst, 16, c1, base);
+  storeSum(dst, 32, c2, base);
+  storeSum(dst, 48, c3, base);
+  storeSum(dst, 64, c4, base);
+  storeSum(dst, 80, c5, base);
+  storeSum(dst, 96, c6, base);
+  storeSum(dst, 112, c7, base);
+  storeSum(dst, 128, c8, base);
+  storeSum(dst, 144, c9, base);
+  storeSum(dst, 160, c10, base);
+  storeSum(dst, 176, c11, base);
+  storeLanes(dst + 192, base != 0 ? f32x4.add(v128.load(base, 192), c12) : c12, left);
+}
+
+/** `base` moved on by `j` columns, or 0 when it is 0 (nothing to add). */
+// @ts-ignore: decorator
+@inline
+function shifted(base: usize, j: i32): usize {
+  return base != 0 ? base + (<usize>j << 2) : 0;
 }
 
 /** Stores the first `left` (1 to 4) lanes of `sums` at `at`. */
@@ -450,12 +452,11 @@ function storeLanes(at: usize, sums: v128, left: i32): void {
   }
 }
 
-/** Stores one sum at dst + offset, added to what is there when accumulating. */
+/** Stores one sum at dst + offset, added to the value at base + offset when base is not 0. */
 // @ts-ignore: decorator
 @inline
-function storeLane(dst: usize, offset: usize, sum: f32, accumulate: bool): void {
-  const at = dst + offset;
-  store<f32>(at, accumulate ? load<f32>(at) + sum : sum);
+function storeLane(dst: usize, offset: usize, sum: f32, base: usize): void {
+  store<f32>(dst + offset, base != 0 ? load<f32>(base + offset) + sum : sum);
 }
 
 /**
@@ -498,7 +499,8 @@ export function gemmSparseA(
         store<f32>(val + (<usize>count << 2), x);
         count += i32(x != 0);
       }
-      rowFromList(idx, val, count, b, bRowBytes, j0, j1, c + <usize>i * cRowBytes, add);
+      const ci = c + <usize>i * cRowBytes;
+      rowFromList(idx, val, count, b, bRowBytes, j0, j1, ci, add ? ci : 0);
     }
     return;
   }
@@ -573,6 +575,9 @@ function firstAtLeast(idx: usize, t0: i32, t1: i32, target: i32): i32 {
  * terms are idx/val[rowStart[row] .. rowStart[row + 1]) in column order.
  * Untransposed (transA = 0), C's row i is stored row i; transposed, C's row i
  * is column i and the k stored rows are summed over. Scratch as for gemmSparseA.
+ * Untransposed and not accumulating, a non-zero `bias` is the address of a row
+ * of n values added to every row of the product, as if C had held it and were
+ * accumulated into (a layer's biases, with no pass to write them into C first).
  */
 export function gemmCsr(
   i0: i32,
@@ -591,6 +596,7 @@ export function gemmCsr(
   ldc: i32,
   accumulate: i32,
   scratch: usize,
+  bias: usize,
 ): void {
   const bRowBytes = <usize>bRow << 2;
   const cRowBytes = <usize>ldc << 2;
@@ -613,7 +619,8 @@ export function gemmCsr(
         const first = load<i32>(rowStart + (<usize>row << 2));
         const count = load<i32>(rowStart + (<usize>(row + 1) << 2)) - first;
         const at = <usize>first << 2;
-        rowFromList(idx + at, val + at, count, b, bRowBytes, j, jEnd, c + <usize>i * cRowBytes, add);
+        const ci = c + <usize>i * cRowBytes;
+        rowFromList(idx + at, val + at, count, b, bRowBytes, j, jEnd, ci, add ? ci : bias);
       }
     }
     // Kept, so the touches are not optimised away; never read.
@@ -1058,7 +1065,7 @@ function listRows(
       const count = load<i32>(starts + (<usize>(r + 1) << 2)) - first;
       const at = <usize>first << 2;
       const ci = c + <usize>r * cRowBytes;
-      rowFromList(idx + at, val + at, count, b, bRowBytes, j, jEnd, ci, accumulate);
+      rowFromList(idx + at, val + at, count, b, bRowBytes, j, jEnd, ci, accumulate ? ci : 0);
     }
   }
 }

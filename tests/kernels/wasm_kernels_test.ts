@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { sigmoid } from "../../model/activations.ts";
-import { type GemmArgs, type Kernels, referenceGemm } from "../../model/kernels.ts";
+import {
+  type GemmArgs,
+  type Kernels,
+  referenceGemm,
+  referenceKernels,
+} from "../../model/kernels.ts";
 import { outputLoss } from "../../model/network.ts";
 import { seededRandom } from "../../model/rng.ts";
 import { planBatches } from "../../stages/minibatch.ts";
@@ -16,6 +21,7 @@ function randomCase(random: () => number, sizes: number[]): GemmArgs {
   // Half the cases give A mostly zeros (and some −0), like image pixels.
   const zeros = random() < 0.5 ? 0.8 : 0;
   const a = fill(m * k).map((v) => random() < zeros ? (random() < 0.2 ? -0 : 0) : v);
+  const accumulate = random() < 0.5;
   return {
     m,
     n,
@@ -25,7 +31,9 @@ function randomCase(random: () => number, sizes: number[]): GemmArgs {
     c: fill(m * n),
     transA: random() < 0.5,
     transB: random() < 0.5,
-    accumulate: random() < 0.5,
+    accumulate,
+    // A bias row (never with accumulate) in a third of the other cases.
+    bias: !accumulate && random() < 0.33 ? fill(n) : undefined,
   };
 }
 
@@ -121,6 +129,8 @@ Deno.test("gemm reads A's rows through aRows, indexed (CSR) or gathered, with th
           b: Float32Array.from({ length: k * n }, () => random() * 2 - 1),
           c: Float32Array.from({ length: m * n }, () => random() * 2 - 1),
           accumulate: t % 3 === 0,
+          // A layer's biases, added as C is stored (fused into the index product).
+          bias: t % 3 === 1 ? Float32Array.from({ length: n }, () => random() * 2 - 1) : undefined,
         };
         for (const kernels of all) {
           assertMatchesReference(kernels, args, `width ${width} case ${t}`);
@@ -588,5 +598,30 @@ Deno.test("xᵀ·dz through an index with a mostly-zero dz adds only its non-zer
     }
   } finally {
     for (const kernels of all) kernels.close();
+  }
+});
+
+Deno.test("a bias row is added to every row of a product, and refused with accumulate or too short", async () => {
+  const kernels = await createWasmKernels({ threads: 1, sparseZeros: 0 });
+  try {
+    const a = Float32Array.of(0, 2, 0, 0, 0, 3);
+    kernels.prepareRows(a, 3);
+    const b = Float32Array.of(1, 2, 3, 4, 5, 6);
+    const bias = Float32Array.of(0.5, -1);
+    for (const kernel of [kernels, referenceKernels]) {
+      const c = new Float32Array(4).fill(9);
+      kernel.gemm({ m: 2, n: 2, k: 3, a, aRows: Uint32Array.of(0, 1), b, c, bias });
+      assert.deepEqual(Array.from(c), [6.5, 7, 15.5, 17]);
+      assert.throws(
+        () => kernel.gemm({ m: 2, n: 2, k: 3, a, b, c, bias, accumulate: true }),
+        /a bias row and accumulate must not both be given/,
+      );
+      assert.throws(
+        () => kernel.gemm({ m: 2, n: 2, k: 3, a, b, c, bias: bias.subarray(0, 1) }),
+        /the bias row must hold n=2 values: current length is 1/,
+      );
+    }
+  } finally {
+    kernels.close();
   }
 });
