@@ -541,8 +541,13 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       const cAt = place(c, "c", m * n, accumulate);
       const biasAt = bias ? place(bias as Float32Array, "bias", n, true) : 0;
       const work = m * n * k * (1 - csr.zeros);
-      // Transposed, every block lists its rows' terms from all k stored rows: one block per thread.
-      const perThread = transA ? 1 : 4;
+      // Small enough a C to stay in cache: each stored row's terms scatter straight into C.
+      const scatter = transA && !accumulate && m * n * 4 <= SCATTER_BYTES;
+      // Transposed, every block lists its rows' terms from all k stored rows: one block a thread
+      // when scattering (all 1 200 of a textbook batch), two when bucketing (128 rows of a wide
+      // one cost a few µs a block), so the thread done first takes a block from the other instead
+      // of waiting for it (100-250 µs a wide step).
+      const perThread = transA ? (scatter ? 1 : 2) : 4;
       // Transposed, by rows: a split by columns would list every term on every thread.
       const byColumns = !transA && threads > 1 && n >= WIDE_COLUMNS && work >= minParallelWork;
       const parts = byColumns
@@ -553,9 +558,8 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
           0,
           n,
         ]);
-      if (transA && !accumulate && m * n * 4 <= SCATTER_BYTES) {
-        // Small enough a C to stay in cache: each stored row's terms scatter straight into C,
-        // with no pass to bucket them by C's row (and no scratch), on the same rows per thread.
+      if (scatter) {
+        // No pass to bucket the terms by C's row (and no scratch), on the same rows per thread.
         const rest = [k, csr.rowStart, csr.idx, csr.val, staging.a.at, bAt, n, cAt, n];
         const blocks = parts.map((part) => [...part, ...rest]);
         dispatch(SCATTER_KERNEL, blocks, c, cAt, m * n);
