@@ -478,10 +478,12 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     i1: number,
     j0: number,
     j1: number,
+    biasAt = 0,
   ): number[] => {
     const aRow = transA ? 1 : k, aCol = transA ? m : 1;
     const bRow = transB ? 1 : n, bCol = transB ? k : 1;
-    return [i0, i1, j0, j1, k, aAt, aRow, aCol, bAt, bRow, bCol, cAt, n, accumulate ? 1 : 0, 0];
+    const add = accumulate ? 1 : 0;
+    return [i0, i1, j0, j1, k, aAt, aRow, aCol, bAt, bRow, bCol, cAt, n, add, 0, biasAt];
   };
 
   const gemm = (args: GemmArgs): void => {
@@ -499,10 +501,10 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const indexOnly = handle !== undefined && !handle.dense;
     checkGemm(args, indexOnly ? handle.rows * handle.cols : a.length);
     if (m === 0 || n === 0) return;
-    // Only the index product adds a bias row as it stores C; elsewhere C takes the row first.
-    const fused = bias && aRows && !transA && !transB && prepared.get(a)?.cols === k;
-    if (bias && !fused) {
-      for (let i = 0; i < m; i++) c.set(bias.subarray(0, n), i * n);
+    // The kernels add a bias row as they store C where A is read untransposed; else C takes it first.
+    if (bias && transA) {
+      const row = bias.length === n ? bias : bias.subarray(0, n);
+      for (let i = 0; i < m; i++) c.set(row, i * n);
       gemm({ ...args, bias: undefined, accumulate: true });
       return;
     }
@@ -591,6 +593,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const aAt = place(a, "a", m * k, true);
     const bAt = place(b, "b", k * n, true);
     const cAt = place(c, "c", m * n, accumulate);
+    const biasAt = bias ? place(bias as Float32Array, "bias", n, true) : 0;
     const zeros = sparseFits ? zeroFraction(a, m * k) : 0;
     const sparse = sparseFits && zeros >= sparseZeros;
     // The sparse kernel splits C by rows, so no thread scans another's part of A.
@@ -603,7 +606,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
         : [from * TILE_ROWS, Math.min(m, to * TILE_ROWS), 0, n];
       // Sparse: the lists of A's non-zero terms; dense: one packed panel of B and a spill row.
       need = Math.max(need, sparse ? 8 * (i1 - i0 + 1) * (k + 1) : k * 32 + 32);
-      return productBlock(args, aAt, bAt, cAt, i0, i1, j0, j1);
+      return productBlock(args, aAt, bAt, cAt, i0, i1, j0, j1, biasAt);
     });
     reserveScratch(need);
     dispatch(sparse ? 1 : 0, blocks, c, cAt, m * n, 14);
@@ -616,7 +619,9 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
    */
   const wholeDenseBlock = (args: GemmArgs): number[] | null => {
     const { m, n, k, a, b, c } = args;
-    if (args.aRows || m === 0 || n === 0 || k === 0 || m * n * k >= minParallelWork) return null;
+    if (args.aRows || args.bias || m === 0 || n === 0 || k === 0 || m * n * k >= minParallelWork) {
+      return null;
+    }
     if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) {
       return null;
     }

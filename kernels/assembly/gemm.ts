@@ -65,21 +65,23 @@ function packPanel(
   }
 }
 
-/** Writes (or adds) one tile row of 8 sums to C, only the first `width` on the right edge. */
-// @ts-ignore: decorator
-
+/**
+ * Writes one tile row of 8 sums to C, only the first `width` on the right
+ * edge, each added to the value at the same column of `base` unless base is 0
+ * (C's own row when accumulating, or the bias row).
+ */
 function storeRow(
   c: usize,
   lo: v128,
   hi: v128,
   width: i32,
-  accumulate: bool,
+  base: usize,
   spill: usize,
 ): void {
   if (width == TILE_COLS) {
-    if (accumulate) {
-      lo = f32x4.add(v128.load(c), lo);
-      hi = f32x4.add(v128.load(c, 16), hi);
+    if (base != 0) {
+      lo = f32x4.add(v128.load(base), lo);
+      hi = f32x4.add(v128.load(base, 16), hi);
     }
     v128.store(c, lo);
     v128.store(c, hi, 16);
@@ -88,9 +90,9 @@ function storeRow(
   v128.store(spill, lo);
   v128.store(spill, hi, 16);
   for (let jj = 0; jj < width; jj++) {
-    const at = c + (<usize> jj << 2);
-    const sum = load<f32>(spill + (<usize> jj << 2));
-    store<f32>(at, accumulate ? load<f32>(at) + sum : sum);
+    const at = <usize> jj << 2;
+    const sum = load<f32>(spill + at);
+    store<f32>(c + at, base != 0 ? load<f32>(base + at) + sum : sum);
   }
 }
 
@@ -105,6 +107,7 @@ function tile4(
   cRowBytes: usize,
   width: i32,
   accumulate: bool,
+  bias: usize,
   spill: usize,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
@@ -132,10 +135,11 @@ function tile4(
     pa += aColBytes;
     pb += 32;
   }
-  storeRow(c, c00, c01, width, accumulate, spill);
-  storeRow(c + cRowBytes, c10, c11, width, accumulate, spill);
-  storeRow(c + (cRowBytes << 1), c20, c21, width, accumulate, spill);
-  storeRow(c + cRowBytes * 3, c30, c31, width, accumulate, spill);
+  const c1 = c + cRowBytes, c2 = c + (cRowBytes << 1), c3 = c + cRowBytes * 3;
+  storeRow(c, c00, c01, width, accumulate ? c : bias, spill);
+  storeRow(c1, c10, c11, width, accumulate ? c1 : bias, spill);
+  storeRow(c2, c20, c21, width, accumulate ? c2 : bias, spill);
+  storeRow(c3, c30, c31, width, accumulate ? c3 : bias, spill);
 }
 
 /** A 1 × 8 tile of C, for the rows left over below the last full 4-row tile. */
@@ -147,6 +151,7 @@ function tile1(
   c: usize,
   width: i32,
   accumulate: bool,
+  bias: usize,
   spill: usize,
 ): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
@@ -159,13 +164,14 @@ function tile1(
     pa += aColBytes;
     pb += 32;
   }
-  storeRow(c, c0, c1, width, accumulate, spill);
+  storeRow(c, c0, c1, width, accumulate ? c : bias, spill);
 }
 
 /**
  * C[i, j] = Σ_p A(i, p)·B(p, j) for rows [i0, i1) and columns [j0, j1) of C
- * (C[i, j] += … when `accumulate` is 1). `scratch` holds k·32 + 32 bytes
- * that belong to the calling thread alone.
+ * (C[i, j] += … when `accumulate` is 1; bias[j] + … when `bias`, the address
+ * of a row of C's width, is not 0). `scratch` holds k·32 + 32 bytes that
+ * belong to the calling thread alone.
  */
 export function gemm(
   i0: i32,
@@ -183,6 +189,7 @@ export function gemm(
   ldc: i32,
   accumulate: i32,
   scratch: usize,
+  bias: usize,
 ): void {
   const panel = scratch;
   const spill = scratch + (<usize> k << 5);
@@ -205,6 +212,7 @@ export function gemm(
         cRowBytes,
         width,
         add,
+        shifted(bias, j),
         spill,
       );
     }
@@ -217,6 +225,7 @@ export function gemm(
         c + <usize> i * cRowBytes + (<usize> j << 2),
         width,
         add,
+        shifted(bias, j),
         spill,
       );
     }
@@ -480,6 +489,7 @@ export function gemmSparseA(
   ldc: i32,
   accumulate: i32,
   scratch: usize,
+  bias: usize,
 ): void {
   assert(bCol == 1);
   const bRowBytes = <usize>bRow << 2;
@@ -500,7 +510,7 @@ export function gemmSparseA(
         count += i32(x != 0);
       }
       const ci = c + <usize>i * cRowBytes;
-      rowFromList(idx, val, count, b, bRowBytes, j0, j1, ci, add ? ci : 0);
+      rowFromList(idx, val, count, b, bRowBytes, j0, j1, ci, add ? ci : bias);
     }
     return;
   }
