@@ -61,7 +61,10 @@ const TORCH_THREADS = [1, 2];
 
 const log = (line: string) => console.error(line);
 if (!Number.isInteger(rounds) || rounds < 1) {
-  console.error(`--rounds must be a whole number of at least 1: got ${flags.rounds}`);
+  console.error(
+    `Cannot bench as --rounds must be a whole number of at least 1: got ${flags.rounds}. ` +
+      "Hint: --rounds 2 (the default) keeps each column's best of two",
+  );
   Deno.exit(2);
 }
 
