@@ -545,11 +545,10 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       const work = m * n * k * (1 - csr.zeros);
       // Small enough a C to stay in cache: each stored row's terms scatter straight into C.
       const scatter = transA && !accumulate && m * n * 4 <= SCATTER_BYTES;
-      // Transposed, every block lists its rows' terms from all k stored rows: one block a thread
-      // when scattering (all 1 200 of a textbook batch), two when bucketing (128 rows of a wide
-      // one cost a few µs a block), so the thread done first takes a block from the other instead
-      // of waiting for it (100-250 µs a wide step).
-      const perThread = transA ? (scatter ? 1 : 2) : 4;
+      // Transposed, every block lists its rows' terms from all k stored rows: one block per thread.
+      // (Two a thread, so the thread done first could take one of the other's, waited less but
+      // made the wide epoch 1-4% slower, trained alternately in one process.)
+      const perThread = transA ? 1 : 4;
       // Transposed, by rows: a split by columns would list every term on every thread.
       const byColumns = !transA && threads > 1 && n >= WIDE_COLUMNS && work >= minParallelWork;
       const parts = byColumns
