@@ -882,47 +882,10 @@ function scatter48(
   c: usize,
   cRowBytes: usize,
 ): void {
-  const column = <usize>j << 2;
-  const magnitude = i32x4.splat(0x7fffffff);
-  for (let p = 0; p < k; p++) {
-    const src = b + <usize>p * bRowBytes + column;
-    const b0 = v128.load(src), b1 = v128.load(src, 16), b2 = v128.load(src, 32);
-    const b3 = v128.load(src, 48), b4 = v128.load(src, 64), b5 = v128.load(src, 80);
-    const b6 = v128.load(src, 96), b7 = v128.load(src, 112), b8 = v128.load(src, 128);
-    const b9 = v128.load(src, 144), b10 = v128.load(src, 160), b11 = v128.load(src, 176);
-    const any = v128.or(
-      v128.or(v128.or(v128.or(b0, b1), v128.or(b2, b3)), v128.or(v128.or(b4, b5), v128.or(b6, b7))),
-      v128.or(v128.or(b8, b9), v128.or(b10, b11)),
-    );
-    if (!v128.any_true(v128.and(any, magnitude))) continue;
-    const span = termsFrom(rowStart, idx, rowIds, p, i0);
-    const end = <i32>span;
-    for (let t = <i32>(span >> 32); t < end; t++) {
-      const i = load<i32>(idx + (<usize>t << 2));
-      if (i >= i1) break;
-      const s = v128.load32_splat(val + (<usize>t << 2));
-      const dst = c + <usize>i * cRowBytes + column;
-      v128.store(dst, f32x4.add(v128.load(dst), f32x4.mul(s, b0)));
-      v128.store(dst, f32x4.add(v128.load(dst, 16), f32x4.mul(s, b1)), 16);
-      v128.store(dst, f32x4.add(v128.load(dst, 32), f32x4.mul(s, b2)), 32);
-      v128.store(dst, f32x4.add(v128.load(dst, 48), f32x4.mul(s, b3)), 48);
-      v128.store(dst, f32x4.add(v128.load(dst, 64), f32x4.mul(s, b4)), 64);
-      v128.store(dst, f32x4.add(v128.load(dst, 80), f32x4.mul(s, b5)), 80);
-      v128.store(dst, f32x4.add(v128.load(dst, 96), f32x4.mul(s, b6)), 96);
-      v128.store(dst, f32x4.add(v128.load(dst, 112), f32x4.mul(s, b7)), 112);
-      v128.store(dst, f32x4.add(v128.load(dst, 128), f32x4.mul(s, b8)), 128);
-      v128.store(dst, f32x4.add(v128.load(dst, 144), f32x4.mul(s, b9)), 144);
-      v128.store(dst, f32x4.add(v128.load(dst, 160), f32x4.mul(s, b10)), 160);
-      v128.store(dst, f32x4.add(v128.load(dst, 176), f32x4.mul(s, b11)), 176);
-    }
-  }
+  scatterWide(i0, i1, j, false, 0, k, rowStart, idx, val, rowIds, b, bRowBytes, c, cRowBytes);
 }
 
-/**
- * Columns [j, j + 48 + left) of {@link gemmCsrScatter} (left 1 to 4): thirteen
- * vectors of B(p, ·) in registers, the last one's lanes past `left` read past
- * the columns (the memory's slack), never counted as non-zero and never stored.
- */
+/** Columns [j, j + 48 + left) of {@link gemmCsrScatter}, left 1 to 4: see {@link scatterWide}. */
 function scatter52(
   i0: i32,
   i1: i32,
@@ -938,24 +901,52 @@ function scatter52(
   c: usize,
   cRowBytes: usize,
 ): void {
+  scatterWide(i0, i1, j, true, left, k, rowStart, idx, val, rowIds, b, bRowBytes, c, cRowBytes);
+}
+
+/**
+ * Columns [j, j + 48) of {@link gemmCsrScatter}, twelve vectors of B(p, ·) in
+ * registers; `wide`, columns [j, j + 48 + left) (left 1 to 4), with a
+ * thirteenth whose lanes past `left` read past the columns (the memory's
+ * slack), never counted as non-zero and never stored. Inlined, with `wide` a
+ * constant, so neither copy tests it at run time.
+ */
+// @ts-ignore: decorator
+@inline
+function scatterWide(
+  i0: i32,
+  i1: i32,
+  j: i32,
+  wide: bool,
+  left: i32,
+  k: i32,
+  rowStart: usize,
+  idx: usize,
+  val: usize,
+  rowIds: usize,
+  b: usize,
+  bRowBytes: usize,
+  c: usize,
+  cRowBytes: usize,
+): void {
   const column = <usize>j << 2;
   const magnitude = i32x4.splat(0x7fffffff);
-  const tail = v128.and(
-    magnitude,
-    i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(left)),
-  );
+  const tail = v128.and(magnitude, i32x4.lt_s(i32x4(0, 1, 2, 3), i32x4.splat(left)));
   for (let p = 0; p < k; p++) {
     const src = b + <usize>p * bRowBytes + column;
     const b0 = v128.load(src), b1 = v128.load(src, 16), b2 = v128.load(src, 32);
     const b3 = v128.load(src, 48), b4 = v128.load(src, 64), b5 = v128.load(src, 80);
     const b6 = v128.load(src, 96), b7 = v128.load(src, 112), b8 = v128.load(src, 128);
     const b9 = v128.load(src, 144), b10 = v128.load(src, 160), b11 = v128.load(src, 176);
-    const b12 = v128.load(src, 192);
+    const b12 = wide ? v128.load(src, 192) : i32x4.splat(0);
     const any = v128.or(
       v128.or(v128.or(v128.or(b0, b1), v128.or(b2, b3)), v128.or(v128.or(b4, b5), v128.or(b6, b7))),
       v128.or(v128.or(b8, b9), v128.or(b10, b11)),
     );
-    if (!v128.any_true(v128.or(v128.and(any, magnitude), v128.and(b12, tail)))) continue;
+    const live = wide
+      ? v128.or(v128.and(any, magnitude), v128.and(b12, tail))
+      : v128.and(any, magnitude);
+    if (!v128.any_true(live)) continue;
     const span = termsFrom(rowStart, idx, rowIds, p, i0);
     const end = <i32>span;
     for (let t = <i32>(span >> 32); t < end; t++) {
@@ -975,7 +966,7 @@ function scatter52(
       v128.store(dst, f32x4.add(v128.load(dst, 144), f32x4.mul(s, b9)), 144);
       v128.store(dst, f32x4.add(v128.load(dst, 160), f32x4.mul(s, b10)), 160);
       v128.store(dst, f32x4.add(v128.load(dst, 176), f32x4.mul(s, b11)), 176);
-      storeLanes(dst + 192, f32x4.add(v128.load(dst, 192), f32x4.mul(s, b12)), left);
+      if (wide) storeLanes(dst + 192, f32x4.add(v128.load(dst, 192), f32x4.mul(s, b12)), left);
     }
   }
 }
