@@ -200,6 +200,7 @@ export function gemm(
   for (let j = j0; j < j1; j += TILE_COLS) {
     const width = min(TILE_COLS, j1 - j);
     packPanel(b, bRow, bCol, k, j, width, panel);
+    const biasAt = shifted(bias, j);
     let i = i0;
     for (; i + TILE_ROWS <= i1; i += TILE_ROWS) {
       tile4(
@@ -212,7 +213,7 @@ export function gemm(
         cRowBytes,
         width,
         add,
-        shifted(bias, j),
+        biasAt,
         spill,
       );
     }
@@ -225,7 +226,7 @@ export function gemm(
         c + <usize> i * cRowBytes + (<usize> j << 2),
         width,
         add,
-        shifted(bias, j),
+        biasAt,
         spill,
       );
     }
@@ -637,7 +638,7 @@ export function gemmCsr(
           for (let r = i + 4; r < i + 8 && r < i1; r++) touched += touchRow(rowStart, idx, val, rowAt(rowIds, r));
           for (let r = i + 8; r < i + 12 && r < i1; r++) touched += load<i32>(rowStart + (<usize>rowAt(rowIds, r) << 2));
         }
-        const row = load<i32>(rowIds + (<usize>i << 2));
+        const row = rowAt(rowIds, i);
         const first = load<i32>(rowStart + (<usize>row << 2));
         const count = load<i32>(rowStart + (<usize>(row + 1) << 2)) - first;
         const at = <usize>first << 2;
@@ -667,7 +668,7 @@ export function gemmCsr(
   const firsts = starts + (<usize>(rows + 1) << 2); // per stored row: its first term in the block
   for (let p = 0; p < k; p++) {
     if (load<i32>(live + (<usize>p << 2)) == 0) continue;
-    const row = load<i32>(rowIds + (<usize>p << 2));
+    const row = rowAt(rowIds, p);
     const end = load<i32>(rowStart + (<usize>(row + 1) << 2));
     let t = firstAtLeast(idx, load<i32>(rowStart + (<usize>row << 2)), end, i0);
     store<i32>(firsts + (<usize>p << 2), t);
@@ -689,7 +690,7 @@ export function gemmCsr(
   memory.copy(cursors, starts, <usize>rows << 2);
   for (let p = 0; p < k; p++) {
     if (load<i32>(live + (<usize>p << 2)) == 0) continue;
-    const row = load<i32>(rowIds + (<usize>p << 2));
+    const row = rowAt(rowIds, p);
     const end = load<i32>(rowStart + (<usize>(row + 1) << 2));
     for (let t = load<i32>(firsts + (<usize>p << 2)); t < end; t++) {
       const r = load<i32>(idx + (<usize>t << 2)) - i0;
@@ -861,7 +862,7 @@ function scatterNonZeros(
 // @ts-ignore: decorator
 @inline
 function termsFrom(rowStart: usize, idx: usize, rowIds: usize, p: i32, i0: i32): u64 {
-  const row = load<i32>(rowIds + (<usize>p << 2));
+  const row = rowAt(rowIds, p);
   const end = load<i32>(rowStart + (<usize>(row + 1) << 2));
   const first = firstAtLeast(idx, load<i32>(rowStart + (<usize>row << 2)), end, i0);
   return (<u64>first << 32) | <u64><u32>end;
