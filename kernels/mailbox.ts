@@ -21,10 +21,6 @@
  * holds one. Int32 offsets.
  */
 export const JOB = {
-  /** Which kernel the blocks run: an index into {@linkcode KERNEL_EXPORTS}. */
-  kernel: 1,
-  /** Which argument takes the running thread's own scratch address; −1 for none. */
-  scratchArg: 2,
   /** How many shares the blocks come in: the thread count, set once. */
   shares: 3,
   /** Per thread (by slot): its scratch address. */
@@ -39,10 +35,14 @@ export const JOB = {
   table: 16 + 1024,
   /** Arguments per block (extra ones are ignored). */
   args: 17,
+  /** Per block: which kernel it runs, an index into {@linkcode KERNEL_EXPORTS}. */
+  kernel: 16 + 1024 + 256 * 17,
+  /** Per block: which argument takes the running thread's own scratch address; −1 for none. */
+  scratchArg: 16 + 1024 + 256 * 18,
   /** The most blocks one job holds. */
   maxBlocks: 256,
   /** Int32s of the whole board. */
-  size: 16 + 1024 + 256 * 17,
+  size: 16 + 1024 + 256 * 19,
 } as const;
 
 /**
@@ -126,11 +126,11 @@ export function runBlocks(
     Atomics.store(control, JOB.owner + next, slot);
     const base = JOB.table + next * JOB.args;
     const args = Array.from(control.subarray(base, base + JOB.args));
-    const scratchArg = control[JOB.scratchArg];
+    const scratchArg = control[JOB.scratchArg + next];
     if (scratchArg >= 0) args[scratchArg] = control[JOB.scratch + slot];
     let outcome = 1;
     try {
-      kernels[control[JOB.kernel]](...args);
+      kernels[control[JOB.kernel + next]](...args);
     } catch (error) {
       outcome = -1;
       onError(error);

@@ -65,6 +65,7 @@ export type OfferedMethods =
   | "update"
   | "penalty"
   | "logisticLoss"
+  | "logisticLossLater"
   | "gemmPair"
   | "free";
 
@@ -120,6 +121,31 @@ function columnRuns(n: number, parts: number): [number, number][] {
 const SCATTER_BYTES = 512 * 1024;
 
 const SCATTER_KERNEL = KERNEL_EXPORTS.indexOf("gemmCsrScatter");
+const LOGISTIC_KERNEL = KERNEL_EXPORTS.indexOf("logisticLossRange");
+/** logisticLossRange's `passes`: the sigmoids and gradients, the costs, or both. */
+const LOSS_PASSES = { forward: 1, cost: 2, both: 3 } as const;
+
+/** Blocks of another kernel that a job runs beside its own, on the threads its own leave idle. */
+interface Beside {
+  /** Their kernel: an index into KERNEL_EXPORTS. */
+  kernel: number;
+  /** Their arguments; they take no scratch. */
+  blocks: number[][];
+}
+
+/** A logistic cost whose second pass was left for later: see logisticLossLater. */
+interface PendingCost {
+  /** The second pass over every unit, as one block. */
+  block: number[];
+  /** Units. */
+  n: number;
+  /** Where the units' costs land. */
+  terms: number;
+  /** Whether the second pass has run. */
+  ran: boolean;
+  /** The cost, once summed. */
+  loss: number | null;
+}
 
 let compiled: WebAssembly.Module | undefined;
 
@@ -362,15 +388,16 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   const dispatch = (
     kernel: number,
     blocks: number[][],
-    c: Float32Array,
+    c: Float32Array | null,
     cAt: number,
     length: number,
     scratchArg = -1,
+    beside: Beside | null = null,
   ) => {
-    if (blocks.length === 1) {
+    if (blocks.length === 1 && !beside) {
       if (scratchArg >= 0) blocks[0][scratchArg] = scratch[0].at;
       exported[kernel](...blocks[0]);
-      if (!ours.has(c.buffer)) c.set(view(cAt, length));
+      if (c && !ours.has(c.buffer)) c.set(view(cAt, length));
       return;
     }
     if (failure) {
@@ -380,12 +407,14 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
           "closed. Hint: rerun, or use --threads 1",
       );
     }
-    const total = blocks.length;
-    control[JOB.kernel] = kernel;
-    control[JOB.scratchArg] = scratchArg;
+    const all = beside ? [...blocks, ...beside.blocks] : blocks;
+    const total = all.length;
     for (let slot = 0; slot < threads; slot++) control[JOB.scratch + slot] = scratch[slot].at;
-    blocks.forEach((block, b) => {
+    all.forEach((block, b) => {
+      const own = b < blocks.length;
       control.set(block, JOB.table + b * JOB.args);
+      control[JOB.kernel + b] = own ? kernel : beside!.kernel;
+      control[JOB.scratchArg + b] = own ? scratchArg : -1;
       control[JOB.done + b] = 0;
       control[JOB.owner + b] = -1;
     });
@@ -432,7 +461,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
           "(its error is printed above)",
       );
     }
-    if (!ours.has(c.buffer)) c.set(view(cAt, length));
+    if (c && !ours.has(c.buffer)) c.set(view(cAt, length));
   };
 
   /**
@@ -560,10 +589,16 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
           n,
         ]);
       if (scatter) {
-        // No pass to bucket the terms by C's row (and no scratch), on the same rows per thread.
-        const rest = [k, csr.rowStart, csr.idx, csr.val, staging.a.at, bAt, n, cAt, n];
+        // No pass to bucket the terms by C's row, on the same rows per thread; the scratch holds
+        // the block transposed, where a mostly-zero B's columns sum one at a time.
+        const rest = [k, csr.rowStart, csr.idx, csr.val, staging.a.at, bAt, n, cAt, n, 0];
         const blocks = parts.map((part) => [...part, ...rest]);
-        dispatch(SCATTER_KERNEL, blocks, c, cAt, m * n);
+        // On two threads this product is hardly faster than on one (each thread reads terms the
+        // other's forward fetched): with a pending cost to run beside it, it takes one.
+        const beside = blocks.length > 1 ? pendingBeside() : null;
+        const own = beside ? [[0, m, 0, n, ...rest]] : blocks;
+        reserveScratch(m * n * 4);
+        dispatch(SCATTER_KERNEL, own, c, cAt, m * n, 13, beside);
         return;
       }
       let need = 0;
@@ -768,7 +803,61 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   // The logistic loss's float64 gradient scale.
   const lossScale = reserve(8);
   internal.add(lossScale);
-  const LOGISTIC_KERNEL = KERNEL_EXPORTS.indexOf("logisticLossRange");
+  // The cost of logisticLossLater's latest call, until it is summed.
+  let pending: PendingCost | null = null;
+
+  /** Runs `passes` of the sigmoid output layer's loss kernel over n units, on the threads. */
+  const lossPasses = (args: number[], n: number, passes: number) => {
+    // An exp, a log1p and five divisions in float64 take about 20 ns, as long as 400 multiply-adds.
+    const blocks = split(Math.ceil(n / 64), n * 400).map(([from, to]) => [
+      from * 64,
+      Math.min(n, to * 64),
+      ...args,
+      passes,
+    ]);
+    dispatch(LOGISTIC_KERNEL, blocks, null, 0, 0);
+  };
+
+  /** Sums a pending cost (running its second pass first if no product ran it), once. */
+  const settle = (job: PendingCost): number => {
+    if (job.loss !== null) return job.loss;
+    if (!job.ran) {
+      lossPasses(job.block.slice(2, -1), job.n, LOSS_PASSES.cost);
+      job.ran = true;
+    }
+    const costs = new Float64Array(memory.buffer, job.terms, job.n);
+    let loss = 0;
+    for (let i = 0; i < job.n; i++) loss += costs[i];
+    job.loss = loss;
+    if (pending === job) pending = null;
+    return loss;
+  };
+
+  /**
+   * The second pass of the pending cost, to run beside a product that leaves
+   * a thread idle (and so marked as run), or null when there is none.
+   */
+  const pendingBeside = (): Beside | null => {
+    if (!pending || pending.ran) return null;
+    pending.ran = true;
+    return { kernel: LOGISTIC_KERNEL, blocks: [pending.block] };
+  };
+
+  /** Stages n units' float64 costs and the gradient scale; returns the kernel's buffer arguments. */
+  const lossArgs = (
+    z: Float32Array,
+    y: Float32Array,
+    a: Float32Array,
+    dz: Float32Array,
+    n: number,
+    scale: number,
+  ) => {
+    // A cost still pending lands in the same staging area: sum it before it is overwritten.
+    if (pending) settle(pending);
+    staging.terms = area(staging.terms, n * 8);
+    new Float64Array(memory.buffer, lossScale, 1)[0] = scale;
+    return [z.byteOffset, y.byteOffset, a.byteOffset, dz.byteOffset, staging.terms.at, lossScale];
+  };
 
   /**
    * The sigmoid output layer's forward, gradient and cost, shared by the
@@ -779,25 +868,35 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     checkOpen("compute the logistic loss");
     if (!inMemory(n, z, y, a, dz)) return null;
     if (n <= 0) return 0;
-    staging.terms = area(staging.terms, n * 8);
-    new Float64Array(memory.buffer, lossScale, 1)[0] = scale;
-    const terms = staging.terms.at;
-    // An exp, a log1p and five divisions in float64 take about 20 ns, as long as 400 multiply-adds.
-    const blocks = split(Math.ceil(n / 64), n * 400).map(([from, to]) => [
-      from * 64,
-      Math.min(n, to * 64),
-      z.byteOffset,
-      y.byteOffset,
-      a.byteOffset,
-      dz.byteOffset,
-      terms,
-      lossScale,
-    ]);
-    dispatch(LOGISTIC_KERNEL, blocks, dz, 0, 0);
-    const costs = new Float64Array(memory.buffer, terms, n);
-    let loss = 0;
-    for (let i = 0; i < n; i++) loss += costs[i];
-    return loss;
+    lossPasses(lossArgs(z, y, a, dz, n, scale), n, LOSS_PASSES.both);
+    return settle({ block: [], n, terms: staging.terms.at, ran: true, loss: null });
+  };
+
+  /**
+   * logisticLoss with its second pass (the costs) left for later: on two or
+   * more threads, the next index product that would gain little from a
+   * second thread (the first layer's weight gradient, scattered) runs on one
+   * and this pass beside it, on a thread that would otherwise wait; else the
+   * pass runs when the cost is asked for.
+   */
+  const logisticLossLater: WasmKernels["logisticLossLater"] = (z, y, a, dz, n, scale) => {
+    checkOpen("compute the logistic loss");
+    if (!inMemory(n, z, y, a, dz)) return null;
+    if (n <= 0) return () => 0;
+    const args = lossArgs(z, y, a, dz, n, scale);
+    lossPasses(args, n, LOSS_PASSES.forward);
+    const job: PendingCost = {
+      block: [0, n, ...args, LOSS_PASSES.cost],
+      n,
+      terms: staging.terms.at,
+      ran: false,
+      loss: null,
+    };
+    pending = job;
+    return () => {
+      checkOpen("compute the logistic loss");
+      return settle(job);
+    };
   };
 
   /** Builds the CSR copy of `a` (rows of `cols`) when enough of it is zero to pay off. */
@@ -922,6 +1021,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     update,
     penalty,
     logisticLoss,
+    logisticLossLater,
     free,
     memoryBytes() {
       let buffers = 0, scratch = 0;

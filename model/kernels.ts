@@ -133,6 +133,20 @@ export interface Kernels {
     scale: number,
   ): number | null;
   /**
+   * `logisticLoss` with the cost summed later: writes a and dz now and returns
+   * a function that returns the cost, the same bits, for the caller to call
+   * before z or y change. Meanwhile the kernels may compute it beside later
+   * products, on threads those leave idle. Null, having changed nothing, when it cannot.
+   */
+  logisticLossLater?(
+    z: Float32Array,
+    y: Float32Array,
+    a: Float32Array,
+    dz: Float32Array,
+    n: number,
+    scale: number,
+  ): (() => number) | null;
+  /**
    * `sums[j] += Σ_i x[i·cols + j]` over `rows` rows, in row order in float32
    * (a bias gradient); false when it cannot.
    */

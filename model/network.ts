@@ -299,6 +299,32 @@ function outputLossOn(
   return outputLoss(kind, z, y, a, dz, batch, classes, scale);
 }
 
+/**
+ * {@linkcode outputLossOn} with the loss asked for later (call the returned
+ * function before z or y change): the kernels may sum the sigmoid output's
+ * cost beside the backward pass. The same bits.
+ */
+function outputLossLater(
+  ws: Workspace,
+  kind: OutputKind,
+  l: number,
+  y: Floats,
+  batch: number,
+  classes: number,
+  scale: number,
+): () => number {
+  const z = ws.z[l], a = ws.a[l], dz = ws.dz[l];
+  if (
+    kind === "sigmoid" && z instanceof Float32Array && y instanceof Float32Array &&
+    a instanceof Float32Array && dz instanceof Float32Array
+  ) {
+    const later = ws.kernels.logisticLossLater?.(z, y, a, dz, batch * classes, scale);
+    if (later) return later;
+  }
+  const loss = outputLossOn(ws, kind, l, y, batch, classes, scale);
+  return () => loss;
+}
+
 /** A hidden layer's activation, on the kernels when they offer it (same bits either way). */
 function activateHidden(kind: Activation, ws: Workspace, l: number, n: number): void {
   const z = ws.z[l], a = ws.a[l];
@@ -485,7 +511,15 @@ export function lossAndGradient(
   }
   denseForward(input, layers[last], ws.z[last], batch, ws.kernels, last === 0 ? rows : undefined);
   const scale = reduction === "mean" ? 1 / batch : 1;
-  const dataLoss = outputLossOn(ws, spec.output, last, y, batch, layers[last].outputs, scale);
+  const dataLossLater = outputLossLater(
+    ws,
+    spec.output,
+    last,
+    y,
+    batch,
+    layers[last].outputs,
+    scale,
+  );
 
   // Every layer's backward writes its whole gradient, so `grad` needs no zeroing first.
   for (let l = last; l >= 0; l--) {
@@ -527,6 +561,7 @@ export function lossAndGradient(
     }
     penalty = (reg.l1 / 2) * abs + (reg.l2 / 2) * squares;
   }
+  const dataLoss = dataLossLater();
   ws.dataLoss = dataLoss;
   return dataLoss * scale + penalty;
 }

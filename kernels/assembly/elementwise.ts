@@ -262,6 +262,11 @@ function logisticCost2(z: v128, y: v128, cost: usize): void {
   );
 }
 
+/** {@link logisticLossRange}'s `passes`: the sigmoids and gradients (staging each unit's e). */
+const FORWARD_PASS = 1;
+/** {@link logisticLossRange}'s `passes`: the costs, from the staged e. */
+const COST_PASS = 2;
+
 /**
  * model/network.ts `outputLoss("sigmoid", …)` over units [i0, i1): writes the
  * sigmoids to a, the scaled gradients to dz, and each unit's logistic cost
@@ -269,6 +274,8 @@ function logisticCost2(z: v128, y: v128, cost: usize): void {
  * address of the float64 gradient scale. Four units at a time, in two passes
  * (the sigmoids, then the costs): each unit's chain of dependent operations
  * is long, and two shorter loops keep more units in flight (about 12% faster).
+ * `passes` picks them: 1, the first (which stages each unit's exp(−|z|) in
+ * `terms`); 2, the second (from the staged values, later, on any thread); 3, both.
  */
 export function logisticLossRange(
   i0: i32,
@@ -279,54 +286,65 @@ export function logisticLossRange(
   dz: usize,
   terms: usize,
   scale: usize,
+  passes: i32,
 ): void {
-  const factor = load<f64>(scale);
-  const factors = f64x2.splat(factor);
   const whole = i0 + ((i1 - i0) & ~3);
-  for (let i = i0; i < whole; i += 4) {
-    const at = <usize>i << 2;
-    const zs = v128.load(z + at), ys = v128.load(y + at);
-    const cost = terms + (<usize>i << 3);
-    const low = logisticForward2(
-      f64x2.promote_low_f32x4(zs),
-      f64x2.promote_low_f32x4(ys),
-      factors,
-      cost,
-    );
-    const high = logisticForward2(
-      f64x2.promote_low_f32x4(i64x2.shuffle(zs, zs, 1, 0)),
-      f64x2.promote_low_f32x4(i64x2.shuffle(ys, ys, 1, 0)),
-      factors,
-      cost + 16,
-    );
-    v128.store(a + at, i64x2.shuffle(low, high, 0, 2));
-    v128.store(dz + at, i64x2.shuffle(low, high, 1, 3));
+  if (passes & FORWARD_PASS) {
+    const factor = load<f64>(scale);
+    const factors = f64x2.splat(factor);
+    for (let i = i0; i < whole; i += 4) {
+      const at = <usize>i << 2;
+      const zs = v128.load(z + at), ys = v128.load(y + at);
+      const cost = terms + (<usize>i << 3);
+      const low = logisticForward2(
+        f64x2.promote_low_f32x4(zs),
+        f64x2.promote_low_f32x4(ys),
+        factors,
+        cost,
+      );
+      const high = logisticForward2(
+        f64x2.promote_low_f32x4(i64x2.shuffle(zs, zs, 1, 0)),
+        f64x2.promote_low_f32x4(i64x2.shuffle(ys, ys, 1, 0)),
+        factors,
+        cost + 16,
+      );
+      v128.store(a + at, i64x2.shuffle(low, high, 0, 2));
+      v128.store(dz + at, i64x2.shuffle(low, high, 1, 3));
+    }
+    for (let i = whole; i < i1; i++) {
+      const at = <usize>i << 2;
+      const zi = <f64>load<f32>(z + at);
+      const e = sigmoidExp(-Math.abs(zi));
+      const ai = <f32>(zi >= 0 ? 1 / (1 + e) : flushDenormal(e / (1 + e)));
+      store<f32>(a + at, ai);
+      store<f64>(terms + (<usize>i << 3), e);
+      const yi = <f64>load<f32>(y + at);
+      store<f32>(dz + at, <f32>flushDenormal((<f64>ai - yi) * factor));
+    }
   }
-  for (let i = i0; i < whole; i += 4) {
-    const at = <usize>i << 2;
-    const zs = v128.load(z + at), ys = v128.load(y + at);
-    const cost = terms + (<usize>i << 3);
-    logisticCost2(f64x2.promote_low_f32x4(zs), f64x2.promote_low_f32x4(ys), cost);
-    logisticCost2(
-      f64x2.promote_low_f32x4(i64x2.shuffle(zs, zs, 1, 0)),
-      f64x2.promote_low_f32x4(i64x2.shuffle(ys, ys, 1, 0)),
-      cost + 16,
-    );
-  }
-  let i = whole;
-  for (; i < i1; i++) {
-    const at = <usize>i << 2;
-    const zi = <f64>load<f32>(z + at);
-    const e = sigmoidExp(-Math.abs(zi));
-    const ai = <f32>(zi >= 0 ? 1 / (1 + e) : flushDenormal(e / (1 + e)));
-    store<f32>(a + at, ai);
-    const tail = e < 5e-17 ? e : log1p64(e);
-    const yi = <f64>load<f32>(y + at);
-    store<f64>(
-      terms + (<usize>i << 3),
-      yi * (Math.max(-zi, 0) + tail) + (1 - yi) * (Math.max(zi, 0) + tail),
-    );
-    store<f32>(dz + at, <f32>flushDenormal((<f64>ai - yi) * factor));
+  if (passes & COST_PASS) {
+    for (let i = i0; i < whole; i += 4) {
+      const at = <usize>i << 2;
+      const zs = v128.load(z + at), ys = v128.load(y + at);
+      const cost = terms + (<usize>i << 3);
+      logisticCost2(f64x2.promote_low_f32x4(zs), f64x2.promote_low_f32x4(ys), cost);
+      logisticCost2(
+        f64x2.promote_low_f32x4(i64x2.shuffle(zs, zs, 1, 0)),
+        f64x2.promote_low_f32x4(i64x2.shuffle(ys, ys, 1, 0)),
+        cost + 16,
+      );
+    }
+    for (let i = whole; i < i1; i++) {
+      const at = <usize>i << 2;
+      const zi = <f64>load<f32>(z + at);
+      const e = load<f64>(terms + (<usize>i << 3));
+      const tail = e < 5e-17 ? e : log1p64(e);
+      const yi = <f64>load<f32>(y + at);
+      store<f64>(
+        terms + (<usize>i << 3),
+        yi * (Math.max(-zi, 0) + tail) + (1 - yi) * (Math.max(zi, 0) + tail),
+      );
+    }
   }
 }
 

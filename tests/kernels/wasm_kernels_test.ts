@@ -551,6 +551,62 @@ Deno.test("xᵀ·dz through an index too large to scatter in cache is bucketed, 
   }
 });
 
+Deno.test("wasm logisticLossLater gives logisticLoss's bits, its cost summed beside the next scattered weight gradient or when asked for", async () => {
+  const random = seededRandom(29, "logistic later");
+  const n = 2400, width = 20, stored = 40, k = 30;
+  const source = Float32Array.from({ length: stored * width }, () => random() < 0.7 ? 0 : random());
+  for (const threads of [1, 2]) {
+    const kernels = await createWasmKernels({ threads, minParallelWork: 0 });
+    try {
+      kernels.prepareRows(source, width);
+      const zs = [kernels.alloc(n), kernels.alloc(n)], y = kernels.alloc(n);
+      const a = kernels.alloc(n), dz = kernels.alloc(n);
+      for (const z of zs) z.forEach((_, i) => z[i] = (random() * 2 - 1) * [1, 5, 40][i % 3]);
+      y.forEach((_, i) => y[i] = i % 10 === 4 ? 1 : 0);
+      const expected = zs.map((z) => {
+        const [ea, edz] = [new Float32Array(n), new Float32Array(n)];
+        return { loss: outputLoss("sigmoid", z, y, ea, edz, n, 1, 1 / 240), a: ea, dz: edz };
+      });
+      // A scattered xᵀ·dz (a C small enough to stay in cache) between the call and the cost.
+      const product: GemmArgs = {
+        m: width,
+        n: 10,
+        k,
+        a: source,
+        aRows: Uint32Array.from({ length: k }, () => Math.floor(random() * stored)),
+        transA: true,
+        b: Float32Array.from({ length: k * 10 }, () => random() < 0.5 ? 0 : random() - 0.5),
+        c: new Float32Array(width * 10),
+      };
+      const later = kernels.logisticLossLater(zs[0], y, a, dz, n, 1 / 240)!;
+      assert.equal(firstDifference(a, expected[0].a), -1, `×${threads}: sigmoids`);
+      assert.equal(firstDifference(dz, expected[0].dz), -1, `×${threads}: gradients`);
+      assertMatchesReference(kernels, product, `×${threads}, beside a pending cost`);
+      if (threads === 2) {
+        // The cost ran beside the product, on the thread it left idle: changing z now (which a
+        // caller must not do) cannot change it.
+        const kept = zs[0].slice();
+        zs[0].fill(0);
+        assert.equal(later(), expected[0].loss);
+        zs[0].set(kept);
+      }
+      assert.equal(later(), expected[0].loss, `×${threads}`);
+      assert.equal(later(), expected[0].loss, `×${threads}, asked twice`);
+      // Never asked for before the next loss: it is summed before its staging is reused.
+      const first = kernels.logisticLossLater(zs[0], y, a, dz, n, 1 / 240)!;
+      const second = kernels.logisticLossLater(zs[1], y, a, dz, n, 1 / 240)!;
+      assert.equal(firstDifference(dz, expected[1].dz), -1, `×${threads}: second gradients`);
+      assert.equal(second(), expected[1].loss, `×${threads}: second`);
+      assert.equal(first(), expected[0].loss, `×${threads}: first, asked last`);
+      assert.equal(kernels.logisticLoss(zs[1], y, a, dz, n, 1 / 240), expected[1].loss);
+      assert.equal(kernels.logisticLossLater(zs[0], y, a, dz, 0, 1)!(), 0);
+      assert.equal(kernels.logisticLossLater(new Float32Array(n), y, a, dz, n, 1), null);
+    } finally {
+      kernels.close();
+    }
+  }
+});
+
 Deno.test("xᵀ·dz through an index with a mostly-zero dz adds only its non-zero columns, with the reference's bits", async () => {
   const random = seededRandom(31, "few columns");
   const all = [
