@@ -107,6 +107,40 @@ export const KERNEL_EXPORTS = [
 ] as const;
 
 /**
+ * Calls `kernel` with the {@linkcode JOB.args} arguments at `base` of `table`,
+ * the one at `scratchArg` (when ≥ 0) replaced by `scratch`. Spelled out: copying
+ * them into an array to spread costs about 0.8 µs a call, 25 times as much.
+ */
+function callKernel(
+  kernel: (...args: number[]) => void,
+  table: Int32Array,
+  base: number,
+  scratchArg: number,
+  scratch: number,
+): void {
+  const at = (i: number) => (i === scratchArg ? scratch : table[base + i]);
+  kernel(
+    at(0),
+    at(1),
+    at(2),
+    at(3),
+    at(4),
+    at(5),
+    at(6),
+    at(7),
+    at(8),
+    at(9),
+    at(10),
+    at(11),
+    at(12),
+    at(13),
+    at(14),
+    at(15),
+    at(16),
+  );
+}
+
+/**
  * Takes blocks of the current job ({@linkcode takeBlock}) and runs them on
  * thread `slot` until none is left; returns how many it ran. A block's arguments are read only after
  * it was taken, so a thread that wakes late can only ever take blocks of a
@@ -125,12 +159,16 @@ export function runBlocks(
     if (next < 0) return ran;
     Atomics.store(control, JOB.owner + next, slot);
     const base = JOB.table + next * JOB.args;
-    const args = Array.from(control.subarray(base, base + JOB.args));
-    const scratchArg = control[JOB.scratchArg + next];
-    if (scratchArg >= 0) args[scratchArg] = control[JOB.scratch + slot];
     let outcome = 1;
     try {
-      kernels[control[JOB.kernel + next]](...args);
+      const kernel = kernels[control[JOB.kernel + next]];
+      callKernel(
+        kernel,
+        control,
+        base,
+        control[JOB.scratchArg + next],
+        control[JOB.scratch + slot],
+      );
     } catch (error) {
       outcome = -1;
       onError(error);
