@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { sigmoid as sigmoidOf } from "../model/activations.ts";
+import { type Floats, sigmoid as sigmoidOf } from "../model/activations.ts";
 import {
   checkGemm,
   type GemmArgs,
@@ -121,6 +121,14 @@ function columnRuns(n: number, parts: number): [number, number][] {
 const SCATTER_BYTES = 512 * 1024;
 
 const SCATTER_KERNEL = KERNEL_EXPORTS.indexOf("gemmCsrScatter");
+const RELU_BACKWARD_KERNEL = KERNEL_EXPORTS.indexOf("reluBackwardRange");
+/**
+ * ReLU's backward, priced as 40 multiply-adds an element, so a wide layer's
+ * is shared: each line of dz was last read on both cores (by the weight
+ * gradient), so writing it waits for the other core to drop its copy, and two
+ * threads wait in parallel (128 × 800: 74-78 → 55-58 µs).
+ */
+const RELU_BACKWARD_COST = 40;
 const LOGISTIC_KERNEL = KERNEL_EXPORTS.indexOf("logisticLossRange");
 /** logisticLossRange's `passes`: the sigmoids and gradients, the costs, or both. */
 const LOSS_PASSES = { forward: 1, cost: 2, both: 3 } as const;
@@ -508,11 +516,21 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     j0: number,
     j1: number,
     biasAt = 0,
+    gateAt = 0,
   ): number[] => {
     const aRow = transA ? 1 : k, aCol = transA ? m : 1;
     const bRow = transB ? 1 : n, bCol = transB ? k : 1;
     const add = accumulate ? 1 : 0;
-    return [i0, i1, j0, j1, k, aAt, aRow, aCol, bAt, bRow, bCol, cAt, n, add, 0, biasAt];
+    return [i0, i1, j0, j1, k, aAt, aRow, aCol, bAt, bRow, bCol, cAt, n, add, 0, biasAt, gateAt];
+  };
+
+  /** activateBackward("relu") on a product's C, in place: +0 where the gate is ≤ 0. */
+  const gateAfter = (gate: Floats, c: Float32Array, n: number) => {
+    if (gate instanceof Float32Array && inMemory(n, gate, c)) {
+      elementwise(RELU_BACKWARD_KERNEL, n, RELU_BACKWARD_COST, [gate, c, c]);
+      return;
+    }
+    for (let i = 0; i < n; i++) if (gate[i] <= 0) c[i] = 0;
   };
 
   const gemm = (args: GemmArgs): void => {
@@ -530,6 +548,15 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const indexOnly = handle !== undefined && !handle.dense;
     checkGemm(args, indexOnly ? handle.rows * handle.cols : a.length);
     if (m === 0 || n === 0) return;
+    const { reluGate } = args;
+    // Only the dense kernel gates C as it stores it: elsewhere, the product and then the gate.
+    const gatedByKernel = reluGate instanceof Float32Array && ours.has(reluGate.buffer) &&
+      ours.has(c.buffer) && !aRows && !(listFits(args) && zeroFraction(a, m * k) >= sparseZeros);
+    if (reluGate && !gatedByKernel) {
+      gemm({ ...args, reluGate: undefined });
+      gateAfter(reluGate, c, m * n);
+      return;
+    }
     // The kernels add a bias row as they store C where A is read untransposed; else C takes it first.
     if (bias && transA) {
       const row = bias.length === n ? bias : bias.subarray(0, n);
@@ -630,6 +657,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const biasAt = bias ? place(bias as Float32Array, "bias", n, true) : 0;
     const zeros = sparseFits ? zeroFraction(a, m * k) : 0;
     const sparse = sparseFits && zeros >= sparseZeros;
+    const gateAt = reluGate ? (reluGate as Float32Array).byteOffset : 0;
     // The sparse kernel splits C by rows, so no thread scans another's part of A.
     const byColumns = !sparse && n >= m;
     const tiles = byColumns ? Math.ceil(n / TILE_COLS) : Math.ceil(m / TILE_ROWS);
@@ -640,7 +668,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
         : [from * TILE_ROWS, Math.min(m, to * TILE_ROWS), 0, n];
       // Sparse: the lists of A's non-zero terms; dense: one packed panel of B and a spill row.
       need = Math.max(need, sparse ? 8 * (i1 - i0 + 1) * (k + 1) : k * 32 + 32);
-      return productBlock(args, aAt, bAt, cAt, i0, i1, j0, j1, biasAt);
+      return productBlock(args, aAt, bAt, cAt, i0, i1, j0, j1, biasAt, gateAt);
     });
     reserveScratch(need);
     dispatch(sparse ? 1 : 0, blocks, c, cAt, m * n, 14);
@@ -661,8 +689,11 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     }
     if (![a, b, c].every((x) => ours.has(x.buffer)) || prepared.has(a)) return null;
     if (listFits(args) && zeroFraction(a, m * k) >= sparseZeros) return null;
+    const gate = args.reluGate;
+    if (gate && !(gate instanceof Float32Array && ours.has(gate.buffer))) return null;
     checkGemm(args);
-    return productBlock(args, a.byteOffset, b.byteOffset, c.byteOffset, 0, m, 0, n);
+    const gateAt = gate ? gate.byteOffset : 0;
+    return productBlock(args, a.byteOffset, b.byteOffset, c.byteOffset, 0, m, 0, n, 0, gateAt);
   };
 
   const gemmPair = (first: GemmArgs, second: GemmArgs): boolean => {
@@ -758,10 +789,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   const activateBackward: WasmKernels["activateBackward"] = (kind, z, a, da, dz, n) => {
     checkOpen("compute activation gradients");
     if (kind === "relu" && inMemory(n, z, da, dz)) {
-      // Priced as 40 multiply-adds an element, so a wide layer's is shared: each line of dz was
-      // last read on both cores (by the weight gradient), so writing it waits for the other
-      // core to drop its copy, and two threads wait in parallel (128 × 800: 74-78 → 55-58 µs).
-      if (n > 0) elementwise(8, n, 40, [z, da, dz]);
+      if (n > 0) elementwise(RELU_BACKWARD_KERNEL, n, RELU_BACKWARD_COST, [z, da, dz]);
       return true;
     }
     if (kind === "sigmoid" && inMemory(n, a, da, dz)) {

@@ -40,6 +40,13 @@ export interface GemmArgs {
    */
   bias?: Floats;
   /**
+   * A matrix laid out as C (m, n): C[i, j] becomes +0 where its value is ≤ 0
+   * (a ReLU layer's backward, `dz = da·relu'(z)` with this as z), the bits of
+   * model/activations.ts `activateBackward("relu")` on the product; never with
+   * `accumulate` or `bias`.
+   */
+  reluGate?: Floats;
+  /**
    * Picks A's stored rows by index, so a minibatch needs no copy: stored row r
    * is row `aRows[r]` of `a` (rows of width k, or of width m when `transA`).
    */
@@ -194,6 +201,17 @@ export function checkGemm(args: GemmArgs, aLength: number = args.a.length): void
       "Cannot multiply matrices as a bias row and accumulate must not both be given: both were",
     );
   }
+  if (args.reluGate && (args.bias || args.accumulate)) {
+    throw new RangeError(
+      "Cannot multiply matrices as a ReLU gate must not come with a bias row or accumulate: it did",
+    );
+  }
+  if (args.reluGate && args.reluGate.length < m * n) {
+    throw new RangeError(
+      `Cannot multiply matrices as the ReLU gate must hold m·n=${m * n} values: ` +
+        `current length is ${args.reluGate.length}`,
+    );
+  }
   if (args.bias && args.bias.length < n) {
     throw new RangeError(
       `Cannot multiply matrices as the bias row must hold n=${n} values: current length is ${args.bias.length}`,
@@ -242,7 +260,7 @@ export function checkGemm(args: GemmArgs, aLength: number = args.a.length): void
 export function referenceGemm(args: GemmArgs): void {
   checkGemm(args);
   const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false, aRows } = args;
-  const { bias } = args;
+  const { bias, reluGate } = args;
   const round = c instanceof Float32Array ? Math.fround : (x: number) => x;
   const width = transA ? m : k;
   const stored = (r: number) => (aRows ? aRows[r] : r) * width;
@@ -256,6 +274,7 @@ export function referenceGemm(args: GemmArgs): void {
       }
       const base = bias ? round(bias[j]) : accumulate ? c[i * n + j] : undefined;
       c[i * n + j] = base === undefined ? acc : round(base + acc);
+      if (reluGate && reluGate[i * n + j] <= 0) c[i * n + j] = 0;
     }
   }
 }

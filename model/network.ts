@@ -159,7 +159,9 @@ export function denseForward(
  * `db = Σ_rows dz` (OUT), and, when `dx` is given, `dx = dz·Wᵀ` (B, IN).
  * `rows` picks x's rows as in {@linkcode denseForward}. The same bits as
  * accumulating into zeroed gradients (a sum that starts at +0 never ends at
- * −0, so `0 + s` is `s`), without the pass that zeroes them.
+ * −0, so `0 + s` is `s`), without the pass that zeroes them. With `reluGate`
+ * (the layer below's z, a ReLU layer), dx is that layer's dz at once:
+ * `dx·relu'(z)`, as `activateBackward("relu")` would make it.
  */
 export function denseBackward(
   x: Floats,
@@ -170,6 +172,7 @@ export function denseBackward(
   batch: number,
   kernels: Kernels = referenceKernels,
   rows?: Uint32Array,
+  reluGate?: Floats,
 ): void {
   const { inputs, outputs, weights } = layer;
   const db = grad.biases;
@@ -194,7 +197,16 @@ export function denseBackward(
     kernels.gemm(weightGradient);
     return;
   }
-  const inputGradient = { m: batch, n: inputs, k: outputs, a: dz, b: weights, transB: true, c: dx };
+  const inputGradient = {
+    m: batch,
+    n: inputs,
+    k: outputs,
+    a: dz,
+    b: weights,
+    transB: true,
+    c: dx,
+    reluGate,
+  };
   if (kernels.gemmPair?.(weightGradient, inputGradient)) return;
   kernels.gemm(weightGradient);
   kernels.gemm(inputGradient);
@@ -524,10 +536,23 @@ export function lossAndGradient(
   // Every layer's backward writes its whole gradient, so `grad` needs no zeroing first.
   for (let l = last; l >= 0; l--) {
     const below = l === 0 ? x : dropping ? ws.dropped[l - 1] : ws.a[l - 1];
-    const dBelow = l === 0 ? null : ws.da[l - 1];
+    // Below a ReLU layer (without dropout) the product writes its dz at once, gated by its z.
+    const gated = l > 0 && !dropping && spec.activation === "relu";
+    const dBelow = l === 0 ? null : gated ? ws.dz[l - 1] : ws.da[l - 1];
     const picked = l === 0 ? rows : undefined;
-    denseBackward(below, ws.dz[l], layers[l], gradLayers[l], dBelow, batch, ws.kernels, picked);
-    if (l > 0) {
+    const gate = gated ? ws.z[l - 1] : undefined;
+    denseBackward(
+      below,
+      ws.dz[l],
+      layers[l],
+      gradLayers[l],
+      dBelow,
+      batch,
+      ws.kernels,
+      picked,
+      gate,
+    );
+    if (l > 0 && !gated) {
       const n = batch * layers[l - 1].outputs;
       if (dropping) {
         // The gradient reaches only the units the mask kept, scaled as they were.

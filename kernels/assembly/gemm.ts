@@ -68,7 +68,9 @@ function packPanel(
 /**
  * Writes one tile row of 8 sums to C, only the first `width` on the right
  * edge, each added to the value at the same column of `base` unless base is 0
- * (C's own row when accumulating, or the bias row).
+ * (C's own row when accumulating, or the bias row); or, where `gate` (the
+ * same columns of a row laid out as C's) is not 0, each made +0 where the
+ * gate's value is ≤ 0 (a ReLU layer's backward: never with a base).
  */
 function storeRow(
   c: usize,
@@ -77,11 +79,18 @@ function storeRow(
   width: i32,
   base: usize,
   spill: usize,
+  gate: usize,
 ): void {
   if (width == TILE_COLS) {
     if (base != 0) {
       lo = f32x4.add(v128.load(base), lo);
       hi = f32x4.add(v128.load(base, 16), hi);
+    }
+    if (gate != 0) {
+      // z ≤ 0 gives +0; z > 0, or NaN, keeps the sum: activateBackward("relu")'s rule.
+      const zero = f32x4.splat(0);
+      lo = v128.andnot(lo, f32x4.le(v128.load(gate), zero));
+      hi = v128.andnot(hi, f32x4.le(v128.load(gate, 16), zero));
     }
     v128.store(c, lo);
     v128.store(c, hi, 16);
@@ -92,8 +101,16 @@ function storeRow(
   for (let jj = 0; jj < width; jj++) {
     const at = <usize> jj << 2;
     const sum = load<f32>(spill + at);
-    store<f32>(c + at, base != 0 ? load<f32>(base + at) + sum : sum);
+    const value = base != 0 ? load<f32>(base + at) + sum : sum;
+    store<f32>(c + at, gate != 0 && load<f32>(gate + at) <= 0 ? 0 : value);
   }
+}
+
+/** `gate` moved on by `bytes`, or 0 when it is 0 (no gate). */
+// @ts-ignore: decorator
+@inline
+function gateAt(gate: usize, bytes: usize): usize {
+  return gate == 0 ? 0 : gate + bytes;
 }
 
 /** A 4 × 8 tile of C: 8 float32x4 accumulators stay in registers for the whole k loop. */
@@ -109,6 +126,7 @@ function tile4(
   accumulate: bool,
   bias: usize,
   spill: usize,
+  gate: usize,
 ): void {
   let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
   let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
@@ -136,10 +154,10 @@ function tile4(
     pb += 32;
   }
   const c1 = c + cRowBytes, c2 = c + (cRowBytes << 1), c3 = c + cRowBytes * 3;
-  storeRow(c, c00, c01, width, accumulate ? c : bias, spill);
-  storeRow(c1, c10, c11, width, accumulate ? c1 : bias, spill);
-  storeRow(c2, c20, c21, width, accumulate ? c2 : bias, spill);
-  storeRow(c3, c30, c31, width, accumulate ? c3 : bias, spill);
+  storeRow(c, c00, c01, width, accumulate ? c : bias, spill, gate);
+  storeRow(c1, c10, c11, width, accumulate ? c1 : bias, spill, gateAt(gate, cRowBytes));
+  storeRow(c2, c20, c21, width, accumulate ? c2 : bias, spill, gateAt(gate, cRowBytes << 1));
+  storeRow(c3, c30, c31, width, accumulate ? c3 : bias, spill, gateAt(gate, cRowBytes * 3));
 }
 
 /** A 1 × 8 tile of C, for the rows left over below the last full 4-row tile. */
@@ -153,6 +171,7 @@ function tile1(
   accumulate: bool,
   bias: usize,
   spill: usize,
+  gate: usize,
 ): void {
   let c0 = f32x4.splat(0), c1 = f32x4.splat(0);
   let pa = a;
@@ -164,14 +183,15 @@ function tile1(
     pa += aColBytes;
     pb += 32;
   }
-  storeRow(c, c0, c1, width, accumulate ? c : bias, spill);
+  storeRow(c, c0, c1, width, accumulate ? c : bias, spill, gate);
 }
 
 /**
  * C[i, j] = Σ_p A(i, p)·B(p, j) for rows [i0, i1) and columns [j0, j1) of C
  * (C[i, j] += … when `accumulate` is 1; bias[j] + … when `bias`, the address
- * of a row of C's width, is not 0). `scratch` holds k·32 + 32 bytes that
- * belong to the calling thread alone.
+ * of a row of C's width, is not 0; +0 where gate[i, j] ≤ 0 when `gate`, the
+ * address of a matrix laid out as C, is not 0). `scratch` holds k·32 + 32
+ * bytes that belong to the calling thread alone.
  */
 export function gemm(
   i0: i32,
@@ -190,6 +210,7 @@ export function gemm(
   accumulate: i32,
   scratch: usize,
   bias: usize,
+  gate: usize,
 ): void {
   const panel = scratch;
   const spill = scratch + (<usize> k << 5);
@@ -215,6 +236,7 @@ export function gemm(
         add,
         biasAt,
         spill,
+        gateAt(gate, <usize> i * cRowBytes + (<usize> j << 2)),
       );
     }
     for (; i < i1; i++) {
@@ -228,6 +250,7 @@ export function gemm(
         add,
         biasAt,
         spill,
+        gateAt(gate, <usize> i * cRowBytes + (<usize> j << 2)),
       );
     }
   }

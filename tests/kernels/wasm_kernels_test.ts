@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sigmoid } from "../../model/activations.ts";
+import { activateBackward, sigmoid } from "../../model/activations.ts";
 import {
   type GemmArgs,
   type Kernels,
@@ -654,6 +654,106 @@ Deno.test("xᵀ·dz through an index with a mostly-zero dz adds only its non-zer
     }
   } finally {
     for (const kernels of all) kernels.close();
+  }
+});
+
+Deno.test("a ReLU gate zeroes C where it is ≤ 0, as activateBackward does, on every path of the product", async () => {
+  const random = seededRandom(37, "relu gate");
+  const all = [
+    await createWasmKernels({ threads: 1 }),
+    await createWasmKernels({ threads: 2, minParallelWork: 0 }),
+  ];
+  // Products this small pair up (one a thread) only below minParallelWork.
+  const pairing = await createWasmKernels({ threads: 2 });
+  try {
+    for (const kernels of [...all, pairing]) {
+      // Shapes around the 4×8 tile; dz·Wᵀ as a ReLU layer's backward (B transposed), and A
+      // read plainly, mostly zeros (the sparse kernel) and through an index (both gated after).
+      for (const [m, n, k] of [[1, 1, 1], [5, 9, 3], [12, 40, 10], [33, 17, 7]]) {
+        for (const form of ["transB", "plain", "sparse", "indexed", "outside"] as const) {
+          const place = (length: number, fill: () => number) => {
+            const x = form === "outside" ? new Float32Array(length) : kernels.alloc(length);
+            x.forEach((_, i) => x[i] = fill());
+            return x;
+          };
+          const a = place(m * k, () => form === "sparse" && random() < 0.8 ? 0 : random() - 0.5);
+          const b = place(k * n, () => random() - 0.5);
+          // The gate: positive, negative, ±0 and NaN.
+          const gate = place(m * n, () => [1, -1, 0, -0, NaN, 2e-45][Math.floor(random() * 6)]);
+          const args: GemmArgs = {
+            m,
+            n,
+            k,
+            a,
+            b,
+            c: place(m * n, () => 7),
+            transB: form === "transB",
+            reluGate: gate,
+          };
+          if (form === "indexed") {
+            kernels.prepareRows(a, k);
+            args.aRows = Uint32Array.from({ length: m }, (_, i) => (i * 7) % m);
+          }
+          const expected = new Float32Array(m * n);
+          referenceGemm({ ...args, c: expected, reluGate: undefined });
+          activateBackward("relu", gate, gate, expected, m * n);
+          kernels.gemm(args);
+          const where = `${kernels.name}, ${m}×${n}×${k}, ${form}`;
+          assert.equal(firstDifference(args.c as Float32Array, expected), -1, where);
+          // The reference gates the same way.
+          const reference = new Float32Array(m * n);
+          referenceGemm({ ...args, c: reference });
+          assert.equal(firstDifference(reference, expected), -1, `reference, ${where}`);
+        }
+      }
+      // Paired with another product on two threads, each on its own.
+      const dz = kernels.alloc(8 * 3).map((_, i) => i - 9);
+      const w = kernels.alloc(20 * 3).map((_, i) => (i % 5) - 2);
+      const [dzIn, wIn] = [kernels.alloc(dz.length), kernels.alloc(w.length)];
+      dzIn.set(dz);
+      wIn.set(w);
+      const gate = kernels.alloc(8 * 20);
+      gate.forEach((_, i) => gate[i] = i % 3 === 0 ? -1 : 1);
+      const dx = kernels.alloc(8 * 20), dw = kernels.alloc(20 * 3);
+      const inputGradient: GemmArgs = {
+        m: 8,
+        n: 20,
+        k: 3,
+        a: dzIn,
+        b: wIn,
+        transB: true,
+        c: dx,
+        reluGate: gate,
+      };
+      const weightGradient: GemmArgs = { m: 20, n: 3, k: 8, a: gate, b: dzIn, transA: true, c: dw };
+      const paired = kernels.gemmPair(weightGradient, inputGradient);
+      assert.equal(paired, kernels === pairing);
+      if (!paired) kernels.gemm(inputGradient);
+      const expected = new Float32Array(8 * 20);
+      referenceGemm({ ...inputGradient, c: expected });
+      assert.equal(firstDifference(dx, expected), -1, `${kernels.name}, paired`);
+      assert.ok(
+        dx.some((v, i) => i % 3 !== 0 && v !== 0) &&
+          dx.every((v, i) => i % 3 !== 0 || Object.is(v, 0)),
+      );
+    }
+    for (const kernel of [all[0], referenceKernels]) {
+      const x = new Float32Array(4);
+      assert.throws(
+        () => kernel.gemm({ m: 2, n: 2, k: 1, a: x, b: x, c: x, reluGate: x, accumulate: true }),
+        /a ReLU gate must not come with a bias row or accumulate/,
+      );
+      assert.throws(
+        () => kernel.gemm({ m: 2, n: 2, k: 1, a: x, b: x, c: x, reluGate: x, bias: x }),
+        /a ReLU gate must not come with a bias row or accumulate/,
+      );
+      assert.throws(
+        () => kernel.gemm({ m: 2, n: 2, k: 1, a: x, b: x, c: x, reluGate: x.subarray(0, 3) }),
+        /the ReLU gate must hold m·n=4 values: current length is 3/,
+      );
+    }
+  } finally {
+    for (const kernels of [...all, pairing]) kernels.close();
   }
 });
 
