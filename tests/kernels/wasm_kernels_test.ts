@@ -757,6 +757,45 @@ Deno.test("a ReLU gate zeroes C where it is ≤ 0, as activateBackward does, on 
   }
 });
 
+Deno.test("xᵀ·dz through an index is cut among the threads by terms, however they crowd into A's columns", async () => {
+  const random = seededRandom(41, "terms");
+  const all = [2, 3].map((threads) => createWasmKernels({ threads, minParallelWork: 0 }));
+  const kernels = await Promise.all(all);
+  try {
+    const width = 30, stored = 40, k = 24, n = 70;
+    // All in the last columns, all in the first, in one column, spread, and none at all.
+    const layouts: ((j: number) => boolean)[] = [
+      (j) => j >= width - 3,
+      (j) => j < 2,
+      (j) => j === 17,
+      () => random() < 0.3,
+      () => false,
+    ];
+    for (const [l, live] of layouts.entries()) {
+      const source = Float32Array.from(
+        { length: stored * width },
+        (_, i) => live(i % width) && random() < 0.8 ? random() + 0.1 : 0,
+      );
+      for (const kernel of kernels) {
+        kernel.prepareRows(source, width);
+        const args: GemmArgs = {
+          m: width,
+          n,
+          k,
+          a: source,
+          aRows: Uint32Array.from({ length: k }, () => Math.floor(random() * stored)),
+          transA: true,
+          b: Float32Array.from({ length: k * n }, () => random() - 0.5),
+          c: new Float32Array(width * n),
+        };
+        assertMatchesReference(kernel, args, `layout ${l}`);
+      }
+    }
+  } finally {
+    for (const kernel of kernels) kernel.close();
+  }
+});
+
 Deno.test("a bias row is added to every row of a product, and refused with accumulate or too short", async () => {
   const kernels = await createWasmKernels({ threads: 1, sparseZeros: 0 });
   try {
