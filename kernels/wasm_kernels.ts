@@ -422,8 +422,9 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
    * through the job board, on every thread that is awake to take them, each
    * thread first its own share (see publishBlocks). When
    * `scratchArg` ≥ 0, that argument becomes the running thread's own scratch
-   * (which the caller made large enough for any block). Then copies a staged
-   * C back.
+   * (which the caller made large enough for any block). `beside`'s blocks,
+   * of its own kernel, come after them on the board, in the last threads'
+   * shares. Then copies a staged C back.
    */
   const dispatch = (
     kernel: number,
