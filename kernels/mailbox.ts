@@ -9,8 +9,9 @@
 
 /**
  * The shared job board, at the start of the control array: one product (or
- * elementwise pass) cut into blocks, which every thread (the caller
- * included) takes one at a time until none is left. The blocks come in one
+ * elementwise pass) cut into blocks, perhaps with blocks of another kernel to
+ * run beside them, which every thread (the caller included) takes one at a
+ * time until none is left. The blocks come in one
  * share per thread, in order (thread 0 the first blocks, thread 1 the next):
  * each thread takes its own share first, then helps with the others'. So a
  * thread works on the same part of each buffer from one product to the next

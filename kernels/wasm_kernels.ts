@@ -4,9 +4,10 @@
  * WebAssembly memory. Buffers from `alloc` live in that memory, so the
  * network's products run in place; other buffers are copied in and out.
  *
- * Each call splits C into blocks of whole tiles, one per thread. Every element
- * of C is summed in the same order whichever thread computes it, so results
- * are bit-identical for any thread count, and equal to the reference kernel.
+ * Each call shared among the threads splits C into blocks (up to four a
+ * thread). Every element of C is summed in the same order whichever thread
+ * computes it, so results are bit-identical for any thread count, and equal
+ * to the reference kernel.
  *
  * @module
  */
@@ -123,12 +124,13 @@ const SCATTER_BYTES = 512 * 1024;
 const SCATTER_KERNEL = KERNEL_EXPORTS.indexOf("gemmCsrScatter");
 const RELU_BACKWARD_KERNEL = KERNEL_EXPORTS.indexOf("reluBackwardRange");
 /**
- * ReLU's backward, priced as 40 multiply-adds an element, so a wide layer's
- * is shared: each line of dz was last read on both cores (by the weight
- * gradient), so writing it waits for the other core to drop its copy, and two
- * threads wait in parallel (128 × 800: 74-78 → 55-58 µs).
+ * ReLU's backward, priced as 64 multiply-adds an element, so a wide layer's
+ * (from 65 536 values, against four million for sharing) is shared: each line
+ * of dz was last read on both cores (by the weight gradient), so writing it
+ * waits for the other core to drop its copy, and two threads wait in parallel
+ * (128 × 800: 74-78 → 55-58 µs).
  */
-const RELU_BACKWARD_COST = 40;
+const RELU_BACKWARD_COST = 64;
 const LOGISTIC_KERNEL = KERNEL_EXPORTS.indexOf("logisticLossRange");
 /** logisticLossRange's `passes`: the sigmoids and gradients, the costs, or both. */
 const LOSS_PASSES = { forward: 1, cost: 2, both: 3 } as const;
@@ -645,7 +647,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       );
       // Transposed, C's rows are A's columns: cut where the terms are shared evenly (the wide
       // weight gradient on two threads: 1% faster epochs, trained alternately in one process).
-      const runs = transA && rowRuns.length > 1 && m >= rowRuns.length
+      const runs = transA && rowRuns.length > 1
         ? runsByTerms(csr.before, m, rowRuns.length)
         : rowRuns;
       const parts = byColumns
@@ -657,11 +659,14 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
         const rest = [k, csr.rowStart, csr.idx, csr.val, staging.a.at, bAt, n, cAt, n, 0];
         const blocks = parts.map((part) => [...part, ...rest]);
         // On two threads this product is hardly faster than on one (each thread reads terms the
-        // other's forward fetched): with a pending cost to run beside it, it takes one.
-        const beside = blocks.length > 1 ? pendingBeside() : null;
+        // other's forward fetched): with a pending cost to run beside it, it takes one. (On more
+        // threads it keeps them all.)
+        const beside = blocks.length > 1 && threads === 2 ? pendingBeside() : null;
         const own = beside ? [[0, m, 0, n, ...rest]] : blocks;
-        reserveScratch(m * n * 4);
+        if (n <= 64) reserveScratch(m * n * 4);
         dispatch(SCATTER_KERNEL, own, c, cAt, m * n, 13, beside);
+        // Marked as run only once it has: if the product failed, asking for the cost runs it.
+        if (beside) pending!.ran = true;
         return;
       }
       let need = 0;
@@ -902,11 +907,11 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
 
   /**
    * The second pass of the pending cost, to run beside a product that leaves
-   * a thread idle (and so marked as run), or null when there is none.
+   * a thread idle (the caller marks it as run once it has), or null when there
+   * is none.
    */
   const pendingBeside = (): Beside | null => {
     if (!pending || pending.ran) return null;
-    pending.ran = true;
     return { kernel: LOGISTIC_KERNEL, blocks: [pending.block] };
   };
 

@@ -40,9 +40,10 @@ export interface GemmArgs {
    */
   bias?: Floats;
   /**
-   * A matrix laid out as C (m, n): C[i, j] becomes +0 where its value is ≤ 0
-   * (a ReLU layer's backward, `dz = da·relu'(z)` with this as z), the bits of
-   * model/activations.ts `activateBackward("relu")` on the product; never with
+   * A matrix laid out as C (m, n), never C itself: C[i, j] becomes +0 where
+   * `reluGate[i·n + j]` ≤ 0 (−0 included; NaN keeps C), a ReLU layer's
+   * backward, `dz = da·relu'(z)` with this as z: the bits of
+   * model/activations.ts `activateBackward("relu")` on the product. Never with
    * `accumulate` or `bias`.
    */
   reluGate?: Floats;

@@ -735,7 +735,9 @@ export function gemmCsr(
  * v·B(p, j), in p order, so every C[i, j] sums its terms in the reference's
  * order, starting from +0. B(p, ·) stays in registers across the row's terms.
  * Columns go 48, then 16, then 4 at a time, then the last 1 to 3; C's rows are
- * [i0, i1) (each stored row's terms found from i0 by bisection). Never accumulates.
+ * [i0, i1) (each stored row's terms found from i0 by bisection). A mostly-zero
+ * B (at most 64 columns) takes {@link scatterColumns} instead, which sums in
+ * `scratch`, this thread's own, (i1 − i0)·(j1 − j0) floats. Never accumulates.
  */
 export function gemmCsrScatter(
   i0: i32,
@@ -793,9 +795,6 @@ function nonZeroColumns(src: usize, width: i32): u64 {
   }
   return width == 64 ? bits : bits & ((<u64>1 << <u64>width) - 1);
 }
-
-/** The most non-zero columns a row of B may have for {@link scatterNonZeros} to take them one by one. */
-const FEW_COLUMNS: i32 = 8;
 
 /**
  * Whether B's rows (columns [j0, j1), at most 64) hold few non-zeros, on

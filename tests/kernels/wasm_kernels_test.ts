@@ -267,22 +267,26 @@ Deno.test("wasm kernels refuse work once closed, and bad thread counts", async (
 });
 
 const TRAINING_CASES = [
-  ["tanh", [19, 11]],
-  ["sigmoid", [19, 11]],
-  ["relu", [19, 11]],
+  ["tanh", [19, 11], "softmax"],
+  ["sigmoid", [19, 11], "softmax"],
+  ["relu", [19, 11], "softmax"],
   // 300 columns: the threads split the first layer's forward product by columns.
-  ["relu", [300]],
+  ["relu", [300], "softmax"],
+  // The textbook's logistic units: on two threads the costs' second pass runs beside the first
+  // layer's scattered weight gradient (logisticLossLater), and ReLU's dz comes gated from dz·Wᵀ.
+  ["sigmoid", [19], "sigmoid"],
+  ["relu", [19, 11], "sigmoid"],
 ] as const;
 
-for (const [activation, hidden] of TRAINING_CASES) {
-  Deno.test(`training (${activation}, ${hidden.join("-")} hidden) gives the same bits on the reference and on 1 or 2 wasm threads`, async () => {
+for (const [activation, hidden, output] of TRAINING_CASES) {
+  Deno.test(`training (${activation}, ${hidden.join("-")} hidden, ${output}) gives the same bits on the reference and on 1 or 2 wasm threads`, async () => {
     const random = seededRandom(4, "threads");
     const train = syntheticSet(90, 5, 12, 12, random);
     const data = floatDataSet(train, syntheticSet(10, 5, 12, 12, random), 5);
     const options: TrainOptions = {
       hidden: [...hidden],
       activation,
-      output: "softmax",
+      output,
       init: "xavier",
       optimizer: "adam",
       eta: 0.01,
@@ -624,8 +628,8 @@ Deno.test("xᵀ·dz through an index with a mostly-zero dz adds only its non-zer
     for (const n of [1, 5, 10, 49, 50, 52, 63, 64, 65]) {
       const aRows = Uint32Array.from({ length: k }, () => Math.floor(random() * stored));
       // Like a saturated sigmoid layer's gradient: most rows all ±0, most others with one to
-      // three non-zeros (some in the last columns), a few dense (more than eight) or with only
-      // the last column non-zero.
+      // three non-zeros (some in the last columns), a few dense or with only the last column
+      // non-zero.
       const b = new Float32Array(k * n);
       for (let p = 0; p < k; p++) {
         const kind = random();
@@ -670,7 +674,8 @@ Deno.test("a ReLU gate zeroes C where it is ≤ 0, as activateBackward does, on 
       // Shapes around the 4×8 tile; dz·Wᵀ as a ReLU layer's backward (B transposed), and A
       // read plainly, mostly zeros (the sparse kernel) and through an index (both gated after).
       for (const [m, n, k] of [[1, 1, 1], [5, 9, 3], [12, 40, 10], [33, 17, 7]]) {
-        for (const form of ["transB", "plain", "sparse", "indexed", "outside"] as const) {
+        const forms = ["transB", "transA", "plain", "sparse", "indexed", "outside"] as const;
+        for (const form of forms) {
           const place = (length: number, fill: () => number) => {
             const x = form === "outside" ? new Float32Array(length) : kernels.alloc(length);
             x.forEach((_, i) => x[i] = fill());
@@ -687,6 +692,7 @@ Deno.test("a ReLU gate zeroes C where it is ≤ 0, as activateBackward does, on 
             a,
             b,
             c: place(m * n, () => 7),
+            transA: form === "transA",
             transB: form === "transB",
             reluGate: gate,
           };
@@ -762,7 +768,7 @@ Deno.test("xᵀ·dz through an index is cut among the threads by terms, however 
   const all = [2, 3].map((threads) => createWasmKernels({ threads, minParallelWork: 0 }));
   const kernels = await Promise.all(all);
   try {
-    const width = 30, stored = 40, k = 24, n = 70;
+    const width = 30, stored = 40, k = 24;
     // All in the last columns, all in the first, in one column, spread, and none at all.
     const layouts: ((j: number) => boolean)[] = [
       (j) => j >= width - 3,
@@ -776,19 +782,28 @@ Deno.test("xᵀ·dz through an index is cut among the threads by terms, however 
         { length: stored * width },
         (_, i) => live(i % width) && random() < 0.8 ? random() + 0.1 : 0,
       );
-      for (const kernel of kernels) {
-        kernel.prepareRows(source, width);
-        const args: GemmArgs = {
-          m: width,
-          n,
-          k,
-          a: source,
-          aRows: Uint32Array.from({ length: k }, () => Math.floor(random() * stored)),
-          transA: true,
-          b: Float32Array.from({ length: k * n }, () => random() - 0.5),
-          c: new Float32Array(width * n),
-        };
-        assertMatchesReference(kernel, args, `layout ${l}`);
+      // Scattered (dense B, and a mostly-zero one whose columns go one at a time), and
+      // bucketed (C past 512 KB).
+      for (const [n, zeroRows] of [[70, 0], [40, 0.6], [4500, 0]]) {
+        const b = Float32Array.from({ length: k * n }, () => random() - 0.5);
+        for (let p = 0; p < k; p++) {
+          if (random() < zeroRows) b.fill(0, p * n, (p + 1) * n);
+          else if (zeroRows > 0) b.fill(0, p * n + 2, (p + 1) * n);
+        }
+        for (const kernel of kernels) {
+          kernel.prepareRows(source, width);
+          const args: GemmArgs = {
+            m: width,
+            n,
+            k,
+            a: source,
+            aRows: Uint32Array.from({ length: k }, () => Math.floor(random() * stored)),
+            transA: true,
+            b,
+            c: new Float32Array(width * n),
+          };
+          assertMatchesReference(kernel, args, `layout ${l}, n ${n}`);
+        }
       }
     }
   } finally {

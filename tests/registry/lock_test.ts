@@ -134,7 +134,8 @@ Deno.test("five processes racing for a lock left by a killed process hold it one
   );
   // They raced, so some lost a round, and each that did was refused at once with the message.
   // (How many lost is the scheduler's call: on a loaded machine a racer may wake only after
-  // the others are done, having never met a held lock, as the full suite showed once.)
+  // the others are done, having never met a held lock, as the full suite showed once. The
+  // message is asserted for certain by "a live lock refuses a second holder at once".)
   const refused = reports.filter((r) => r.refusals > 0);
   assert.ok(refused.length >= 1, JSON.stringify(reports));
   for (const { refusal } of refused) {
