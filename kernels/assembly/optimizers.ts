@@ -110,6 +110,39 @@ export function adamRange(
   const vStep = f32x4.splat(stepSize), vRoot = f32x4.splat(rootScale);
   const vEps = f32x4.splat(epsilon);
   let i = i0;
+  // Four vectors a turn, their four roots taken before any division: the divider unit bounds
+  // this loop, and it stays busier (wide network's 636 K values on one thread: 431-439 →
+  // 410-417 µs, the same bits: each element's operations are unchanged).
+  for (; i + 16 <= i1; i += 16) {
+    const at = <usize>i << 2;
+    const g0 = v128.load(grad + at), g1 = v128.load(grad + at, 16);
+    const g2 = v128.load(grad + at, 32), g3 = v128.load(grad + at, 48);
+    const m0 = f32x4.add(f32x4.mul(vB1, v128.load(first + at)), f32x4.mul(vO1, g0));
+    const m1 = f32x4.add(f32x4.mul(vB1, v128.load(first + at, 16)), f32x4.mul(vO1, g1));
+    const m2 = f32x4.add(f32x4.mul(vB1, v128.load(first + at, 32)), f32x4.mul(vO1, g2));
+    const m3 = f32x4.add(f32x4.mul(vB1, v128.load(first + at, 48)), f32x4.mul(vO1, g3));
+    const v0 = f32x4.add(f32x4.mul(vB2, v128.load(second + at)), f32x4.mul(f32x4.mul(vO2, g0), g0));
+    const v1 = f32x4.add(f32x4.mul(vB2, v128.load(second + at, 16)), f32x4.mul(f32x4.mul(vO2, g1), g1));
+    const v2 = f32x4.add(f32x4.mul(vB2, v128.load(second + at, 32)), f32x4.mul(f32x4.mul(vO2, g2), g2));
+    const v3 = f32x4.add(f32x4.mul(vB2, v128.load(second + at, 48)), f32x4.mul(f32x4.mul(vO2, g3), g3));
+    const r0 = f32x4.sqrt(v0), r1 = f32x4.sqrt(v1), r2 = f32x4.sqrt(v2), r3 = f32x4.sqrt(v3);
+    v128.store(first + at, m0);
+    v128.store(first + at, m1, 16);
+    v128.store(first + at, m2, 32);
+    v128.store(first + at, m3, 48);
+    v128.store(second + at, v0);
+    v128.store(second + at, v1, 16);
+    v128.store(second + at, v2, 32);
+    v128.store(second + at, v3, 48);
+    const q0 = f32x4.div(m0, f32x4.add(f32x4.mul(r0, vRoot), vEps));
+    const q1 = f32x4.div(m1, f32x4.add(f32x4.mul(r1, vRoot), vEps));
+    const q2 = f32x4.div(m2, f32x4.add(f32x4.mul(r2, vRoot), vEps));
+    const q3 = f32x4.div(m3, f32x4.add(f32x4.mul(r3, vRoot), vEps));
+    v128.store(params + at, f32x4.sub(v128.load(params + at), f32x4.mul(vStep, q0)));
+    v128.store(params + at, f32x4.sub(v128.load(params + at, 16), f32x4.mul(vStep, q1)), 16);
+    v128.store(params + at, f32x4.sub(v128.load(params + at, 32), f32x4.mul(vStep, q2)), 32);
+    v128.store(params + at, f32x4.sub(v128.load(params + at, 48), f32x4.mul(vStep, q3)), 48);
+  }
   for (; i + 4 <= i1; i += 4) {
     const at = <usize>i << 2;
     const g = v128.load(grad + at);
