@@ -145,8 +145,8 @@ interface Beside {
 
 /** A logistic cost whose second pass was left for later: see logisticLossLater. */
 interface PendingCost {
-  /** The second pass over every unit, as one block. */
-  block: number[];
+  /** The loss kernel's buffer arguments (see lossArgs). */
+  args: number[];
   /** Units. */
   n: number;
   /** Where the units' costs land. */
@@ -540,6 +540,10 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   const listFits = ({ n, transA = false, transB = false }: GemmArgs) =>
     !transB && (sparseZeros === 0 || n >= (transA ? 64 : 16));
 
+  /** Whether a product of a plain A (no index) takes the sparse kernel, not the dense one. */
+  const listsTerms = (args: GemmArgs) =>
+    listFits(args) && zeroFraction(args.a as Float32Array, args.m * args.k) >= sparseZeros;
+
   /** The arguments of the dense or sparse kernel for C's rows [i0, i1) and columns [j0, j1). */
   const productBlock = (
     { m, n, k, transA = false, transB = false, accumulate = false }: GemmArgs,
@@ -586,7 +590,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const { reluGate } = args;
     // Only the dense kernel gates C as it stores it: elsewhere, the product and then the gate.
     const gatedByKernel = reluGate instanceof Float32Array && ours.has(reluGate.buffer) &&
-      ours.has(c.buffer) && !aRows && !(listFits(args) && zeroFraction(a, m * k) >= sparseZeros);
+      ours.has(c.buffer) && !aRows && !listsTerms(args);
     if (reluGate && !gatedByKernel) {
       gemm({ ...args, reluGate: undefined });
       gateAfter(reluGate, c, m * n);
@@ -729,7 +733,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       return null;
     }
     if (![a, b, c].every((x) => ours.has(x.buffer)) || prepared.has(a)) return null;
-    if (listFits(args) && zeroFraction(a, m * k) >= sparseZeros) return null;
+    if (listsTerms(args)) return null;
     const gate = args.reluGate;
     if (gate && !(gate instanceof Float32Array && ours.has(gate.buffer))) return null;
     checkGemm(args);
@@ -894,14 +898,19 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   const settle = (job: PendingCost): number => {
     if (job.loss !== null) return job.loss;
     if (!job.ran) {
-      lossPasses(job.block.slice(2, -1), job.n, LOSS_PASSES.cost);
+      lossPasses(job.args, job.n, LOSS_PASSES.cost);
       job.ran = true;
     }
-    const costs = new Float64Array(memory.buffer, job.terms, job.n);
-    let loss = 0;
-    for (let i = 0; i < job.n; i++) loss += costs[i];
-    job.loss = loss;
+    job.loss = sumCosts(job.terms, job.n);
     if (pending === job) pending = null;
+    return job.loss;
+  };
+
+  /** The n staged costs at `terms`, summed in index order (as outputLoss sums). */
+  const sumCosts = (terms: number, n: number): number => {
+    const costs = new Float64Array(memory.buffer, terms, n);
+    let loss = 0;
+    for (let i = 0; i < n; i++) loss += costs[i];
     return loss;
   };
 
@@ -912,7 +921,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
    */
   const pendingBeside = (): Beside | null => {
     if (!pending || pending.ran) return null;
-    return { kernel: LOGISTIC_KERNEL, blocks: [pending.block] };
+    return { kernel: LOGISTIC_KERNEL, blocks: [[0, pending.n, ...pending.args, LOSS_PASSES.cost]] };
   };
 
   /** Stages n units' float64 costs and the gradient scale; returns the kernel's buffer arguments. */
@@ -941,7 +950,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     if (!inMemory(n, z, y, a, dz)) return null;
     if (n <= 0) return 0;
     lossPasses(lossArgs(z, y, a, dz, n, scale), n, LOSS_PASSES.both);
-    return settle({ block: [], n, terms: staging.terms.at, ran: true, loss: null });
+    return sumCosts(staging.terms.at, n);
   };
 
   /**
@@ -958,7 +967,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const args = lossArgs(z, y, a, dz, n, scale);
     lossPasses(args, n, LOSS_PASSES.forward);
     const job: PendingCost = {
-      block: [0, n, ...args, LOSS_PASSES.cost],
+      args,
       n,
       terms: staging.terms.at,
       ran: false,

@@ -300,15 +300,24 @@ function outputLossOn(
   classes: number,
   scale: number,
 ): number {
-  const z = ws.z[l], a = ws.a[l], dz = ws.dz[l], n = batch * classes;
-  if (
-    kind === "sigmoid" && z instanceof Float32Array && y instanceof Float32Array &&
-    a instanceof Float32Array && dz instanceof Float32Array
-  ) {
-    const loss = ws.kernels.logisticLoss?.(z, y, a, dz, n, scale);
-    if (typeof loss === "number") return loss;
-  }
-  return outputLoss(kind, z, y, a, dz, batch, classes, scale);
+  const buffers = logisticBuffers(ws, kind, l, y);
+  const loss = buffers && ws.kernels.logisticLoss?.(...buffers, batch * classes, scale);
+  if (typeof loss === "number") return loss;
+  return outputLoss(kind, ws.z[l], y, ws.a[l], ws.dz[l], batch, classes, scale);
+}
+
+/** Layer l's z, y, a and dz when the kernels may take its sigmoid output's loss: all float32. */
+function logisticBuffers(
+  ws: Workspace,
+  kind: OutputKind,
+  l: number,
+  y: Floats,
+): [Float32Array, Float32Array, Float32Array, Float32Array] | null {
+  const z = ws.z[l], a = ws.a[l], dz = ws.dz[l];
+  return kind === "sigmoid" && z instanceof Float32Array && y instanceof Float32Array &&
+      a instanceof Float32Array && dz instanceof Float32Array
+    ? [z, y, a, dz]
+    : null;
 }
 
 /**
@@ -325,14 +334,9 @@ function outputLossLater(
   classes: number,
   scale: number,
 ): () => number {
-  const z = ws.z[l], a = ws.a[l], dz = ws.dz[l];
-  if (
-    kind === "sigmoid" && z instanceof Float32Array && y instanceof Float32Array &&
-    a instanceof Float32Array && dz instanceof Float32Array
-  ) {
-    const later = ws.kernels.logisticLossLater?.(z, y, a, dz, batch * classes, scale);
-    if (later) return later;
-  }
+  const buffers = logisticBuffers(ws, kind, l, y);
+  const later = buffers && ws.kernels.logisticLossLater?.(...buffers, batch * classes, scale);
+  if (later) return later;
   const loss = outputLossOn(ws, kind, l, y, batch, classes, scale);
   return () => loss;
 }
