@@ -712,7 +712,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
         ? [0, m, from * TILE_COLS, Math.min(n, to * TILE_COLS)]
         : [from * TILE_ROWS, Math.min(m, to * TILE_ROWS), 0, n];
       // Sparse: the lists of A's non-zero terms; dense: one packed panel of B and a spill row.
-      need = Math.max(need, sparse ? 8 * (i1 - i0 + 1) * (k + 1) : k * 32 + 32);
+      need = Math.max(need, sparse ? 8 * (i1 - i0 + 1) * (k + 1) : k * 48 + 48);
       return productBlock(args, aAt, bAt, cAt, i0, i1, j0, j1, biasAt, gateAt);
     });
     reserveScratch(need);
@@ -746,8 +746,8 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     if (threads < 2) return false;
     const blocks = [wholeDenseBlock(first), wholeDenseBlock(second)];
     if (blocks[0] === null || blocks[1] === null) return false;
-    // Each block packs one panel of B (k·32 bytes) and a spill row in its thread's scratch.
-    reserveScratch(Math.max(first.k, second.k) * 32 + 32);
+    // Each block packs one panel of B (up to k·48 bytes) and a spill row in its thread's scratch.
+    reserveScratch(Math.max(first.k, second.k) * 48 + 48);
     dispatch(0, blocks as number[][], first.c as Float32Array, 0, 0, 14);
     return true;
   };

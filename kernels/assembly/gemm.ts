@@ -186,11 +186,147 @@ function tile1(
   storeRow(c, c0, c1, width, accumulate ? c : bias, spill, gate);
 }
 
+/** Columns of C the last, wide tile computes: three float32x4 vectors. */
+const WIDE_COLS: i32 = 12;
+
+/**
+ * Copies B's columns [j, j + width) (width 9 to 12) for every p into a
+ * (k, 12) row-major panel, zero past `width`: the last columns of a C whose
+ * width leaves 9 to 12 (the 10 classes), done in one pass over A, not two.
+ */
+function packWidePanel(
+  b: usize,
+  bRow: i32,
+  bCol: i32,
+  k: i32,
+  j: i32,
+  width: i32,
+  panel: usize,
+): void {
+  const rowBytes = <usize> bRow << 2;
+  for (let jj = 0; jj < WIDE_COLS; jj++) {
+    let dst = panel + (<usize> jj << 2);
+    if (jj < width) {
+      let src = b + (<usize> ((j + jj) * bCol) << 2);
+      for (let p = 0; p < k; p++) {
+        store<f32>(dst, load<f32>(src));
+        src += rowBytes;
+        dst += 48;
+      }
+    } else {
+      for (let p = 0; p < k; p++) {
+        store<f32>(dst, 0);
+        dst += 48;
+      }
+    }
+  }
+}
+
+/**
+ * Writes one wide tile row of 12 sums to C, only the first `width` (9 to
+ * 12): the first 8 as {@link storeRow} does, the rest one at a time.
+ */
+function storeWideRow(
+  c: usize,
+  lo: v128,
+  mid: v128,
+  hi: v128,
+  width: i32,
+  base: usize,
+  spill: usize,
+  gate: usize,
+): void {
+  storeRow(c, lo, mid, TILE_COLS, base, spill, gate);
+  v128.store(spill, hi);
+  for (let jj = TILE_COLS; jj < width; jj++) {
+    const at = <usize> jj << 2;
+    const sum = load<f32>(spill + at - 32);
+    const value = base != 0 ? load<f32>(base + at) + sum : sum;
+    store<f32>(c + at, gate != 0 && load<f32>(gate + at) <= 0 ? 0 : value);
+  }
+}
+
+/**
+ * A 3 × 12 tile of C (its last 9 to 12 columns): 9 float32x4 accumulators in
+ * registers for the whole k loop, each of A's values read once for all 12.
+ */
+function tile3Wide(
+  a: usize,
+  aRowBytes: usize,
+  aColBytes: usize,
+  panel: usize,
+  k: i32,
+  c: usize,
+  cRowBytes: usize,
+  width: i32,
+  accumulate: bool,
+  bias: usize,
+  spill: usize,
+  gate: usize,
+): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0), c02 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0), c12 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0), c22 = f32x4.splat(0);
+  const a1 = aRowBytes, a2 = aRowBytes << 1;
+  let pa = a;
+  let pb = panel;
+  for (let p = 0; p < k; p++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    const b2 = v128.load(pb, 32);
+    let s = v128.load32_splat(pa);
+    c00 = f32x4.add(c00, f32x4.mul(s, b0));
+    c01 = f32x4.add(c01, f32x4.mul(s, b1));
+    c02 = f32x4.add(c02, f32x4.mul(s, b2));
+    s = v128.load32_splat(pa + a1);
+    c10 = f32x4.add(c10, f32x4.mul(s, b0));
+    c11 = f32x4.add(c11, f32x4.mul(s, b1));
+    c12 = f32x4.add(c12, f32x4.mul(s, b2));
+    s = v128.load32_splat(pa + a2);
+    c20 = f32x4.add(c20, f32x4.mul(s, b0));
+    c21 = f32x4.add(c21, f32x4.mul(s, b1));
+    c22 = f32x4.add(c22, f32x4.mul(s, b2));
+    pa += aColBytes;
+    pb += 48;
+  }
+  const c1 = c + cRowBytes, c2 = c + (cRowBytes << 1);
+  storeWideRow(c, c00, c01, c02, width, accumulate ? c : bias, spill, gate);
+  storeWideRow(c1, c10, c11, c12, width, accumulate ? c1 : bias, spill, gateAt(gate, cRowBytes));
+  storeWideRow(c2, c20, c21, c22, width, accumulate ? c2 : bias, spill, gateAt(gate, cRowBytes << 1));
+}
+
+/** A 1 × 12 tile of C, for the rows left over below the last full 3-row wide tile. */
+function tile1Wide(
+  a: usize,
+  aColBytes: usize,
+  panel: usize,
+  k: i32,
+  c: usize,
+  width: i32,
+  accumulate: bool,
+  bias: usize,
+  spill: usize,
+  gate: usize,
+): void {
+  let c0 = f32x4.splat(0), c1 = f32x4.splat(0), c2 = f32x4.splat(0);
+  let pa = a;
+  let pb = panel;
+  for (let p = 0; p < k; p++) {
+    const s = v128.load32_splat(pa);
+    c0 = f32x4.add(c0, f32x4.mul(s, v128.load(pb)));
+    c1 = f32x4.add(c1, f32x4.mul(s, v128.load(pb, 16)));
+    c2 = f32x4.add(c2, f32x4.mul(s, v128.load(pb, 32)));
+    pa += aColBytes;
+    pb += 48;
+  }
+  storeWideRow(c, c0, c1, c2, width, accumulate ? c : bias, spill, gate);
+}
+
 /**
  * C[i, j] = Σ_p A(i, p)·B(p, j) for rows [i0, i1) and columns [j0, j1) of C
  * (C[i, j] += … when `accumulate` is 1; bias[j] + … when `bias`, the address
  * of a row of C's width, is not 0; +0 where gate[i, j] ≤ 0 when `gate`, the
- * address of a matrix laid out as C, is not 0). `scratch` holds k·32 + 32
+ * address of a matrix laid out as C, is not 0). `scratch` holds k·48 + 48
  * bytes that belong to the calling thread alone.
  */
 export function gemm(
@@ -213,13 +349,19 @@ export function gemm(
   gate: usize,
 ): void {
   const panel = scratch;
-  const spill = scratch + (<usize> k << 5);
+  const spill = scratch + <usize> k * 48;
   const aRowBytes = <usize> aRow << 2;
   const aColBytes = <usize> aCol << 2;
   const cRowBytes = <usize> ldc << 2;
   const add = accumulate != 0;
   for (let j = j0; j < j1; j += TILE_COLS) {
-    const width = min(TILE_COLS, j1 - j);
+    const left = j1 - j;
+    if (left > TILE_COLS && left <= WIDE_COLS) {
+      // The last 9 to 12 columns (the 10 classes) in one pass over A, not two.
+      wideColumns(i0, i1, j, left, k, a, aRowBytes, aColBytes, b, bRow, bCol, c, cRowBytes, add, bias, panel, spill, gate);
+      return;
+    }
+    const width = min(TILE_COLS, left);
     packPanel(b, bRow, bCol, k, j, width, panel);
     const biasAt = shifted(bias, j);
     let i = i0;
@@ -253,6 +395,40 @@ export function gemm(
         gateAt(gate, <usize> i * cRowBytes + (<usize> j << 2)),
       );
     }
+  }
+}
+
+/** Columns [j, j + width) of {@link gemm}, width 9 to 12, in 3 × 12 tiles. */
+function wideColumns(
+  i0: i32,
+  i1: i32,
+  j: i32,
+  width: i32,
+  k: i32,
+  a: usize,
+  aRowBytes: usize,
+  aColBytes: usize,
+  b: usize,
+  bRow: i32,
+  bCol: i32,
+  c: usize,
+  cRowBytes: usize,
+  add: bool,
+  bias: usize,
+  panel: usize,
+  spill: usize,
+  gate: usize,
+): void {
+  packWidePanel(b, bRow, bCol, k, j, width, panel);
+  const biasAt = shifted(bias, j);
+  let i = i0;
+  for (; i + 3 <= i1; i += 3) {
+    const at = <usize> i * cRowBytes + (<usize> j << 2);
+    tile3Wide(a + <usize> i * aRowBytes, aRowBytes, aColBytes, panel, k, c + at, cRowBytes, width, add, biasAt, spill, gateAt(gate, at));
+  }
+  for (; i < i1; i++) {
+    const at = <usize> i * cRowBytes + (<usize> j << 2);
+    tile1Wide(a + <usize> i * aRowBytes, aColBytes, panel, k, c + at, width, add, biasAt, spill, gateAt(gate, at));
   }
 }
 
