@@ -209,6 +209,14 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     shared: true,
   });
   const instance = new WebAssembly.Instance(module, { env: { memory } });
+  // The allocator below never hands out the first page, where the constants live.
+  const staticEnd = (instance.exports.staticEnd as () => number)();
+  if (staticEnd > PAGE) {
+    throw new Error(
+      `Cannot start kernels as their static data must fit in the memory's first page (${PAGE} ` +
+        `bytes): gemm.wasm's ends at byte ${staticEnd}. Hint: shrink its constant tables`,
+    );
+  }
   const exported = KERNEL_EXPORTS.map((name) =>
     instance.exports[name] as (...args: number[]) => void
   );
@@ -268,7 +276,8 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   }
 
   // Blocks of whole 64-byte lines: first fit among the freed ones, else past the last.
-  // Page 0 stays unused, so no buffer ever starts at address 0.
+  // Page 0 holds the kernels' static data (constants they load from fixed addresses) and is
+  // never handed out, so no buffer ever starts at address 0 or overwrites those constants.
   let top = PAGE, highWater = PAGE;
   const ours = new Set<ArrayBufferLike>([memory.buffer]);
   const live = new Map<number, number>();

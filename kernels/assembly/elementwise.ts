@@ -14,6 +14,10 @@ const P5: f64 = 4.13813679705723846039e-08;
 const OVERFLOW: f64 = 7.09782712893383973096e+02;
 const UNDERFLOW: f64 = -7.08396418532264106224e+02;
 const FLOAT32_MIN_NORMAL: f64 = 1.1754943508222875e-38;
+const LN2_HALF: f64 = 0.34657359027997264;
+const TINY: f64 = 3.725290298461914e-9;
+/** The smallest float64 whose high word is 0x3fda827a: log1p64 reduces 1 + x from here. */
+const LOG1P_NO_REDUCTION: f64 = reinterpret<f64>(<i64>0x3fda827a00000000);
 
 /** model/exp.ts `exp64`. */
 function exp64(x: f64): f64 {
@@ -60,6 +64,103 @@ const LP4: f64 = 2.222219843214978396e-01;
 const LP5: f64 = 1.818357216161805012e-01;
 const LP6: f64 = 1.531383769920937332e-01;
 const LP7: f64 = 1.479819860511658591e-01;
+
+/**
+ * The float64 and int64 constants of the two-lane paths below, each stored
+ * twice (one v128 apiece) in a data segment in the memory's first page, which
+ * the TypeScript side never hands out (its allocator starts at 64 KiB). V8
+ * builds a splatted constant anew at each use, in three or four instructions
+ * (its loops run out of registers to keep them in); a load from a fixed
+ * address below the memory's minimum size is one, with no bounds check.
+ * {@link pairOf} reads entry K_….
+ */
+const PAIRS = memory.data<i64>([
+  reinterpret<i64>(<f64>1), reinterpret<i64>(<f64>1),
+  reinterpret<i64>(<f64>2), reinterpret<i64>(<f64>2),
+  reinterpret<i64>(<f64>0.5), reinterpret<i64>(<f64>0.5),
+  reinterpret<i64>(<f64>-0.5), reinterpret<i64>(<f64>-0.5),
+  reinterpret<i64>(<f64>LN2_HI), reinterpret<i64>(<f64>LN2_HI),
+  reinterpret<i64>(<f64>LN2_LO), reinterpret<i64>(<f64>LN2_LO),
+  reinterpret<i64>(<f64>INV_LN2), reinterpret<i64>(<f64>INV_LN2),
+  reinterpret<i64>(<f64>LN2_HALF), reinterpret<i64>(<f64>LN2_HALF),
+  reinterpret<i64>(<f64>P1), reinterpret<i64>(<f64>P1),
+  reinterpret<i64>(<f64>P2), reinterpret<i64>(<f64>P2),
+  reinterpret<i64>(<f64>P3), reinterpret<i64>(<f64>P3),
+  reinterpret<i64>(<f64>P4), reinterpret<i64>(<f64>P4),
+  reinterpret<i64>(<f64>P5), reinterpret<i64>(<f64>P5),
+  reinterpret<i64>(<f64>TINY), reinterpret<i64>(<f64>TINY),
+  reinterpret<i64>(<f64>-87.4), reinterpret<i64>(<f64>-87.4),
+  reinterpret<i64>(<f64>FLOAT32_MIN_NORMAL), reinterpret<i64>(<f64>FLOAT32_MIN_NORMAL),
+  reinterpret<i64>(<f64>LP1), reinterpret<i64>(<f64>LP1),
+  reinterpret<i64>(<f64>LP2), reinterpret<i64>(<f64>LP2),
+  reinterpret<i64>(<f64>LP3), reinterpret<i64>(<f64>LP3),
+  reinterpret<i64>(<f64>LP4), reinterpret<i64>(<f64>LP4),
+  reinterpret<i64>(<f64>LP5), reinterpret<i64>(<f64>LP5),
+  reinterpret<i64>(<f64>LP6), reinterpret<i64>(<f64>LP6),
+  reinterpret<i64>(<f64>LP7), reinterpret<i64>(<f64>LP7),
+  0x3fda827a00000000, 0x3fda827a00000000, // LOG1P_NO_REDUCTION
+  reinterpret<i64>(<f64>0.66666666666666666), reinterpret<i64>(<f64>0.66666666666666666),
+  reinterpret<i64>(<f64>5.551115123125783e-17), reinterpret<i64>(<f64>5.551115123125783e-17),
+  reinterpret<i64>(<f64>1.862645149230957e-9), reinterpret<i64>(<f64>1.862645149230957e-9),
+  reinterpret<i64>(<f64>5e-17), reinterpret<i64>(<f64>5e-17),
+  1023, 1023,
+  0x000fffff, 0x000fffff,
+  0x6a09e, 0x6a09e,
+  0x3ff00000, 0x3ff00000,
+  0x3fe00000, 0x3fe00000,
+  0xffffffff, 0xffffffff,
+  1, 1,
+  0x00100000, 0x00100000,
+  0x42b0000042b00000, 0x42b0000042b00000, // 88 in four float32 lanes
+  0x3f8000003f800000, 0x3f8000003f800000, // 1 in four float32 lanes
+]);
+
+// Entries of PAIRS, in its order.
+const K_ONE = 0;
+const K_TWO = 1;
+const K_HALF = 2;
+const K_MINUS_HALF = 3;
+const K_LN2_HI = 4;
+const K_LN2_LO = 5;
+const K_INV_LN2 = 6;
+const K_LN2_HALF = 7;
+const K_P1 = 8;
+const K_P2 = 9;
+const K_P3 = 10;
+const K_P4 = 11;
+const K_P5 = 12;
+const K_TINY = 13;
+const K_SIGMOID_CUT = 14;
+const K_FLOAT32_MIN_NORMAL = 15;
+const K_LP1 = 16;
+const K_LP2 = 17;
+const K_LP3 = 18;
+const K_LP4 = 19;
+const K_LP5 = 20;
+const K_LP6 = 21;
+const K_LP7 = 22;
+const K_LOG1P_NO_REDUCTION = 23;
+const K_TWO_THIRDS = 24;
+const K_LOG1P_SQUARE_CUT = 25;
+const K_LOG1P_TINY = 26;
+const K_LOG1P_SKIP = 27;
+const K_EXPONENT_BIAS = 28;
+const K_MANTISSA_HIGH = 29;
+const K_SQRT2_MANTISSA = 30;
+const K_EXPONENT_ONE = 31;
+const K_EXPONENT_HALF = 32;
+const K_LOW_WORD = 33;
+const K_I_ONE = 34;
+const K_HIDDEN_BIT = 35;
+const K_F32_SATURATED = 36;
+const K_F32_ONE = 37;
+
+/** Entry `index` of {@link PAIRS}: a constant in both lanes. */
+// @ts-ignore: decorator
+@inline
+function pairOf(index: i32): v128 {
+  return v128.load(PAIRS + (<usize>index << 4));
+}
 
 /** The high 32 bits of x's encoding. */
 // @ts-ignore: decorator
@@ -135,12 +236,12 @@ function lowWordsToF64(v: v128): v128 {
 // @ts-ignore: decorator
 @inline
 function log1pPoly2(z: v128): v128 {
-  let r = f64x2.add(f64x2.splat(LP6), f64x2.mul(z, f64x2.splat(LP7)));
-  r = f64x2.add(f64x2.splat(LP5), f64x2.mul(z, r));
-  r = f64x2.add(f64x2.splat(LP4), f64x2.mul(z, r));
-  r = f64x2.add(f64x2.splat(LP3), f64x2.mul(z, r));
-  r = f64x2.add(f64x2.splat(LP2), f64x2.mul(z, r));
-  r = f64x2.add(f64x2.splat(LP1), f64x2.mul(z, r));
+  let r = f64x2.add(pairOf(K_LP6), f64x2.mul(z, pairOf(K_LP7)));
+  r = f64x2.add(pairOf(K_LP5), f64x2.mul(z, r));
+  r = f64x2.add(pairOf(K_LP4), f64x2.mul(z, r));
+  r = f64x2.add(pairOf(K_LP3), f64x2.mul(z, r));
+  r = f64x2.add(pairOf(K_LP2), f64x2.mul(z, r));
+  r = f64x2.add(pairOf(K_LP1), f64x2.mul(z, r));
   return f64x2.mul(z, r);
 }
 
@@ -155,38 +256,38 @@ function log1pPoly2(z: v128): v128 {
 // @ts-ignore: decorator
 @inline
 function log1p2(x: v128): v128 {
-  const one = f64x2.splat(1), half = f64x2.splat(0.5), zero = f64x2.splat(0);
+  const one = pairOf(K_ONE), half = pairOf(K_HALF), zero = f64x2.splat(0);
   // x < 0.41422 (high word below 0x3fda827a): f = x, k = 0, c = 0. Above: reduce 1 + x.
-  const middle = f64x2.lt(x, f64x2.splat(LOG1P_NO_REDUCTION));
+  const middle = f64x2.lt(x, pairOf(K_LOG1P_NO_REDUCTION));
   const u = f64x2.add(one, x);
   const hu = i64x2.shr_s(u, 32);
-  const k = i64x2.sub(i64x2.shr_s(hu, 20), i64x2.splat(1023));
+  const k = i64x2.sub(i64x2.shr_s(hu, 20), pairOf(K_EXPONENT_BIAS));
   let c = v128.bitselect(
     f64x2.sub(one, f64x2.sub(u, x)),
     f64x2.sub(x, f64x2.sub(u, one)),
     i64x2.gt_s(k, i64x2.splat(0)),
   );
   c = v128.andnot(f64x2.div(c, u), middle);
-  const mantissa = v128.and(hu, i64x2.splat(0x000fffff));
-  const below = i64x2.lt_s(mantissa, i64x2.splat(0x6a09e));
-  const exponent = v128.bitselect(i64x2.splat(0x3ff00000), i64x2.splat(0x3fe00000), below);
+  const mantissa = v128.and(hu, pairOf(K_MANTISSA_HIGH));
+  const below = i64x2.lt_s(mantissa, pairOf(K_SQRT2_MANTISSA));
+  const exponent = v128.bitselect(pairOf(K_EXPONENT_ONE), pairOf(K_EXPONENT_HALF), below);
   const scaled = v128.or(
-    v128.and(u, i64x2.splat(0xffffffff)),
+    v128.and(u, pairOf(K_LOW_WORD)),
     i64x2.shl(v128.or(mantissa, exponent), 32),
   );
   // k + 1 where 1 + f was halved: the mask is −1 where it was not.
-  const kf = v128.andnot(lowWordsToF64(i64x2.add(i64x2.add(k, i64x2.splat(1)), below)), middle);
+  const kf = v128.andnot(lowWordsToF64(i64x2.add(i64x2.add(k, pairOf(K_I_ONE)), below)), middle);
   // log1p64's hu: 1 on the middle path, so never 0 there.
   const hu2 = v128.bitselect(
     mantissa,
-    i64x2.shr_s(i64x2.sub(i64x2.splat(0x00100000), mantissa), 2),
+    i64x2.shr_s(i64x2.sub(pairOf(K_HIDDEN_BIT), mantissa), 2),
     below,
   );
   const f = v128.bitselect(x, f64x2.sub(scaled, one), middle);
   const hfsq = f64x2.mul(f64x2.mul(half, f), f);
-  const kHi = f64x2.mul(kf, f64x2.splat(LN2_HI));
-  const kLoC = f64x2.add(f64x2.mul(kf, f64x2.splat(LN2_LO)), c);
-  const s = f64x2.div(f, f64x2.add(f64x2.splat(2), f));
+  const kHi = f64x2.mul(kf, pairOf(K_LN2_HI));
+  const kLoC = f64x2.add(f64x2.mul(kf, pairOf(K_LN2_LO)), c);
+  const s = f64x2.div(f, f64x2.add(pairOf(K_TWO), f));
   const r = log1pPoly2(f64x2.mul(s, s));
   // With k = 0 and c = 0 this is log1p64's f − (hfsq − s·(hfsq + r)) bit for bit: s·(hfsq + r)
   // > 0, so adding +0 keeps it, and 0 − (b − f) = f − b as rounding is symmetric.
@@ -196,10 +297,10 @@ function log1p2(x: v128): v128 {
   );
   const shortR = f64x2.mul(
     hfsq,
-    f64x2.sub(one, f64x2.mul(f64x2.splat(0.66666666666666666), f)),
+    f64x2.sub(one, f64x2.mul(pairOf(K_TWO_THIRDS), f)),
   );
   const short = f64x2.sub(kHi, f64x2.sub(f64x2.sub(shortR, kLoC), f));
-  const exact = f64x2.add(kHi, f64x2.add(c, f64x2.mul(kf, f64x2.splat(LN2_LO))));
+  const exact = f64x2.add(kHi, f64x2.add(c, f64x2.mul(kf, pairOf(K_LN2_LO))));
   const reduced = v128.bitselect(
     v128.bitselect(exact, short, f64x2.eq(f, zero)),
     general,
@@ -209,19 +310,17 @@ function log1p2(x: v128): v128 {
   const tiny = v128.bitselect(
     x,
     f64x2.sub(x, f64x2.mul(f64x2.mul(x, x), half)),
-    f64x2.lt(x, f64x2.splat(5.551115123125783e-17)),
+    f64x2.lt(x, pairOf(K_LOG1P_SQUARE_CUT)),
   );
-  return v128.bitselect(tiny, reduced, f64x2.lt(x, f64x2.splat(1.862645149230957e-9)));
+  return v128.bitselect(tiny, reduced, f64x2.lt(x, pairOf(K_LOG1P_TINY)));
 }
 
-/** The smallest float64 whose high word is 0x3fda827a: log1p64 reduces 1 + x from here. */
-const LOG1P_NO_REDUCTION: f64 = reinterpret<f64>(<i64>0x3fda827a00000000);
 
 /** `flushDenormal` of two float64 lanes: +0 where |v| is below float32's smallest normal. */
 // @ts-ignore: decorator
 @inline
 function flushDenormal2(v: v128): v128 {
-  return v128.andnot(v, f64x2.lt(f64x2.abs(v), f64x2.splat(FLOAT32_MIN_NORMAL)));
+  return v128.andnot(v, f64x2.lt(f64x2.abs(v), pairOf(K_FLOAT32_MIN_NORMAL)));
 }
 
 /**
@@ -232,7 +331,7 @@ function flushDenormal2(v: v128): v128 {
 // @ts-ignore: decorator
 @inline
 function logisticForward2(z: v128, y: v128, factor: v128, cost: usize): v128 {
-  const one = f64x2.splat(1);
+  const one = pairOf(K_ONE);
   const e = sigmoidExp2(f64x2.neg(f64x2.abs(z)));
   const onePlus = f64x2.add(one, e);
   const sigmoids = v128.bitselect(
@@ -250,9 +349,9 @@ function logisticForward2(z: v128, y: v128, factor: v128, cost: usize): v128 {
 // @ts-ignore: decorator
 @inline
 function logisticCost2(z: v128, y: v128, cost: usize): void {
-  const zero = f64x2.splat(0), one = f64x2.splat(1);
+  const zero = f64x2.splat(0), one = pairOf(K_ONE);
   const e = v128.load(cost);
-  const tail = v128.bitselect(e, log1p2(e), f64x2.lt(e, f64x2.splat(5e-17)));
+  const tail = v128.bitselect(e, log1p2(e), f64x2.lt(e, pairOf(K_LOG1P_SKIP)));
   v128.store(
     cost,
     f64x2.add(
@@ -355,8 +454,6 @@ function sigmoid(z: f64): f64 {
   return flushDenormal(e / (1 + e));
 }
 
-const LN2_HALF: f64 = 0.34657359027997264;
-const TINY: f64 = 3.725290298461914e-9;
 
 /**
  * {@link sigmoidExp} of two float64 lanes x ≤ 0 (x = −|z| for {@link sigmoid}
@@ -373,28 +470,28 @@ const TINY: f64 = 3.725290298461914e-9;
 @inline
 function sigmoidExp2(x: v128): v128 {
   const ax = f64x2.abs(x);
-  const reduce = f64x2.gt(ax, f64x2.splat(LN2_HALF));
+  const reduce = f64x2.gt(ax, pairOf(K_LN2_HALF));
   const kf = v128.and(
-    f64x2.trunc(f64x2.add(f64x2.mul(f64x2.splat(INV_LN2), x), f64x2.splat(-0.5))),
+    f64x2.trunc(f64x2.add(f64x2.mul(pairOf(K_INV_LN2), x), pairOf(K_MINUS_HALF))),
     reduce,
   );
-  const hi = f64x2.sub(x, f64x2.mul(kf, f64x2.splat(LN2_HI)));
-  const lo = f64x2.mul(kf, f64x2.splat(LN2_LO));
+  const hi = f64x2.sub(x, f64x2.mul(kf, pairOf(K_LN2_HI)));
+  const lo = f64x2.mul(kf, pairOf(K_LN2_LO));
   const r = f64x2.sub(hi, lo);
   const t = f64x2.mul(r, r);
-  let poly = f64x2.add(f64x2.splat(P4), f64x2.mul(t, f64x2.splat(P5)));
-  poly = f64x2.add(f64x2.splat(P3), f64x2.mul(t, poly));
-  poly = f64x2.add(f64x2.splat(P2), f64x2.mul(t, poly));
-  poly = f64x2.add(f64x2.splat(P1), f64x2.mul(t, poly));
+  let poly = f64x2.add(pairOf(K_P4), f64x2.mul(t, pairOf(K_P5)));
+  poly = f64x2.add(pairOf(K_P3), f64x2.mul(t, poly));
+  poly = f64x2.add(pairOf(K_P2), f64x2.mul(t, poly));
+  poly = f64x2.add(pairOf(K_P1), f64x2.mul(t, poly));
   const c = f64x2.sub(r, f64x2.mul(t, poly));
-  const one = f64x2.splat(1);
-  const q = f64x2.div(f64x2.mul(r, c), f64x2.sub(f64x2.splat(2), c));
+  const one = pairOf(K_ONE);
+  const q = f64x2.div(f64x2.mul(r, c), f64x2.sub(pairOf(K_TWO), c));
   const y = f64x2.sub(one, f64x2.sub(f64x2.sub(lo, q), hi));
   const k = i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(kf));
-  const scale = i64x2.shl(i64x2.add(k, i64x2.splat(1023)), 52);
+  const scale = i64x2.shl(i64x2.add(k, pairOf(K_EXPONENT_BIAS)), 52);
   let e = f64x2.mul(y, scale);
-  e = v128.bitselect(f64x2.add(one, x), e, f64x2.lt(ax, f64x2.splat(TINY)));
-  return v128.andnot(e, f64x2.lt(x, f64x2.splat(-87.4)));
+  e = v128.bitselect(f64x2.add(one, x), e, f64x2.lt(ax, pairOf(K_TINY)));
+  return v128.andnot(e, f64x2.lt(x, pairOf(K_SIGMOID_CUT)));
 }
 
 /** {@link sigmoid} of two float64 lanes, without branches (see sigmoidExp2). */
@@ -402,14 +499,14 @@ function sigmoidExp2(x: v128): v128 {
 @inline
 function sigmoid2(z: v128): v128 {
   const e = sigmoidExp2(f64x2.neg(f64x2.abs(z)));
-  const one = f64x2.splat(1);
+  const one = pairOf(K_ONE);
   const onePlus = f64x2.add(one, e);
   const positive = f64x2.div(one, onePlus);
   let negative = f64x2.div(e, onePlus);
   // flushDenormal: |v| < the smallest normal float32 gives 0 (NaN compares false: kept).
   negative = v128.andnot(
     negative,
-    f64x2.lt(f64x2.abs(negative), f64x2.splat(FLOAT32_MIN_NORMAL)),
+    f64x2.lt(f64x2.abs(negative), pairOf(K_FLOAT32_MIN_NORMAL)),
   );
   const result = v128.bitselect(positive, negative, f64x2.ge(z, f64x2.splat(0)));
   // NaN in, the same NaN out: exp64 returns its argument, and every operation after passes it on.
@@ -418,8 +515,8 @@ function sigmoid2(z: v128): v128 {
 
 /** a[i] = sigmoid(z[i]) for i in [i0, i1), over float32 arrays, four at a time. */
 export function sigmoidRange(i0: i32, i1: i32, z: usize, a: usize): void {
-  const saturated = f32x4.splat(88);
-  const zero = f32x4.splat(0), one = f32x4.splat(1);
+  const saturated = pairOf(K_F32_SATURATED);
+  const zero = f32x4.splat(0), one = pairOf(K_F32_ONE);
   let i = i0;
   for (; i + 4 <= i1; i += 4) {
     const at = <usize>i << 2;
@@ -481,8 +578,8 @@ export function reluBackwardRange(i0: i32, i1: i32, z: usize, da: usize, dz: usi
  * the copy and `activateBackward("sigmoid")` of model/network.ts in one pass.
  */
 export function sigmoidBackwardRange(i0: i32, i1: i32, a: usize, da: usize, dz: usize): void {
-  const one = f64x2.splat(1);
-  const tiny = f64x2.splat(FLOAT32_MIN_NORMAL);
+  const one = pairOf(K_ONE);
+  const tiny = pairOf(K_FLOAT32_MIN_NORMAL);
   let i = i0;
   for (; i + 2 <= i1; i += 2) {
     const at = <usize>i << 2;

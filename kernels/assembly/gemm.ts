@@ -1288,3 +1288,11 @@ export {
   sigmoidRange,
 } from "./elementwise";
 export { adamRange, nesterovRange, sgdRange } from "./optimizers";
+
+/**
+ * Where the kernels' static data (the constant tables) ends: the TypeScript
+ * side hands out memory only past it.
+ */
+export function staticEnd(): usize {
+  return __heap_base;
+}
