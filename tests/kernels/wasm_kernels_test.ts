@@ -272,8 +272,8 @@ const TRAINING_CASES = [
   ["relu", [19, 11], "softmax"],
   // 300 columns: the threads split the first layer's forward product by columns.
   ["relu", [300], "softmax"],
-  // The textbook's logistic units: on two threads the costs' second pass runs beside the first
-  // layer's scattered weight gradient (logisticLossLater), and ReLU's dz comes gated from dz·Wᵀ.
+  // The textbook's logistic units: on two threads the costs' second pass runs beside the weight
+  // penalty (logisticLossLater), and ReLU's dz comes gated from dz·Wᵀ.
   ["sigmoid", [19], "sigmoid"],
   ["relu", [19, 11], "sigmoid"],
 ] as const;
@@ -555,14 +555,12 @@ Deno.test("xᵀ·dz through an index too large to scatter in cache is bucketed, 
   }
 });
 
-Deno.test("wasm logisticLossLater gives logisticLoss's bits, its cost summed beside the next scattered weight gradient or when asked for", async () => {
+Deno.test("wasm logisticLossLater gives logisticLoss's bits, its cost summed beside the weight penalty or when asked for", async () => {
   const random = seededRandom(29, "logistic later");
-  const n = 2400, width = 20, stored = 40, k = 30;
-  const source = Float32Array.from({ length: stored * width }, () => random() < 0.7 ? 0 : random());
+  const n = 2400, weights = 3000, l1 = 0.02, l2 = 0.1;
   for (const threads of [1, 2]) {
     const kernels = await createWasmKernels({ threads, minParallelWork: 0 });
     try {
-      kernels.prepareRows(source, width);
       const zs = [kernels.alloc(n), kernels.alloc(n)], y = kernels.alloc(n);
       const a = kernels.alloc(n), dz = kernels.alloc(n);
       for (const z of zs) z.forEach((_, i) => z[i] = (random() * 2 - 1) * [1, 5, 40][i % 3]);
@@ -571,23 +569,27 @@ Deno.test("wasm logisticLossLater gives logisticLoss's bits, its cost summed bes
         const [ea, edz] = [new Float32Array(n), new Float32Array(n)];
         return { loss: outputLoss("sigmoid", z, y, ea, edz, n, 1, 1 / 240), a: ea, dz: edz };
       });
-      // A scattered xᵀ·dz (a C small enough to stay in cache) between the call and the cost.
-      const product: GemmArgs = {
-        m: width,
-        n: 10,
-        k,
-        a: source,
-        aRows: Uint32Array.from({ length: k }, () => Math.floor(random() * stored)),
-        transA: true,
-        b: Float32Array.from({ length: k * 10 }, () => random() < 0.5 ? 0 : random() - 0.5),
-        c: new Float32Array(width * 10),
-      };
+      // The weight penalty between the call and the cost, as lossAndGradient runs them: its
+      // gradient and sums as lossAndGradient's own loop gives them (zeros, ±, a NaN among them).
+      const w = kernels.alloc(weights), g = kernels.alloc(weights);
+      w.forEach((_, i) => w[i] = i % 97 === 0 ? (i % 2 ? -0 : 0) : random() * 2 - 1);
+      w[weights - 5] = NaN;
+      g.forEach((_, i) => g[i] = random() - 0.5);
+      const expectedG = g.slice();
+      let abs = 0.5, squares = 0.25;
+      for (let i = 0; i < weights; i++) {
+        expectedG[i] += l2 * w[i] + (l1 / 2) * Math.sign(w[i]);
+        abs += Math.abs(w[i]);
+        squares += w[i] * w[i];
+      }
       const later = kernels.logisticLossLater(zs[0], y, a, dz, n, 1 / 240)!;
       assert.equal(firstDifference(a, expected[0].a), -1, `×${threads}: sigmoids`);
       assert.equal(firstDifference(dz, expected[0].dz), -1, `×${threads}: gradients`);
-      assertMatchesReference(kernels, product, `×${threads}, beside a pending cost`);
+      const sums = kernels.penalty(w, g, weights, l1, l2, 0.5, 0.25)!;
+      assert.deepEqual(sums, [abs, squares], `×${threads}: penalty sums beside a pending cost`);
+      assert.equal(firstDifference(g, expectedG), -1, `×${threads}: penalty beside a pending cost`);
       if (threads === 2) {
-        // The cost ran beside the product, on the thread it left idle: changing z now (which a
+        // The cost ran beside the penalty, on the thread it left idle: changing z now (which a
         // caller must not do) cannot change it.
         const kept = zs[0].slice();
         zs[0].fill(0);
