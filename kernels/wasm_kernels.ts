@@ -128,6 +128,14 @@ const SCATTER_BYTES = 512 * 1024;
  */
 const SCATTER_COLUMNS = 64;
 
+/**
+ * Runs a pending cost's pass is cut into beside a job that keeps one thread:
+ * the other thread takes them, and the job's own thread the ones left when
+ * its block is done (the textbook's penalty, 39 200 weights, with its 12 000
+ * costs beside: 156 → 104-110 µs, alone on two threads).
+ */
+const BESIDE_RUNS = 4;
+
 /** [0, n) cut into `parts` runs of sizes differing by at most one. */
 function evenRuns(n: number, parts: number): [number, number][] {
   return Array.from({ length: parts }, (_, part) => [
@@ -966,7 +974,16 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
    */
   const pendingBeside = (): Beside | null => {
     if (!pending || pending.ran) return null;
-    return { kernel: LOGISTIC_KERNEL, blocks: [[0, pending.n, ...pending.args, LOSS_PASSES.cost]] };
+    const { n, args } = pending;
+    // In runs of whole 64-value lines, so the thread done with its own block takes the rest.
+    const lines = Math.ceil(n / 64);
+    const blocks = evenRuns(lines, Math.min(BESIDE_RUNS, lines)).map(([from, to]) => [
+      from * 64,
+      Math.min(n, to * 64),
+      ...args,
+      LOSS_PASSES.cost,
+    ]);
+    return { kernel: LOGISTIC_KERNEL, blocks };
   };
 
   /** Stages n units' float64 costs and the gradient scale; returns the kernel's buffer arguments. */
