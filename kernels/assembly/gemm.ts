@@ -35,8 +35,8 @@ function packPanel(
   width: i32,
   panel: usize,
 ): void {
-  const rowBytes = <usize> bRow << 2;
   if (bCol == 1 && width == TILE_COLS) {
+    const rowBytes = <usize> bRow << 2;
     let src = b + (<usize> j << 2);
     let dst = panel;
     for (let p = 0; p < k; p++) {
@@ -47,19 +47,38 @@ function packPanel(
     }
     return;
   }
-  for (let jj = 0; jj < TILE_COLS; jj++) {
+  packColumns(b, bRow, bCol, k, j, width, panel, TILE_COLS);
+}
+
+/**
+ * Copies B's columns [j, j + width) for every p into a (k, `cols`) row-major
+ * panel, one value at a time, zero past `width`.
+ */
+function packColumns(
+  b: usize,
+  bRow: i32,
+  bCol: i32,
+  k: i32,
+  j: i32,
+  width: i32,
+  panel: usize,
+  cols: i32,
+): void {
+  const rowBytes = <usize> bRow << 2;
+  const panelRowBytes = <usize> cols << 2;
+  for (let jj = 0; jj < cols; jj++) {
     let dst = panel + (<usize> jj << 2);
     if (jj < width) {
       let src = b + (<usize> ((j + jj) * bCol) << 2);
       for (let p = 0; p < k; p++) {
         store<f32>(dst, load<f32>(src));
         src += rowBytes;
-        dst += 32;
+        dst += panelRowBytes;
       }
     } else {
       for (let p = 0; p < k; p++) {
         store<f32>(dst, 0);
-        dst += 32;
+        dst += panelRowBytes;
       }
     }
   }
@@ -190,41 +209,8 @@ function tile1(
 const WIDE_COLS: i32 = 12;
 
 /**
- * Copies B's columns [j, j + width) (width 9 to 12) for every p into a
- * (k, 12) row-major panel, zero past `width`: the last columns of a C whose
- * width leaves 9 to 12 (the 10 classes), done in one pass over A, not two.
- */
-function packWidePanel(
-  b: usize,
-  bRow: i32,
-  bCol: i32,
-  k: i32,
-  j: i32,
-  width: i32,
-  panel: usize,
-): void {
-  const rowBytes = <usize> bRow << 2;
-  for (let jj = 0; jj < WIDE_COLS; jj++) {
-    let dst = panel + (<usize> jj << 2);
-    if (jj < width) {
-      let src = b + (<usize> ((j + jj) * bCol) << 2);
-      for (let p = 0; p < k; p++) {
-        store<f32>(dst, load<f32>(src));
-        src += rowBytes;
-        dst += 48;
-      }
-    } else {
-      for (let p = 0; p < k; p++) {
-        store<f32>(dst, 0);
-        dst += 48;
-      }
-    }
-  }
-}
-
-/**
  * Writes one wide tile row of 12 sums to C, only the first `width` (9 to
- * 12): the first 8 as {@link storeRow} does, the rest one at a time.
+ * 12): the first 8 as {@link storeRow} does, the rest as a narrow row of 1 to 4.
  */
 function storeWideRow(
   c: usize,
@@ -237,13 +223,8 @@ function storeWideRow(
   gate: usize,
 ): void {
   storeRow(c, lo, mid, TILE_COLS, base, spill, gate);
-  v128.store(spill, hi);
-  for (let jj = TILE_COLS; jj < width; jj++) {
-    const at = <usize> jj << 2;
-    const sum = load<f32>(spill + at - 32);
-    const value = base != 0 ? load<f32>(base + at) + sum : sum;
-    store<f32>(c + at, gate != 0 && load<f32>(gate + at) <= 0 ? 0 : value);
-  }
+  // The last 1 to 4 as a narrow row of their own (its second vector never stored).
+  storeRow(c + 32, hi, hi, width - TILE_COLS, shifted(base, TILE_COLS), spill, gateAt(gate, 32));
 }
 
 /**
@@ -419,7 +400,8 @@ function wideColumns(
   spill: usize,
   gate: usize,
 ): void {
-  packWidePanel(b, bRow, bCol, k, j, width, panel);
+  // (k, 12): the last columns of a C whose width leaves 9 to 12 (the 10 classes).
+  packColumns(b, bRow, bCol, k, j, width, panel, WIDE_COLS);
   const biasAt = shifted(bias, j);
   let i = i0;
   for (; i + 3 <= i1; i += 3) {
