@@ -128,22 +128,6 @@ const SCATTER_BYTES = 512 * 1024;
  */
 const SCATTER_COLUMNS = 64;
 
-/**
- * Runs a pending cost's pass is cut into beside a job that keeps one thread:
- * the other thread takes them, and the job's own thread the ones left when
- * its block is done (the textbook's penalty, 39 200 weights, with its 12 000
- * costs beside: 156 → 104-110 µs, alone on two threads).
- */
-const BESIDE_RUNS = 4;
-
-/** [0, n) cut into `parts` runs of sizes differing by at most one. */
-function evenRuns(n: number, parts: number): [number, number][] {
-  return Array.from({ length: parts }, (_, part) => [
-    Math.floor((n * part) / parts),
-    Math.floor((n * (part + 1)) / parts),
-  ]);
-}
-
 const SCATTER_KERNEL = KERNEL_EXPORTS.indexOf("gemmCsrScatter");
 const PENALTY_KERNEL = KERNEL_EXPORTS.indexOf("penaltyRange");
 const RELU_BACKWARD_KERNEL = KERNEL_EXPORTS.indexOf("reluBackwardRange");
@@ -701,7 +685,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
         // process, against one thread with the logistic costs' pass beside it).
         const narrow = n <= SCATTER_COLUMNS && parts.length > 1;
         const blocks = narrow
-          ? evenRuns(n, Math.min(threads, n)).map(([j0, j1]) => [0, m, j0, j1, ...rest])
+          ? split(n, Infinity, 1).map(([j0, j1]) => [0, m, j0, j1, ...rest])
           : parts.map((part) => [...part, ...rest]);
         if (n <= SCATTER_COLUMNS) reserveScratch(m * n * 4);
         dispatch(SCATTER_KERNEL, blocks, c, cAt, m * n, 13);
@@ -975,9 +959,10 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   const pendingBeside = (): Beside | null => {
     if (!pending || pending.ran) return null;
     const { n, args } = pending;
-    // In runs of whole 64-value lines, so the thread done with its own block takes the rest.
-    const lines = Math.ceil(n / 64);
-    const blocks = evenRuns(lines, Math.min(BESIDE_RUNS, lines)).map(([from, to]) => [
+    // Two runs of whole 64-value lines a thread: the other thread takes them, and the job's own
+    // the ones left when its block is done (the textbook's penalty, 39 200 weights, with its
+    // 12 000 costs beside: 156 → 104-110 µs, alone on two threads).
+    const blocks = split(Math.ceil(n / 64), Infinity, 2).map(([from, to]) => [
       from * 64,
       Math.min(n, to * 64),
       ...args,

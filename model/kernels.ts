@@ -144,7 +144,7 @@ export interface Kernels {
    * `logisticLoss` with the cost summed later: writes a and dz now and returns
    * a function that returns the cost, the same bits, for the caller to call
    * before z or y change. Meanwhile the kernels may compute it beside later
-   * products, on threads those leave idle. Null, having changed nothing, when it cannot.
+   * work, on threads that work leaves idle. Null, having changed nothing, when it cannot.
    */
   logisticLossLater?(
     z: Float32Array,
