@@ -37,7 +37,14 @@ import {
   timePerCall,
   usePeer,
 } from "./peers.ts";
-import { probeTorch, runTorch, TORCH_HINT, type TorchWorkload } from "./torch.ts";
+import {
+  blasWarning,
+  probeTorch,
+  runTorch,
+  TORCH_HINT,
+  type TorchProbe,
+  type TorchWorkload,
+} from "./torch.ts";
 
 const { values: flags } = parseArgs({
   args: Deno.args,
@@ -149,7 +156,9 @@ async function runBench(): Promise<void> {
   // Fresh processes too, so their peak RSS is their own; run before this one fills its memory.
   const memoryLines = flags["skip-memory"] ? [] : await benchMemory();
   log(`loading MNIST (${quick ? "quick" : "full"} run, ours on ${threads} thread(s))`);
-  const torchVersion = flags["skip-torch"] ? null : await probeTorch();
+  const torch = flags["skip-torch"] ? null : await probeTorch();
+  const torchWarning = torch && blasWarning(torch.blas);
+  if (torchWarning) log(torchWarning);
   // Each workload trains on the pixels its recipe uses: raw 0..255 for the textbook, as its preset.
   const rawPixels = await loadMnist("none");
   const scaledPixels = await loadMnist("scale");
@@ -261,8 +270,8 @@ async function runBench(): Promise<void> {
       log(`round ${round} of ${rounds}`);
       for (const again of oursAgain) await again();
     }
-    if (!torchVersion) continue;
-    log(`measuring PyTorch ${torchVersion} on ${TORCH_THREADS.join(" and ")} thread(s)`);
+    if (!torch) continue;
+    log(`measuring PyTorch ${torch.version} on ${TORCH_THREADS.join(" and ")} thread(s)`);
     const results = await runTorch(
       TORCH_THREADS,
       round > 1 ? [] : shapes.map(([, m, n, k, transA, transB]) => [m, n, k, transA, transB]),
@@ -279,7 +288,7 @@ async function runBench(): Promise<void> {
   oursN.close();
   rows.push(...trainingRows);
 
-  printTable(rows, torchVersion);
+  printTable(rows, torch);
   printAblations(ablations);
   for (const line of pipelineLines) console.log(line);
   for (const line of memoryLines) console.log(line);
@@ -433,7 +442,7 @@ async function loadMnist(mode: NormalizeMode): Promise<Mnist> {
  * products the last column is our best against PyTorch's best on the same
  * shape: the native yardstick, measured.
  */
-function printTable(table: Row[], torchVersion: string | null): void {
+function printTable(table: Row[], torchPeer: TorchProbe | null): void {
   const ours = `ours ×${threads}`;
   const torch = TORCH_THREADS.map((t) => `torch ×${t}`);
   const contenders = ["tfjs-cpu", "tfjs-wasm", "ours ×1", ours, ...torch];
@@ -467,12 +476,14 @@ function printTable(table: Row[], torchVersion: string | null): void {
     ].join(" "));
   }
   console.log(
-    torchVersion
-      ? `PyTorch ${torchVersion} on /usr/bin/python3, OpenBLAS free to pick AVX-512 ` +
-        "(OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for the peer alone), glibc keeping freed " +
-        "memory (MALLOC_MMAP_THRESHOLD_ and friends), denormals flushed"
+    torchPeer
+      ? `PyTorch ${torchPeer.version} on /usr/bin/python3 with ${torchPeer.blas}, free to pick ` +
+        "AVX-512 (OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset for the peer alone), glibc keeping " +
+        "freed memory (MALLOC_MMAP_THRESHOLD_ and friends), denormals flushed"
       : TORCH_HINT,
   );
+  const warning = torchPeer && blasWarning(torchPeer.blas);
+  if (warning) console.log(`WARNING: ${warning}`);
   if (rounds > 1) {
     console.log(
       `epoch rows: each column's best of ${rounds} rounds, ours and PyTorch's trained in turn`,

@@ -12,8 +12,30 @@ export const PYTHON = "/usr/bin/python3";
 
 /** How to get the PyTorch column when the probe fails. */
 export const TORCH_HINT = "PyTorch column left out: `" + PYTHON +
-  ' -c "import torch"` failed. Hint: `apt-get install python3-torch` ' +
-  "(Debian's 1.13 with OpenBLAS) adds it, then rerun `deno task bench`";
+  ' -c "import torch"` failed. Hint: `apt-get install python3-torch libopenblas0-pthread` ' +
+  "(Debian's 1.13, and the OpenBLAS it does not pull in itself) adds it, then rerun `deno task bench`";
+
+/** What the probe found: PyTorch's version and the BLAS its products run on. */
+export interface TorchProbe {
+  /** PyTorch's version, e.g. `1.13.0a0`. */
+  version: string;
+  /** The BLAS as it names itself (OpenBLAS's build configuration), else its library's path. */
+  blas: string;
+}
+
+/**
+ * A warning when PyTorch multiplies with a BLAS that is not a tuned one
+ * (OpenBLAS, MKL, BLIS), else null. Debian's PyTorch takes whatever
+ * libblas.so.3 points at, the reference BLAS unless libopenblas0-pthread is
+ * installed, and then its products run about 15 times below its best: a peer
+ * that slow would flatter every ratio against it.
+ */
+export function blasWarning(blas: string): string | null {
+  if (/openblas|mkl|blis/i.test(blas)) return null;
+  return `PyTorch's products run on an untuned BLAS (${blas}), far below its best, so every ` +
+    "ratio against it flatters us. Hint: `apt-get install libopenblas0-pthread` points Debian's " +
+    "libblas.so.3 at OpenBLAS; then rerun `deno task bench`";
+}
 
 /** One training workload for the peer: the same network, data and minibatches as ours. */
 export interface TorchWorkload {
@@ -63,15 +85,15 @@ export interface TorchResult {
 
 const peerScript = new URL("./torch_peer.py", import.meta.url).pathname;
 
-/** PyTorch's version when `import torch` works under {@linkcode PYTHON}, else null. */
-export async function probeTorch(): Promise<string | null> {
+/** PyTorch's version and BLAS when `import torch` works under {@linkcode PYTHON}, else null. */
+export async function probeTorch(): Promise<TorchProbe | null> {
   try {
     const out = await new Deno.Command(PYTHON, {
       args: [peerScript, "probe"],
       stdout: "piped",
       stderr: "piped",
     }).output();
-    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+    return out.success ? JSON.parse(new TextDecoder().decode(out.stdout)) as TorchProbe : null;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
     throw error;

@@ -3,7 +3,8 @@
 Usage: torch_peer.py probe
        torch_peer.py run JOB.json
 
-`probe` prints PyTorch's version and exits 0 when `import torch` works. `run`
+`probe` prints one JSON object, PyTorch's version and the BLAS library its
+products run on, and exits 0 when `import torch` works. `run`
 reads a job written by bench.ts: the data files (float32 images, uint8
 labels, uint32 row orders, all little-endian, in /tmp), the thread count and
 the workloads. It trains the same networks on the same minibatches as ours,
@@ -18,8 +19,10 @@ again without them, so OpenBLAS may use AVX-512, and with glibc's allocator
 told to keep freed memory (ALLOCATOR): PyTorch's best, not its worst.
 """
 
+import ctypes
 import json
 import os
+import re
 import statistics
 import sys
 import time
@@ -47,8 +50,36 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 
+def blas_in_use():
+    """The BLAS that torch.mm runs on, named as the library names itself where it can.
+
+    Debian builds PyTorch against the generic libblas.so.3, which is whichever BLAS the system's
+    alternatives point at: OpenBLAS where libopenblas0-pthread is installed, else the reference
+    BLAS, some 15 times slower on our products. So read what this process has mapped.
+    """
+    torch.mm(torch.ones(2, 2), torch.ones(2, 2))
+    paths = set()
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            name = os.path.basename(path)
+            if path.startswith("/") and ("blas" in name or "mkl" in name or "blis" in name):
+                paths.add(os.path.realpath(path))
+    for path in sorted(paths):
+        try:
+            config = ctypes.CDLL(path).openblas_get_config
+        except (OSError, AttributeError):
+            continue
+        config.restype = ctypes.c_char_p
+        return config().decode()
+    if paths:
+        return " ".join(sorted(paths))
+    info = re.search(r"BLAS_INFO=(\w+)", torch.__config__.show())
+    return f"BLAS_INFO={info.group(1)}" if info else "unknown"
+
+
 def probe():
-    print(torch.__version__)
+    print(json.dumps({"version": torch.__version__, "blas": blas_in_use()}))
 
 
 def load(images_path, labels_path, width):
