@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Activation } from "../model/activations.ts";
+import type { Activation, Floats } from "../model/activations.ts";
 import { decodeModel, encodeModel, type Preprocessing, type SavedModel } from "../model/format.ts";
 import { type Init, initialize } from "../model/init.ts";
 import { type Kernels, kernelScope, referenceKernels } from "../model/kernels.ts";
@@ -160,6 +160,17 @@ function fillOneHot(
     const row = rows ? rows[start + i] : start + i;
     y[i * classes + labels[row]] = 1;
   }
+}
+
+/**
+ * Whether every parameter is finite. A plain loop: `every(Number.isFinite)`
+ * calls back once a value, 8 ms an epoch for the 636 000 of a 784-800-10
+ * network against 0.5 ms, and the check runs inside the epoch's timing.
+ */
+function allFinite(params: Floats): boolean {
+  // x − x is 0 for every finite x, NaN for ±Infinity and NaN.
+  for (let i = 0; i < params.length; i++) if (params[i] - params[i] !== 0) return false;
+  return true;
 }
 
 /** Counts rows whose largest output matches the label. */
@@ -536,7 +547,7 @@ async function trainOnKernels(
         throw climbed(lossSum / rowsPerEpoch, firstBatchLoss, epoch + 1, eta);
       }
       // A step can overflow the weights before any loss shows it.
-      if (!net.params.every(Number.isFinite)) {
+      if (!allFinite(net.params)) {
         throw diverged(NaN, `the end of epoch ${epoch + 1} (weights)`, eta);
       }
       const record: EpochRecord = {
@@ -574,7 +585,7 @@ async function trainOnKernels(
     }
     if (best.params) net.params.set(best.params);
     // The last update may have overflowed without any loss showing it yet.
-    if (!net.params.every(Number.isFinite)) {
+    if (!allFinite(net.params)) {
       throw diverged(NaN, "the end of training (weights)", options.eta);
     }
     const preprocessing: Preprocessing = {

@@ -9,6 +9,7 @@ import { planBatches } from "../../stages/minibatch.ts";
 import { trainNetwork, type TrainOptions, trainParams } from "../../stages/train.ts";
 import { AUGMENT_DEFAULTS, NO_AUGMENT } from "../../stages/augment.ts";
 import { createWasmKernels } from "../../kernels/wasm_kernels.ts";
+import { type Kernels, referenceKernels } from "../../model/kernels.ts";
 import { floatDataSet, shapeSet, syntheticSet } from "../fixtures.ts";
 
 function separable(noisy = false): DataSet<Float32Array, NormalizedMeta> {
@@ -105,6 +106,28 @@ Deno.test("a divergent learning rate stops training with a hint to lower it", as
       e instanceof DivergenceError && e.message.includes("loss must stay finite") &&
       e.message.includes("Hint: use a smaller learning rate"),
   );
+});
+
+Deno.test("weights an update overflows are caught at the epoch's end, before any loss shows them", async () => {
+  const data = separable();
+  // One minibatch an epoch, so the poisoned update is the epoch's last: no later loss sees it.
+  const plan = planBatches(80, { batching: { batchSize: 80 }, validation: 0, seed: 1 });
+  for (const poison of [Infinity, -Infinity, NaN]) {
+    const kernels: Kernels = {
+      ...referenceKernels,
+      update(args) {
+        args.params[args.size - 1] = poison;
+        return true;
+      },
+    };
+    await assert.rejects(
+      () => trainNetwork(data, plan, { ...base, epochs: 2 }, quiet, kernels),
+      (e: unknown) =>
+        e instanceof DivergenceError &&
+        e.message.includes("the loss must stay finite: it is NaN at the end of epoch 1 (weights)"),
+      `poison ${poison}`,
+    );
+  }
 });
 
 Deno.test("validation is reported per epoch and early stopping keeps the best epoch", async () => {
