@@ -60,6 +60,54 @@ Deno.test("the optimiser kernels give the TypeScript reference's bits on 1 and 3
   }
 });
 
+Deno.test("Adam's kernel gives the reference's bits where gradients are zero, for any learning rate", async () => {
+  const all: WasmKernels[] = [
+    await createWasmKernels({ threads: 1 }),
+    await createWasmKernels({ threads: 3, minParallelWork: 0 }),
+  ];
+  try {
+    const size = 112;
+    // Weights of every sign, zeros of both signs, a NaN; the runs of zero gradients below are
+    // where the kernel may skip 16 weights at a time, and only where the step leaves them be.
+    const params = Float32Array.from(
+      { length: size },
+      (_, i) => [0, -0, 1e-30, -0.5, 0.25, NaN, -1e-45][i % 7],
+    );
+    const grads = Array.from(
+      { length: 4 },
+      (_, step) =>
+        Float32Array.from({ length: size }, (_, i) => {
+          if (i < 32) return i % 3 === 0 ? -0 : 0; // never a gradient: skippable at every step
+          // A tiny gradient once, then none: m is non-zero while v underflowed to +0.
+          if (i < 48) return step === 0 ? 1e-30 : 0;
+          if (i < 64) return step === 1 ? -2 : 0; // a gradient once, then zeros: m and v decay
+          if (i < 80) return i === 70 && step === 2 ? 1 : 0; // one lane of the 16 only
+          return (i * 7 + step) % 5 === 0 ? 0 : Math.sin(i + step);
+        }),
+    );
+    for (const eta of [0.01, 0, -0, -0.01, 1e30, Infinity, NaN]) {
+      const expected = params.slice();
+      const reference = createOptimizer({ kind: "adam", momentum: 0 }, size);
+      for (const grad of grads) reference.step(expected, grad, eta);
+      for (const kernels of all) {
+        const p = kernels.alloc(size), g = kernels.alloc(size);
+        p.set(params);
+        const optimizer = createOptimizer({ kind: "adam", momentum: 0 }, size, kernels);
+        for (const grad of grads) {
+          g.set(grad);
+          optimizer.step(p, g, eta);
+        }
+        assert.ok(sameBits(p, expected), `η ${Object.is(eta, -0) ? "−0" : eta}, ${kernels.name}`);
+        optimizer.free();
+        kernels.free(p);
+        kernels.free(g);
+      }
+    }
+  } finally {
+    for (const kernels of all) kernels.close();
+  }
+});
+
 Deno.test("the optimiser kernels decline buffers outside their memory, leaving them to the reference loop", async () => {
   const kernels = await createWasmKernels({ threads: 1 });
   try {
