@@ -25,16 +25,22 @@ export interface TorchProbe {
 
 /**
  * A warning when PyTorch multiplies with a BLAS that is not a tuned one
- * (OpenBLAS, MKL, BLIS), else null. Debian's PyTorch takes whatever
+ * (OpenBLAS, MKL, BLIS, Accelerate), or one the peer could not identify, else null. Debian's PyTorch takes whatever
  * libblas.so.3 points at, the reference BLAS unless libopenblas0-pthread is
  * installed, and then its products run about 15 times below its best: a peer
  * that slow would flatter every ratio against it.
  */
 export function blasWarning(blas: string): string | null {
-  if (/openblas|mkl|blis/i.test(blas)) return null;
+  if (/openblas|mkl|blis|accelerate/i.test(blas)) return null;
+  const hint = "Hint: `apt-get install libopenblas0-pthread` points Debian's libblas.so.3 at " +
+    "OpenBLAS; then rerun `deno task bench`";
+  // Without /proc (not Linux), the peer knows only what PyTorch was built against.
+  if (/^(BLAS_INFO=generic|unknown)$/.test(blas)) {
+    return `Which BLAS PyTorch's products run on could not be told (${blas}): if it is not a ` +
+      `tuned one, every ratio against it flatters us. ${hint}`;
+  }
   return `PyTorch's products run on an untuned BLAS (${blas}), far below its best, so every ` +
-    "ratio against it flatters us. Hint: `apt-get install libopenblas0-pthread` points Debian's " +
-    "libblas.so.3 at OpenBLAS; then rerun `deno task bench`";
+    `ratio against it flatters us. ${hint}`;
 }
 
 /** One training workload for the peer: the same network, data and minibatches as ours. */

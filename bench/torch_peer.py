@@ -59,12 +59,15 @@ def blas_in_use():
     """
     torch.mm(torch.ones(2, 2), torch.ones(2, 2))
     paths = set()
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            path = line.split()[-1]
-            name = os.path.basename(path)
-            if path.startswith("/") and ("blas" in name or "mkl" in name or "blis" in name):
-                paths.add(os.path.realpath(path))
+    try:
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1]
+                name = os.path.basename(path)
+                if path.startswith("/") and ("blas" in name or "mkl" in name or "blis" in name):
+                    paths.add(os.path.realpath(path))
+    except OSError:
+        pass  # no /proc (not Linux): fall back on what PyTorch was built with
     for path in sorted(paths):
         try:
             config = ctypes.CDLL(path).openblas_get_config
