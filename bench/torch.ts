@@ -25,10 +25,10 @@ export interface TorchProbe {
 
 /**
  * A warning when PyTorch multiplies with a BLAS that is not a tuned one
- * (OpenBLAS, MKL, BLIS, Accelerate), or one the peer could not identify, else null. Debian's PyTorch takes whatever
- * libblas.so.3 points at, the reference BLAS unless libopenblas0-pthread is
- * installed, and then its products run about 15 times below its best: a peer
- * that slow would flatter every ratio against it.
+ * (OpenBLAS, MKL, BLIS, Accelerate), or one the peer could not identify, else
+ * null. Debian's PyTorch takes whatever libblas.so.3 points at, the reference
+ * BLAS unless libopenblas0-pthread is installed, and then its products run
+ * about 15 times below its best: a peer that slow would flatter every ratio.
  */
 export function blasWarning(blas: string): string | null {
   if (/openblas|mkl|blis|accelerate/i.test(blas)) return null;
