@@ -105,6 +105,7 @@ export const KERNEL_EXPORTS = [
   "penaltyRange",
   "gemmCsrScatter",
   "logisticLossRange",
+  "gemmSigmoidGated",
 ] as const;
 
 /**

@@ -139,7 +139,17 @@ const RELU_BACKWARD_KERNEL = KERNEL_EXPORTS.indexOf("reluBackwardRange");
  * (128 × 800: 74-78 → 55-58 µs).
  */
 const RELU_BACKWARD_COST = 64;
+/**
+ * Multiply-adds that one element of a sigmoid-gated product costs, as the
+ * split counts them: mostly a gate test, the sum being skipped for a
+ * saturated unit (the textbook's 1 200 × 50 gradient then stays on one thread,
+ * beside its weight gradient's product on the other).
+ */
+const SIGMOID_GATE_COST = 8;
+/** Which of gemmSigmoidGated's arguments is its thread's scratch. */
+const SIGMOID_GATED_SCRATCH = 13;
 const LOGISTIC_KERNEL = KERNEL_EXPORTS.indexOf("logisticLossRange");
+const SIGMOID_GATED_KERNEL = KERNEL_EXPORTS.indexOf("gemmSigmoidGated");
 /** logisticLossRange's `passes`: the sigmoids and gradients, the costs, or both. */
 const LOSS_PASSES = { forward: 1, cost: 2, both: 3 } as const;
 
@@ -147,8 +157,10 @@ const LOSS_PASSES = { forward: 1, cost: 2, both: 3 } as const;
 interface Beside {
   /** Their kernel: an index into KERNEL_EXPORTS. */
   kernel: number;
-  /** Their arguments; they take no scratch. */
+  /** Their arguments. */
   blocks: number[][];
+  /** Which argument becomes the running thread's scratch; none when absent. */
+  scratchArg?: number;
 }
 
 /** A logistic cost whose second pass was left for later: see logisticLossLater. */
@@ -474,7 +486,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       const own = b < blocks.length;
       control.set(block, JOB.table + b * JOB.args);
       control[JOB.kernel + b] = own ? kernel : beside!.kernel;
-      control[JOB.scratchArg + b] = own ? scratchArg : -1;
+      control[JOB.scratchArg + b] = own ? scratchArg : beside!.scratchArg ?? -1;
       control[JOB.done + b] = 0;
       control[JOB.owner + b] = -1;
     });
@@ -604,6 +616,16 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const indexOnly = handle !== undefined && !handle.dense;
     checkGemm(args, indexOnly ? handle.rows * handle.cols : a.length);
     if (m === 0 || n === 0) return;
+    if (args.sigmoidGate) {
+      const blocks = sigmoidGatedBlocks(args);
+      if (blocks) {
+        reserveScratch(sigmoidGatedScratch(args));
+        dispatch(SIGMOID_GATED_KERNEL, blocks, c, c.byteOffset, m * n, SIGMOID_GATED_SCRATCH);
+      } else {
+        referenceGemm(args);
+      }
+      return;
+    }
     const { reluGate } = args;
     // Only the dense kernel gates C as it stores it: elsewhere, the product and then the gate.
     const gatedByKernel = reluGate instanceof Float32Array && ours.has(reluGate.buffer) &&
@@ -744,7 +766,10 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
    */
   const wholeDenseBlock = (args: GemmArgs): number[] | null => {
     const { m, n, k, a, b, c } = args;
-    if (args.aRows || args.bias || m === 0 || n === 0 || k === 0 || m * n * k >= minParallelWork) {
+    if (
+      args.aRows || args.bias || args.sigmoidGate || m === 0 || n === 0 || k === 0 ||
+      m * n * k >= minParallelWork
+    ) {
       return null;
     }
     if (!(a instanceof Float32Array && b instanceof Float32Array && c instanceof Float32Array)) {
@@ -759,9 +784,46 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     return productBlock(args, a.byteOffset, b.byteOffset, c.byteOffset, 0, m, 0, n, 0, gateAt);
   };
 
+  /** Bytes of scratch a sigmoid-gated product's block packs B into: k rows of n rounded up to 4. */
+  const sigmoidGatedScratch = ({ n, k }: GemmArgs) => k * Math.ceil(n / 4) * 16;
+
+  /**
+   * The blocks of a sigmoid-gated product (C's rows cut among the threads), or
+   * null when a buffer lies outside the memory or A's rows are picked by index.
+   */
+  const sigmoidGatedBlocks = (args: GemmArgs): number[][] | null => {
+    const { m, n, k, a, b, c, sigmoidGate, transA = false, transB = false } = args;
+    const inside = [a, b, c, sigmoidGate].every((x) =>
+      x instanceof Float32Array && ours.has(x.buffer)
+    );
+    if (!inside || args.aRows || prepared.has(a as Float32Array)) return null;
+    checkGemm(args);
+    const aRow = transA ? 1 : k, aCol = transA ? m : 1;
+    const bRow = transB ? 1 : n, bCol = transB ? k : 1;
+    const [aAt, bAt, cAt, gateAt] = [a, b, c, sigmoidGate].map((x) =>
+      (x as Float32Array).byteOffset
+    );
+    // Most of a saturated layer's sums are skipped: the work is about one gate test an element.
+    return split(m, m * n * SIGMOID_GATE_COST).map((
+      [i0, i1],
+    ) => [i0, i1, m, n, k, aAt, aRow, aCol, bAt, bRow, bCol, gateAt, cAt, 0]);
+  };
+
   const gemmPair = (first: GemmArgs, second: GemmArgs): boolean => {
     checkOpen("multiply matrices");
     if (threads < 2) return false;
+    if (second.sigmoidGate) {
+      // The gated product beside the other one's dense block, each on a thread of its own.
+      const dense = wholeDenseBlock(first), gated = sigmoidGatedBlocks(second);
+      if (dense === null || gated === null) return false;
+      reserveScratch(Math.max(first.k * 48 + 48, sigmoidGatedScratch(second)));
+      dispatch(0, [dense], first.c as Float32Array, 0, 0, 14, {
+        kernel: SIGMOID_GATED_KERNEL,
+        blocks: gated,
+        scratchArg: SIGMOID_GATED_SCRATCH,
+      });
+      return true;
+    }
     const blocks = [wholeDenseBlock(first), wholeDenseBlock(second)];
     if (blocks[0] === null || blocks[1] === null) return false;
     // Each block packs one panel of B (up to k·48 bytes) and a spill row in its thread's scratch.

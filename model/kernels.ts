@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { Activation, Floats } from "./activations.ts";
+import { type Activation, type Floats, flushDenormal } from "./activations.ts";
 
 /** One matrix product: `C (m, n) = op(A) (m, k) · op(B) (k, n)`, all row-major. */
 export interface GemmArgs {
@@ -47,6 +47,13 @@ export interface GemmArgs {
    * `accumulate` or `bias`.
    */
   reluGate?: Floats;
+  /**
+   * A sigmoid layer's activations a, laid out as C (m, n), never C itself: each
+   * C[i, j] becomes that layer's backward, `dz = da·a·(1 − a)` in float64 with
+   * denormals flushed, da the product: the bits of model/activations.ts
+   * `activateBackward("sigmoid")` on it. Never with `accumulate`, `bias` or `reluGate`.
+   */
+  sigmoidGate?: Floats;
   /**
    * Picks A's stored rows by index, so a minibatch needs no copy: stored row r
    * is row `aRows[r]` of `a` (rows of width k, or of width m when `transA`).
@@ -207,6 +214,18 @@ export function checkGemm(args: GemmArgs, aLength: number = args.a.length): void
       "Cannot multiply matrices as a ReLU gate must not come with a bias row or accumulate: it did",
     );
   }
+  if (args.sigmoidGate && (args.bias || args.accumulate || args.reluGate)) {
+    throw new RangeError(
+      "Cannot multiply matrices as a sigmoid gate must not come with a bias row, accumulate " +
+        "or a ReLU gate: it did",
+    );
+  }
+  if (args.sigmoidGate && args.sigmoidGate.length < m * n) {
+    throw new RangeError(
+      `Cannot multiply matrices as the sigmoid gate must hold m·n=${m * n} values: ` +
+        `current length is ${args.sigmoidGate.length}`,
+    );
+  }
   if (args.reluGate && args.reluGate.length < m * n) {
     throw new RangeError(
       `Cannot multiply matrices as the ReLU gate must hold m·n=${m * n} values: ` +
@@ -261,7 +280,7 @@ export function checkGemm(args: GemmArgs, aLength: number = args.a.length): void
 export function referenceGemm(args: GemmArgs): void {
   checkGemm(args);
   const { m, n, k, a, b, c, transA = false, transB = false, accumulate = false, aRows } = args;
-  const { bias, reluGate } = args;
+  const { bias, reluGate, sigmoidGate } = args;
   const round = c instanceof Float32Array ? Math.fround : (x: number) => x;
   const width = transA ? m : k;
   const stored = (r: number) => (aRows ? aRows[r] : r) * width;
@@ -276,6 +295,10 @@ export function referenceGemm(args: GemmArgs): void {
       const base = bias ? round(bias[j]) : accumulate ? c[i * n + j] : undefined;
       c[i * n + j] = base === undefined ? acc : round(base + acc);
       if (reluGate && reluGate[i * n + j] <= 0) c[i * n + j] = 0;
+      if (sigmoidGate) {
+        const s = sigmoidGate[i * n + j];
+        c[i * n + j] = flushDenormal(c[i * n + j] * s * (1 - s));
+      }
     }
   }
 }

@@ -154,14 +154,22 @@ export function denseForward(
   });
 }
 
+/** The layer below a dense layer's input gradient, whose backward that product applies as it stores. */
+export interface BelowGate {
+  /** That layer's activation function. */
+  activation: "relu" | "sigmoid";
+  /** Its z (ReLU) or its a (sigmoid), laid out as the input gradient. */
+  values: Floats;
+}
+
 /**
  * Dense backward, writing the layer's gradients: `dW = xᵀ·dz` (IN, OUT),
  * `db = Σ_rows dz` (OUT), and, when `dx` is given, `dx = dz·Wᵀ` (B, IN).
  * `rows` picks x's rows as in {@linkcode denseForward}. The same bits as
  * accumulating into zeroed gradients (a sum that starts at +0 never ends at
- * −0, so `0 + s` is `s`), without the pass that zeroes them. With `reluGate`
- * (the layer below's z, a ReLU layer), dx is that layer's dz at once:
- * `dx·relu'(z)`, as `activateBackward("relu")` would make it.
+ * −0, so `0 + s` is `s`), without the pass that zeroes them. With `gate`,
+ * dx is the layer below's dz at once, as `activateBackward` would make it:
+ * `dx·relu'(z)` given that layer's z (ReLU), `dx·a·(1 − a)` given its a (sigmoid).
  */
 export function denseBackward(
   x: Floats,
@@ -172,7 +180,7 @@ export function denseBackward(
   batch: number,
   kernels: Kernels = referenceKernels,
   rows?: Uint32Array,
-  reluGate?: Floats,
+  gate?: BelowGate,
 ): void {
   const { inputs, outputs, weights } = layer;
   const db = grad.biases;
@@ -205,7 +213,8 @@ export function denseBackward(
     b: weights,
     transB: true,
     c: dx,
-    reluGate,
+    reluGate: gate?.activation === "relu" ? gate.values : undefined,
+    sigmoidGate: gate?.activation === "sigmoid" ? gate.values : undefined,
   };
   if (kernels.gemmPair?.(weightGradient, inputGradient)) return;
   kernels.gemm(weightGradient);
@@ -540,11 +549,15 @@ export function lossAndGradient(
   // Every layer's backward writes its whole gradient, so `grad` needs no zeroing first.
   for (let l = last; l >= 0; l--) {
     const below = l === 0 ? x : dropping ? ws.dropped[l - 1] : ws.a[l - 1];
-    // Below a ReLU layer (without dropout) the product writes its dz at once, gated by its z.
-    const gated = l > 0 && !dropping && spec.activation === "relu";
+    // Below a ReLU or sigmoid layer (without dropout) the product writes its dz at once, gated
+    // by its z or its a.
+    const activation = spec.activation;
+    const gated = l > 0 && !dropping && (activation === "relu" || activation === "sigmoid");
     const dBelow = l === 0 ? null : gated ? ws.dz[l - 1] : ws.da[l - 1];
     const picked = l === 0 ? rows : undefined;
-    const gate = gated ? ws.z[l - 1] : undefined;
+    const gate: BelowGate | undefined = gated
+      ? { activation, values: activation === "relu" ? ws.z[l - 1] : ws.a[l - 1] }
+      : undefined;
     denseBackward(
       below,
       ws.dz[l],

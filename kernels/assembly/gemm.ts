@@ -1260,6 +1260,162 @@ function listRows(
   }
 }
 
+/**
+ * C = op(A)·op(B) for C's rows [i0, i1), each element then stored as a
+ * sigmoid layer's backward: v·s·(1 − s) in float64, s the layer's activation
+ * at the same place of `gate`, 0 where a float32 could hold it only as a
+ * denormal (model/activations.ts `activateBackward("sigmoid")`, bit for bit).
+ * Sums run p = 0 … k − 1 in float32, as every product here, four columns at a
+ * time from B packed into `scratch` (k rows of n rounded up to 4, the padding
+ * zeros). A saturated unit (s exactly 0 or 1) gets +0 from any finite sum, so
+ * four columns that are all saturated are stored as zeros without their sums
+ * when the largest |A|·|B| shows every sum finite: raw pixels saturate 98% of
+ * the textbook's hidden units, whose gradient is then mostly such zeros.
+ */
+export function gemmSigmoidGated(
+  i0: i32,
+  i1: i32,
+  m: i32,
+  n: i32,
+  k: i32,
+  a: usize,
+  aRow: i32,
+  aCol: i32,
+  b: usize,
+  bRow: i32,
+  bCol: i32,
+  gate: usize,
+  c: usize,
+  scratch: usize,
+): void {
+  // Every |A(i, p)·B(p, j)| ≤ maxA·maxB, and a sum of k of them, each step rounded up by at
+  // most 2^-24, stays within twice k·maxA·maxB (k < 2^23), short of float32's largest; NaN
+  // and ±Infinity fail the test.
+  const bound = <f64>largestMagnitude(a, m * k) * <f64>largestMagnitude(b, k * n) * <f64>k * 2;
+  const skip = bound < 3e38 && k < 1 << 23;
+  const width = (n + 3) & ~3;
+  const widthBytes = <usize>width << 2;
+  for (let p = 0; p < k; p++) {
+    const row = scratch + <usize>p * widthBytes;
+    for (let j = 0; j < n; j++) {
+      store<f32>(row + (<usize>j << 2), load<f32>(b + ((<usize>p * <usize>bRow + <usize>j * <usize>bCol) << 2)));
+    }
+    for (let j = n; j < width; j++) store<f32>(row + (<usize>j << 2), 0);
+  }
+  const zeros = f32x4.splat(0), ones = f32x4.splat(1);
+  for (let i = i0; i < i1; i++) {
+    const at = c + ((<usize>i * <usize>n) << 2), gateAt = gate + ((<usize>i * <usize>n) << 2);
+    const aAt = a + ((<usize>i * <usize>aRow) << 2), aStep = <usize>aCol << 2;
+    let j = 0;
+    // Sixteen columns at a time first, their gates tested at once: most often all saturated.
+    for (; j + 16 <= n; j += 16) {
+      const g = gateAt + (<usize>j << 2);
+      const s0 = v128.load(g), s1 = v128.load(g, 16), s2 = v128.load(g, 32), s3 = v128.load(g, 48);
+      const out = at + (<usize>j << 2);
+      if (skip) {
+        const d0 = v128.or(f32x4.eq(s0, zeros), f32x4.eq(s0, ones));
+        const d1 = v128.or(f32x4.eq(s1, zeros), f32x4.eq(s1, ones));
+        const d2 = v128.or(f32x4.eq(s2, zeros), f32x4.eq(s2, ones));
+        const d3 = v128.or(f32x4.eq(s3, zeros), f32x4.eq(s3, ones));
+        if (i32x4.all_true(v128.and(v128.and(d0, d1), v128.and(d2, d3)))) {
+          v128.store(out, zeros);
+          v128.store(out, zeros, 16);
+          v128.store(out, zeros, 32);
+          v128.store(out, zeros, 48);
+          continue;
+        }
+      }
+      let c0 = zeros, c1 = zeros, c2 = zeros, c3 = zeros;
+      const packed = scratch + (<usize>j << 2);
+      for (let p = 0; p < k; p++) {
+        const x = v128.load32_splat(aAt + <usize>p * aStep);
+        const row = packed + <usize>p * widthBytes;
+        c0 = f32x4.add(c0, f32x4.mul(x, v128.load(row)));
+        c1 = f32x4.add(c1, f32x4.mul(x, v128.load(row, 16)));
+        c2 = f32x4.add(c2, f32x4.mul(x, v128.load(row, 32)));
+        c3 = f32x4.add(c3, f32x4.mul(x, v128.load(row, 48)));
+      }
+      v128.store(out, sigmoidBackward4(c0, s0));
+      v128.store(out, sigmoidBackward4(c1, s1), 16);
+      v128.store(out, sigmoidBackward4(c2, s2), 32);
+      v128.store(out, sigmoidBackward4(c3, s3), 48);
+    }
+    for (; j + 4 <= n; j += 4) {
+      const s = v128.load(gateAt + (<usize>j << 2));
+      if (skip && i32x4.all_true(v128.or(f32x4.eq(s, zeros), f32x4.eq(s, ones)))) {
+        v128.store(at + (<usize>j << 2), zeros);
+        continue;
+      }
+      v128.store(at + (<usize>j << 2), sigmoidGatedSums(aAt, aStep, k, scratch + (<usize>j << 2), widthBytes, s));
+    }
+    if (j < n) {
+      // The last 1 to 3 columns: their gates one at a time (no read past the row), the padding
+      // lanes' results never stored.
+      const left = n - j, first = gateAt + (<usize>j << 2);
+      const s0 = load<f32>(first), s1 = left > 1 ? load<f32>(first, 4) : 0;
+      const s2 = left > 2 ? load<f32>(first, 8) : 0;
+      const saturated = (s0 == 0 || s0 == 1) && (s1 == 0 || s1 == 1) && (s2 == 0 || s2 == 1);
+      const s = f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(s0), 1, s1), 2, s2);
+      const sums = skip && saturated ? zeros : sigmoidGatedSums(aAt, aStep, k, scratch + (<usize>j << 2), widthBytes, s);
+      store<f32>(at + (<usize>j << 2), f32x4.extract_lane(sums, 0));
+      if (n - j > 1) store<f32>(at + (<usize>j << 2), f32x4.extract_lane(sums, 1), 4);
+      if (n - j > 2) store<f32>(at + (<usize>j << 2), f32x4.extract_lane(sums, 2), 8);
+    }
+  }
+}
+
+/**
+ * Four columns of {@link gemmSigmoidGated}'s row: the sums of A's row (k values
+ * `aStep` bytes apart) times the packed B's four columns at `packed`, each
+ * then v·s·(1 − s) in float64 with denormals flushed.
+ */
+// @ts-ignore: decorator
+@inline
+function sigmoidGatedSums(aAt: usize, aStep: usize, k: i32, packed: usize, widthBytes: usize, s: v128): v128 {
+  let sums = f32x4.splat(0);
+  for (let p = 0; p < k; p++) {
+    sums = f32x4.add(sums, f32x4.mul(v128.load32_splat(aAt + <usize>p * aStep), v128.load(packed + <usize>p * widthBytes)));
+  }
+  return sigmoidBackward4(sums, s);
+}
+
+/** Four sums v, each then v·s·(1 − s) in float64, 0 where a float32 could hold it only as a denormal. */
+// @ts-ignore: decorator
+@inline
+function sigmoidBackward4(sums: v128, s: v128): v128 {
+  const one = f64x2.splat(1), tiny = f64x2.splat(FLOAT32_MIN_NORMAL);
+  const low = f64x2.promote_low_f32x4(s), high = f64x2.promote_low_f32x4(i32x4.shuffle(s, s, 2, 3, 0, 1));
+  const vLow = f64x2.mul(f64x2.mul(f64x2.promote_low_f32x4(sums), low), f64x2.sub(one, low));
+  const vHigh = f64x2.mul(
+    f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(sums, sums, 2, 3, 0, 1)), high),
+    f64x2.sub(one, high),
+  );
+  const keptLow = v128.andnot(vLow, f64x2.lt(f64x2.abs(vLow), tiny));
+  const keptHigh = v128.andnot(vHigh, f64x2.lt(f64x2.abs(vHigh), tiny));
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(keptLow), f32x4.demote_f64x2_zero(keptHigh), 0, 1, 4, 5);
+}
+
+/** Float32's smallest normal number: below it a float32 is a denormal. */
+const FLOAT32_MIN_NORMAL: f64 = 1.1754943508222875e-38;
+
+/**
+ * The largest |x| of `count` floats at `x`, NaN if any is NaN. Compared as the
+ * integers of their bits, sign cleared, which order as the magnitudes do, NaN
+ * above infinity (one instruction a vector, where f32x4.max takes several).
+ */
+function largestMagnitude(x: usize, count: i32): f32 {
+  const magnitude = i32x4.splat(0x7fffffff);
+  let most = i32x4.splat(0);
+  let t = 0;
+  for (; t + 4 <= count; t += 4) most = i32x4.max_s(most, v128.and(v128.load(x + (<usize>t << 2)), magnitude));
+  let largest = max(
+    max(i32x4.extract_lane(most, 0), i32x4.extract_lane(most, 1)),
+    max(i32x4.extract_lane(most, 2), i32x4.extract_lane(most, 3)),
+  );
+  for (; t < count; t++) largest = max(largest, load<i32>(x + (<usize>t << 2)) & 0x7fffffff);
+  return reinterpret<f32>(largest);
+}
+
 export {
   columnSums,
   logisticLossRange,

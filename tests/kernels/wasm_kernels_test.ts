@@ -765,6 +765,127 @@ Deno.test("a ReLU gate zeroes C where it is ≤ 0, as activateBackward does, on 
   }
 });
 
+Deno.test("a sigmoid gate stores C·a·(1 − a) as activateBackward does, skipping saturated units only where every sum is finite", async () => {
+  const random = seededRandom(43, "sigmoid gate");
+  const all = [
+    await createWasmKernels({ threads: 1 }),
+    await createWasmKernels({ threads: 3, minParallelWork: 0 }),
+  ];
+  // Products this small pair up (one a thread) only below minParallelWork.
+  const pairing = await createWasmKernels({ threads: 2 });
+  /** The same values, ±0 told apart, NaN as NaN (whose payload JavaScript and WebAssembly may pick apart). */
+  const sameValues = (x: Float32Array, y: Float32Array) => x.every((v, i) => Object.is(v, y[i]));
+  // Saturated units (exactly 0 or 1, −0 too) most of the time, as raw pixels make them; live
+  // ones; one whose gradient flushes to 0 as a denormal; NaN.
+  const gateValue = () =>
+    random() < 0.75
+      ? [0, 1, -0][Math.floor(random() * 3)]
+      : [0.5, 0.25, 0.999, 1e-30, NaN][Math.floor(random() * 5)];
+  // Finite sums (skipped where saturated); sums that overflow to ±Infinity; a NaN or an
+  // infinity in A, where a saturated unit's gradient must be NaN as the reference's is.
+  const regimes = {
+    finite: () => random() - 0.5,
+    overflowing: () => (random() - 0.5) * 1e30,
+    "with NaN": () => random() < 0.05 ? NaN : random() - 0.5,
+    "with Infinity": () => random() < 0.05 ? -Infinity : random() - 0.5,
+  };
+  try {
+    for (const kernels of [...all, pairing]) {
+      for (const [m, n, k] of [[1, 1, 1], [5, 9, 3], [12, 50, 10], [33, 17, 7], [4, 6, 0]]) {
+        for (const [regime, value] of Object.entries(regimes)) {
+          for (const form of ["transB", "plain", "transA", "indexed", "outside"] as const) {
+            const place = (length: number, fill: () => number) => {
+              const x = form === "outside" ? new Float32Array(length) : kernels.alloc(length);
+              x.forEach((_, i) => x[i] = fill());
+              return x;
+            };
+            const a = place(m * k, value);
+            const b = place(k * n, () => random() - 0.5);
+            const gate = place(m * n, gateValue);
+            const args: GemmArgs = {
+              m,
+              n,
+              k,
+              a,
+              b,
+              c: place(m * n, () => 7),
+              transA: form === "transA",
+              transB: form === "transB",
+              sigmoidGate: gate,
+            };
+            if (form === "indexed") {
+              kernels.prepareRows(a, k);
+              args.aRows = Uint32Array.from({ length: m }, (_, i) => (i * 7) % m);
+            }
+            const expected = new Float32Array(m * n);
+            referenceGemm({ ...args, c: expected, sigmoidGate: undefined });
+            activateBackward("sigmoid", gate, gate, expected, m * n);
+            kernels.gemm(args);
+            const where = `${kernels.name}, ${m}×${n}×${k}, ${regime}, ${form}`;
+            assert.ok(sameValues(args.c as Float32Array, expected), where);
+            // The reference gates the same way.
+            const reference = new Float32Array(m * n);
+            referenceGemm({ ...args, c: reference });
+            assert.ok(sameValues(reference, expected), `reference, ${where}`);
+          }
+        }
+      }
+      // Paired with the layer's weight gradient on two threads, each product on its own.
+      const filled = (length: number, value: (i: number) => number) => {
+        const x = kernels.alloc(length);
+        x.forEach((_, i) => x[i] = value(i));
+        return x;
+      };
+      const dz = filled(40 * 3, (i) => (i % 7) - 3), w = filled(20 * 3, (i) => (i % 5) - 2);
+      const below = filled(40 * 20, (i) => i % 4 === 0 ? 0.5 : i % 4 === 1 ? 0 : 1);
+      const dx = filled(40 * 20, () => 7), dw = kernels.alloc(20 * 3);
+      const inputGradient: GemmArgs = {
+        m: 40,
+        n: 20,
+        k: 3,
+        a: dz,
+        b: w,
+        transB: true,
+        c: dx,
+        sigmoidGate: below,
+      };
+      const weightGradient: GemmArgs = { m: 20, n: 3, k: 40, a: below, b: dz, transA: true, c: dw };
+      const paired = kernels.gemmPair(weightGradient, inputGradient);
+      assert.equal(paired, kernels === pairing);
+      if (!paired) {
+        kernels.gemm(weightGradient);
+        kernels.gemm(inputGradient);
+      }
+      const expected = new Float32Array(40 * 20);
+      referenceGemm({ ...inputGradient, c: expected });
+      assert.ok(sameValues(dx, expected), `${kernels.name}, paired`);
+      const expectedWeights = new Float32Array(20 * 3);
+      referenceGemm({ ...weightGradient, c: expectedWeights });
+      assert.equal(firstDifference(dw, expectedWeights), -1, `${kernels.name}, paired weights`);
+      // Live units got their sums; saturated ones +0.
+      assert.ok(
+        dx.some((v, i) => i % 4 === 0 && v !== 0) &&
+          dx.every((v, i) => i % 4 === 0 || Object.is(v, 0)),
+      );
+    }
+    for (const kernel of [all[0], referenceKernels]) {
+      const x = new Float32Array(4);
+      for (const extra of [{ accumulate: true }, { bias: x }, { reluGate: x }]) {
+        assert.throws(
+          () => kernel.gemm({ m: 2, n: 2, k: 1, a: x, b: x, c: x, sigmoidGate: x, ...extra }),
+          /a sigmoid gate must not come with a bias row, accumulate or a ReLU gate/,
+        );
+      }
+      assert.throws(
+        () => kernel.gemm({ m: 2, n: 2, k: 1, a: x, b: x, c: x, sigmoidGate: x.subarray(0, 3) }),
+        /the sigmoid gate must hold m·n=4 values: current length is 3/,
+      );
+    }
+  } finally {
+    for (const kernels of [...all, pairing]) kernels.close();
+  }
+});
+
 Deno.test("xᵀ·dz through an index is cut among the threads by terms, however they crowd into A's columns", async () => {
   const random = seededRandom(41, "terms");
   const all = [2, 3].map((threads) => createWasmKernels({ threads, minParallelWork: 0 }));
