@@ -29,6 +29,12 @@ import {
 } from "../stages/normalize.ts";
 import { trainNetwork, type TrainOptions } from "../stages/train.ts";
 import {
+  withoutBiasFusion,
+  withoutGateFusion,
+  withoutLossBesidePenalty,
+  withoutPairs,
+} from "./ablations.ts";
+import {
   type PeerBackend,
   peerMatMul,
   peerName,
@@ -370,14 +376,40 @@ async function runBench(): Promise<void> {
       ],
       [
         "activations, their gradients, bias sums in TypeScript",
-        async () => ({
-          ...(await createWasmKernels({ threads })),
-          activate: undefined,
-          activateBackward: undefined,
-          columnSums: undefined,
-        }),
+        // The gradients too, which the products otherwise store (see withoutGateFusion).
+        async () =>
+          withoutGateFusion({
+            ...(await createWasmKernels({ threads })),
+            activate: undefined,
+            sigmoid: undefined,
+            activateBackward: undefined,
+            columnSums: undefined,
+          }),
+      ],
+      // Each fusion undone alone, with the same bits (bench/ablations.ts).
+      [
+        `${
+          options.activation === "relu" ? "ReLU" : "sigmoid"
+        } backward a pass of its own, not in dz·Wᵀ`,
+        async () => withoutGateFusion(await createWasmKernels({ threads })),
+      ],
+      [
+        "biases a pass of their own, not added as C is stored",
+        async () => withoutBiasFusion(await createWasmKernels({ threads })),
       ],
     ];
+    if (threads > 1) {
+      variants.push([
+        "gradient products one after the other, not in pairs",
+        async () => withoutPairs(await createWasmKernels({ threads })),
+      ]);
+    }
+    if (threads > 1 && options.output === "sigmoid" && (options.l1 !== 0 || options.l2 !== 0)) {
+      variants.push([
+        "logistic costs' pass at once, not beside the weight penalty",
+        async () => withoutLossBesidePenalty(await createWasmKernels({ threads })),
+      ]);
+    }
     for (const [variant, make] of variants) {
       const kernels = await make();
       try {
@@ -496,11 +528,12 @@ function printAblations(ablations: Ablation[]): void {
   if (ablations.length === 0) return;
   console.log("");
   console.log(`ablations (ours ×${threads}, one thing off; samples/s)`);
+  const width = Math.max(...ablations.map((a) => a.variant.length));
   for (const a of ablations) {
     console.log(
       [
         a.workload.padEnd(40),
-        a.variant.padEnd(46),
+        a.variant.padEnd(width),
         a.samples.toFixed(0).padStart(9),
         `defaults ${a.defaults.toFixed(0)}`.padStart(16),
         `${(a.defaults / a.samples).toFixed(2)}× faster with it`.padStart(22),
