@@ -147,6 +147,7 @@ interface Ablation {
   workload: string;
   variant: string;
   samples: number;
+  /** Our defaults' samples/s, the mean of the trainings just before and just after the variant's. */
   defaults: number;
 }
 
@@ -362,8 +363,10 @@ async function runBench(): Promise<void> {
     });
     trainingRows.push({ workload, unit: "samples/s", figures, target: 1.5 });
 
-    // Ablations, on all threads: fewer epochs, each against the defaults just measured.
-    const defaults = figures.get(`ours ×${threads}`)!;
+    // Ablations, on all threads: fewer epochs, each against the defaults trained just before and
+    // just after it (this host's speed drifts by more than most fusions are worth, so defaults
+    // measured minutes earlier made a fusion look 9% harmful that alternate trainings in one
+    // process showed 0-3% useful).
     const short = { ...options, epochs: Math.min(options.epochs, quick ? 2 : 3) };
     const variants: [string, () => Promise<Kernels>][] = [
       [
@@ -410,14 +413,19 @@ async function runBench(): Promise<void> {
         async () => withoutLossBesidePenalty(await createWasmKernels({ threads })),
       ]);
     }
+    let before = await oursPerSecond(data, plan, short, oursN);
     for (const [variant, make] of variants) {
       const kernels = await make();
+      let samples: number;
       try {
-        const samples = await oursPerSecond(data, plan, short, kernels);
-        ablations.push({ workload: workload.split(",")[0], variant, samples, defaults });
+        samples = await oursPerSecond(data, plan, short, kernels);
       } finally {
         (kernels as WasmKernels).close();
       }
+      const after = await oursPerSecond(data, plan, short, oursN);
+      const defaults = (before + after) / 2;
+      ablations.push({ workload: workload.split(",")[0], variant, samples, defaults });
+      before = after;
       log(`measured ablation: ${variant}`);
     }
   }
@@ -527,7 +535,9 @@ function printTable(table: Row[], torchPeer: TorchProbe | null): void {
 function printAblations(ablations: Ablation[]): void {
   if (ablations.length === 0) return;
   console.log("");
-  console.log(`ablations (ours ×${threads}, one thing off; samples/s)`);
+  console.log(
+    `ablations (ours ×${threads}, one thing off; samples/s; defaults trained just before and after each)`,
+  );
   const width = Math.max(...ablations.map((a) => a.variant.length));
   for (const a of ablations) {
     console.log(
