@@ -1265,12 +1265,13 @@ function listRows(
  * sigmoid layer's backward: v·s·(1 − s) in float64, s the layer's activation
  * at the same place of `gate`, 0 where a float32 could hold it only as a
  * denormal (model/activations.ts `activateBackward("sigmoid")`, bit for bit).
- * Sums run p = 0 … k − 1 in float32, as every product here, four columns at a
- * time from B packed into `scratch` (k rows of n rounded up to 4, the padding
- * zeros). A saturated unit (s exactly 0 or 1) gets +0 from any finite sum, so
- * four columns that are all saturated are stored as zeros without their sums
- * when the largest |A|·|B| shows every sum finite: raw pixels saturate 98% of
- * the textbook's hidden units, whose gradient is then mostly such zeros.
+ * Sums run p = 0 … k − 1 in float32, as every product here, sixteen columns
+ * at a time, then four, from B packed into `scratch` (k rows of n rounded up
+ * to 4, the padding zeros). A saturated unit (s exactly 0 or 1) gets +0 from
+ * any finite sum, so sixteen or four columns that are all saturated are stored
+ * as zeros without their sums when the largest |A|·|B| shows every sum finite:
+ * raw pixels saturate 98% of the textbook's hidden units, whose gradient is
+ * then mostly such zeros.
  */
 export function gemmSigmoidGated(
   i0: i32,
