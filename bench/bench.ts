@@ -545,7 +545,7 @@ function printAblations(ablations: Ablation[]): void {
         a.workload.padEnd(40),
         a.variant.padEnd(width),
         a.samples.toFixed(0).padStart(9),
-        `defaults ${a.defaults.toFixed(0)}`.padStart(16),
+        `defaults ${a.defaults.toFixed(0)}`.padStart(17),
         `${(a.defaults / a.samples).toFixed(2)}× faster with it`.padStart(22),
       ].join(" "),
     );
