@@ -132,13 +132,15 @@ const SCATTER_KERNEL = KERNEL_EXPORTS.indexOf("gemmCsrScatter");
 const PENALTY_KERNEL = KERNEL_EXPORTS.indexOf("penaltyRange");
 const RELU_BACKWARD_KERNEL = KERNEL_EXPORTS.indexOf("reluBackwardRange");
 /**
- * ReLU's backward, priced as 64 multiply-adds an element, so a wide layer's
- * (from 65 536 values, against four million for sharing) is shared: each line
- * of dz was last read on both cores (by the weight gradient), so writing it
- * waits for the other core to drop its copy, and two threads wait in parallel
- * (128 × 800: 74-78 → 55-58 µs).
+ * ReLU and its backward, priced as 64 multiply-adds an element, so a wide
+ * layer's (from 65 536 values, against four million for sharing) is shared:
+ * each line of dz was last read on both cores (by the weight gradient), so
+ * writing it waits for the other core to drop its copy, and two threads wait
+ * in parallel (128 × 800: 74-78 → 55-58 µs); z comes from a forward product
+ * split by columns, half of it from the other core (wide epochs on two
+ * threads 1.5–3% faster, trained alternately in one process).
  */
-const RELU_BACKWARD_COST = 64;
+const RELU_COST = 64;
 /**
  * Multiply-adds that one element of a sigmoid-gated product costs, as the
  * split counts them: mostly a gate test, the sum being skipped for a
@@ -595,7 +597,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   /** activateBackward("relu") on a product's C, in place: +0 where the gate is ≤ 0. */
   const gateAfter = (gate: Floats, c: Float32Array, n: number) => {
     if (gate instanceof Float32Array && inMemory(n, gate, c)) {
-      elementwise(RELU_BACKWARD_KERNEL, n, RELU_BACKWARD_COST, [gate, c, c]);
+      elementwise(RELU_BACKWARD_KERNEL, n, RELU_COST, [gate, c, c]);
       return;
     }
     for (let i = 0; i < n; i++) if (gate[i] <= 0) c[i] = 0;
@@ -907,14 +909,14 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       return true;
     }
     if (kind !== "relu" || !inMemory(n, z, a)) return false;
-    if (n > 0) elementwise(7, n, 1, [z, a]);
+    if (n > 0) elementwise(7, n, RELU_COST, [z, a]);
     return true;
   };
 
   const activateBackward: WasmKernels["activateBackward"] = (kind, z, a, da, dz, n) => {
     checkOpen("compute activation gradients");
     if (kind === "relu" && inMemory(n, z, da, dz)) {
-      if (n > 0) elementwise(RELU_BACKWARD_KERNEL, n, RELU_BACKWARD_COST, [z, da, dz]);
+      if (n > 0) elementwise(RELU_BACKWARD_KERNEL, n, RELU_COST, [z, da, dz]);
       return true;
     }
     if (kind === "sigmoid" && inMemory(n, a, da, dz)) {
