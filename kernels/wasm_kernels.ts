@@ -805,6 +805,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   /**
    * The blocks of a sigmoid-gated product (C's rows cut among the threads), or
    * null when a buffer lies outside the memory or A's rows are picked by index.
+   * The caller checks the arguments.
    */
   const sigmoidGatedBlocks = (args: GemmArgs): number[][] | null => {
     const { m, n, k, a, b, c, sigmoidGate, transA = false, transB = false } = args;
@@ -812,7 +813,6 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       x instanceof Float32Array && ours.has(x.buffer)
     );
     if (!inside || args.aRows || prepared.has(a as Float32Array)) return null;
-    checkGemm(args);
     const aRow = transA ? 1 : k, aCol = transA ? m : 1;
     const bRow = transB ? 1 : n, bCol = transB ? k : 1;
     const [aAt, bAt, cAt, gateAt] = [a, b, c, sigmoidGate].map((x) =>
@@ -831,6 +831,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       // The gated product beside the other one's dense block, each on a thread of its own.
       const dense = wholeDenseBlock(first), gated = sigmoidGatedBlocks(second);
       if (dense === null || gated === null) return false;
+      checkGemm(second);
       reserveScratch(Math.max(first.k * 48 + 48, sigmoidGatedScratch(second)));
       dispatch(0, [dense], first.c as Float32Array, 0, 0, 14, {
         kernel: SIGMOID_GATED_KERNEL,

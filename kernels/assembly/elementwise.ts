@@ -574,21 +574,26 @@ export function reluBackwardRange(i0: i32, i1: i32, z: usize, da: usize, dz: usi
 }
 
 /**
+ * A sigmoid's backward in two float64 lanes: flushDenormal(g·s·(1 − s)), g the
+ * gradient of its output s (`activateBackward("sigmoid")` of model/activations.ts).
+ */
+// @ts-ignore: decorator
+@inline
+export function sigmoidBackward2(g: v128, s: v128): v128 {
+  return flushDenormal2(f64x2.mul(f64x2.mul(g, s), f64x2.sub(pairOf(K_ONE), s)));
+}
+
+/**
  * dz[i] = flushDenormal(da[i]·a[i]·(1 − a[i])) in float64, for i in [i0, i1):
  * the copy and `activateBackward("sigmoid")` of model/network.ts in one pass.
  */
 export function sigmoidBackwardRange(i0: i32, i1: i32, a: usize, da: usize, dz: usize): void {
-  const one = pairOf(K_ONE);
-  const tiny = pairOf(K_FLOAT32_MIN_NORMAL);
   let i = i0;
   for (; i + 2 <= i1; i += 2) {
     const at = <usize>i << 2;
     const s = f64x2.promote_low_f32x4(v128.load64_zero(a + at));
     const g = f64x2.promote_low_f32x4(v128.load64_zero(da + at));
-    const v = f64x2.mul(f64x2.mul(g, s), f64x2.sub(one, s));
-    // flushDenormal: |v| < the smallest normal float32 gives 0.
-    const kept = v128.andnot(v, f64x2.lt(f64x2.abs(v), tiny));
-    v128.store64_lane(dz + at, f32x4.demote_f64x2_zero(kept), 0);
+    v128.store64_lane(dz + at, f32x4.demote_f64x2_zero(sigmoidBackward2(g, s)), 0);
   }
   for (; i < i1; i++) {
     const at = <usize>i << 2;

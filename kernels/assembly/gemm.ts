@@ -11,6 +11,8 @@
 // A(i, p) = a[i·aRow + p·aCol] and B(p, j) = b[p·bRow + j·bCol], so either
 // operand can be read transposed without copying it first.
 
+import { sigmoidBackward2 } from "./elementwise";
+
 /** Rows of C one tile computes. */
 const TILE_ROWS: i32 = 4;
 /** Columns of C one tile computes: two float32x4 vectors. */
@@ -1380,24 +1382,17 @@ function sigmoidGatedSums(aAt: usize, aStep: usize, k: i32, packed: usize, width
   return sigmoidBackward4(sums, s);
 }
 
-/** Four sums v, each then v·s·(1 − s) in float64, 0 where a float32 could hold it only as a denormal. */
+/** Four sums v, each then {@link sigmoidBackward2} of v and s in float64. */
 // @ts-ignore: decorator
 @inline
 function sigmoidBackward4(sums: v128, s: v128): v128 {
-  const one = f64x2.splat(1), tiny = f64x2.splat(FLOAT32_MIN_NORMAL);
-  const low = f64x2.promote_low_f32x4(s), high = f64x2.promote_low_f32x4(i32x4.shuffle(s, s, 2, 3, 0, 1));
-  const vLow = f64x2.mul(f64x2.mul(f64x2.promote_low_f32x4(sums), low), f64x2.sub(one, low));
-  const vHigh = f64x2.mul(
-    f64x2.mul(f64x2.promote_low_f32x4(i32x4.shuffle(sums, sums, 2, 3, 0, 1)), high),
-    f64x2.sub(one, high),
+  const low = sigmoidBackward2(f64x2.promote_low_f32x4(sums), f64x2.promote_low_f32x4(s));
+  const high = sigmoidBackward2(
+    f64x2.promote_low_f32x4(i32x4.shuffle(sums, sums, 2, 3, 0, 1)),
+    f64x2.promote_low_f32x4(i32x4.shuffle(s, s, 2, 3, 0, 1)),
   );
-  const keptLow = v128.andnot(vLow, f64x2.lt(f64x2.abs(vLow), tiny));
-  const keptHigh = v128.andnot(vHigh, f64x2.lt(f64x2.abs(vHigh), tiny));
-  return i32x4.shuffle(f32x4.demote_f64x2_zero(keptLow), f32x4.demote_f64x2_zero(keptHigh), 0, 1, 4, 5);
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(low), f32x4.demote_f64x2_zero(high), 0, 1, 4, 5);
 }
-
-/** Float32's smallest normal number: below it a float32 is a denormal. */
-const FLOAT32_MIN_NORMAL: f64 = 1.1754943508222875e-38;
 
 /**
  * The largest |x| of `count` floats at `x`, NaN if any is NaN. Compared as the
