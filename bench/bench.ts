@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { percent } from "../report/format.ts";
 import { median } from "d3-array";
 import { createWasmKernels, defaultThreads, type WasmKernels } from "../kernels/wasm_kernels.ts";
+import { NATIVE_LIBRARY } from "../kernels/native.ts";
 import type { Kernels } from "../model/kernels.ts";
 import { bundledDataDir } from "../app/bundled.ts";
 import { PRESET_VALUES } from "../app/config.ts";
@@ -296,6 +297,13 @@ async function runBench(): Promise<void> {
   rows.push(...trainingRows);
 
   printTable(rows, torch);
+  console.log(
+    ours1.native
+      ? `ours: native ${ours1.native} kernels for the index products and Adam ` +
+        "(kernels/native/, through FFI), WebAssembly SIMD for the rest"
+      : "ours: WebAssembly SIMD only (the native kernels need Linux x86-64 and " +
+        "--allow-ffi=kernels/native/libkernels-linux-x86_64.so, as deno task bench grants)",
+  );
   printAblations(ablations);
   for (const line of pipelineLines) console.log(line);
   for (const line of memoryLines) console.log(line);
@@ -372,6 +380,10 @@ async function runBench(): Promise<void> {
       [
         "dense input (no sparse products)",
         () => createWasmKernels({ threads, sparseZeros: 2 }),
+      ],
+      [
+        "WebAssembly only (no native kernels)",
+        () => createWasmKernels({ threads, native: false }),
       ],
       [
         "optimiser in TypeScript (no update kernel)",
@@ -560,6 +572,7 @@ async function benchPipeline(): Promise<string[]> {
       "run",
       "--allow-read",
       "--allow-write",
+      `--allow-ffi=${NATIVE_LIBRARY.pathname}`,
       new URL("../main.ts", import.meta.url).pathname,
       "pipeline",
       "--cache-dir",
@@ -706,6 +719,7 @@ async function benchMemory(): Promise<string[]> {
         "run",
         "--allow-read",
         "--allow-write",
+        `--allow-ffi=${NATIVE_LIBRARY.pathname}`,
         main,
         "pipeline",
         ...data,

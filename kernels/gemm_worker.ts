@@ -14,11 +14,17 @@ import {
   waitForChange,
   type WorkerInit,
 } from "./mailbox.ts";
+import { openNativeKernels } from "./native.ts";
 
 self.onmessage = (event: MessageEvent<WorkerInit>) => {
-  const { module, memory, control, slot } = event.data;
+  const { module, memory, control, slot, native } = event.data;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const kernels = KERNEL_EXPORTS.map((name) => instance.exports[name] as (...a: number[]) => void);
+  const twins: Partial<Record<string, (...a: number[]) => void>> = native
+    ? openNativeKernels()?.bind(memory) ?? {}
+    : {};
+  const kernels = KERNEL_EXPORTS.map((name) =>
+    twins[name] ?? instance.exports[name] as (...a: number[]) => void
+  );
   const request = mailboxAt(slot) + MAILBOX.request;
   self.postMessage("ready");
   let seen = 0;

@@ -224,4 +224,6 @@ export interface WorkerInit {
   control: Int32Array;
   /** This worker's slot: its mailbox, its scratch. */
   slot: number;
+  /** Whether the worker runs the native kernels where they have a twin, as the caller does. */
+  native: boolean;
 }

@@ -29,6 +29,7 @@ import {
   waitForChange,
   type WorkerInit,
 } from "./mailbox.ts";
+import { openNativeKernels } from "./native.ts";
 
 /** Options of {@linkcode createWasmKernels}. */
 export interface WasmKernelOptions {
@@ -52,6 +53,12 @@ export interface WasmKernelOptions {
   startTimeoutMs?: number;
   /** The worker's module (tests swap in one that misbehaves). @default {gemm_worker.ts} */
   workerModule?: URL;
+  /**
+   * Whether the native twins of the hottest kernels (kernels/native.ts) run
+   * in place of theirs where they can: the same bits, faster.
+   * @default {true}
+   */
+  native?: boolean;
 }
 
 /** The optional {@linkcode Kernels} methods that the WebAssembly kernels all offer. */
@@ -75,6 +82,8 @@ export interface WasmKernels
   extends Omit<Kernels, OfferedMethods>, Required<Pick<Kernels, OfferedMethods>> {
   /** Threads in use, the calling one included. */
   readonly threads: number;
+  /** The instruction set of the native kernels in use ("AVX-512", "AVX2", "SSE2"), or null for none. */
+  readonly native: string | null;
   /** Stops the workers; the kernels must not be used afterwards. */
   close(): void;
   /**
@@ -226,6 +235,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     timeoutMs = 60_000,
     startTimeoutMs = 60_000,
     workerModule = new URL("./gemm_worker.ts", import.meta.url),
+    native = true,
   } = options;
   if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
     throw new RangeError(
@@ -247,8 +257,11 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
         `bytes): gemm.wasm's ends at byte ${staticEnd}. Hint: shrink its constant tables`,
     );
   }
+  const nativeKernels = native ? openNativeKernels() : null;
+  const twins: Partial<Record<string, (...args: number[]) => void>> = nativeKernels?.bind(memory) ??
+    {};
   const exported = KERNEL_EXPORTS.map((name) =>
-    instance.exports[name] as (...args: number[]) => void
+    twins[name] ?? instance.exports[name] as (...args: number[]) => void
   );
   const control = new Int32Array(new SharedArrayBuffer(mailboxAt(threads) * 4));
   control[JOB.shares] = threads;
@@ -283,7 +296,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
           };
         }),
       );
-      const init: WorkerInit = { module, memory, control, slot };
+      const init: WorkerInit = { module, memory, control, slot, native: nativeKernels !== null };
       worker.postMessage(init);
     }
     await Promise.race([
@@ -1210,8 +1223,9 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
   }
 
   return {
-    name: `wasm-simd ×${threads}`,
+    name: `${nativeKernels ? `native ${nativeKernels.isa} + ` : ""}wasm-simd ×${threads}`,
     threads,
+    native: nativeKernels?.isa ?? null,
     alloc: (length) => view(reserve(length * 4), length),
     alloc64(length) {
       const at = reserve(length * 8); // first: it may grow the memory, replacing memory.buffer

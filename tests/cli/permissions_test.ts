@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { COMMANDS } from "../../main.ts";
-import { TASK_PERMISSIONS, taskCommandLine } from "../../cli/permissions.ts";
+import { NATIVE_KERNELS_FLAG, TASK_PERMISSIONS, taskCommandLine } from "../../cli/permissions.ts";
 import { DENO } from "../child.ts";
 import { makeDataSet, QUICK_TRAINING, tempDir } from "../fixtures.ts";
 
@@ -126,9 +126,11 @@ Deno.test("the pipeline task may not write outside its folders: --out elsewhere 
     run.err,
     `error: Cannot read "${data}" (--data) and "${elsewhere}" (--out), nor write "${parent}" ` +
       `(the folder of --out) as the process must be allowed to: deno task pipeline grants only ` +
-      `--allow-read=. --allow-write=.cache,runs. Hint: add them to the task's flags in deno.json, ` +
-      `or run deno run --allow-read=.,${data},${elsewhere} --allow-write=.cache,runs,${parent} ` +
-      `main.ts pipeline --data ${data} --out ${elsewhere} ${QUICK_TRAINING.join(" ")}\n`,
+      `--allow-read=. --allow-write=.cache,runs ${NATIVE_KERNELS_FLAG}. Hint: add them to the ` +
+      `task's flags in deno.json, or run deno run --allow-read=.,${data},${elsewhere} ` +
+      `--allow-write=.cache,runs,${parent} ${NATIVE_KERNELS_FLAG} main.ts pipeline --data ${data} --out ${elsewhere} ${
+        QUICK_TRAINING.join(" ")
+      }\n`,
   );
   assert.deepEqual(await Array.fromAsync(Deno.readDir(parent)), []);
 });
@@ -185,7 +187,8 @@ Deno.test("a permission missing half way (not a path flag) is one error line wit
   assert.ok(
     errors[0].startsWith(
       `error: Cannot read "${ROOT}kernels/gemm.wasm" as the process must be allowed to: deno task ` +
-        `pipeline grants only --allow-read=. --allow-write=.cache,runs. Hint: `,
+        `pipeline grants only --allow-read=. --allow-write=.cache,runs ${NATIVE_KERNELS_FLAG}. ` +
+        "Hint: ",
     ),
     errors[0],
   );

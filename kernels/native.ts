@@ -1,0 +1,86 @@
+/**
+ * Native twins of the hottest WebAssembly kernels (kernels/native/kernels.c),
+ * loaded through Deno's FFI where it is allowed: on Linux x86-64, when the
+ * process may open kernels/native/libkernels-linux-x86_64.so
+ * (`--allow-ffi=kernels/native/libkernels-linux-x86_64.so`, as the training
+ * tasks grant). They run in place on the kernels' shared memory and give the
+ * bits of the kernels they replace, so a training's results do not depend on
+ * whether they ran. Anywhere else the WebAssembly kernels run alone.
+ *
+ * @module
+ */
+
+/** The library, relative to this module. */
+export const NATIVE_LIBRARY: URL = new URL(
+  "./native/libkernels-linux-x86_64.so",
+  import.meta.url,
+);
+
+/** The interface version the library must report (its `nativeVersion()`). */
+const VERSION = 1;
+
+/** Names of the WebAssembly kernels that have a native twin. */
+export type NativeKernelName = "gemmCsr" | "adamRange";
+
+/** The kernels the library replaces, with how many int32 arguments each takes after the memory. */
+const ARGUMENTS: Record<NativeKernelName, number> = { gemmCsr: 17, adamRange: 7 };
+
+/** A kernel bound to one memory, called with the WebAssembly kernel's own arguments. */
+export type BoundKernel = (...args: number[]) => void;
+
+/** The native kernels, opened once per thread. */
+export interface NativeKernels {
+  /** The instruction set they run with: "AVX-512", "AVX2" or "SSE2". */
+  readonly isa: string;
+  /** The kernels bound to `memory` (whose address never moves: it is shared). */
+  bind(memory: WebAssembly.Memory): Record<NativeKernelName, BoundKernel>;
+}
+
+const int32s = (count: number) => Array.from({ length: count }, () => "i32" as const);
+
+const SYMBOLS = {
+  nativeVersion: { parameters: [], result: "i32" },
+  nativeIsa: { parameters: [], result: "i32" },
+  gemmCsr: { parameters: ["buffer", ...int32s(ARGUMENTS.gemmCsr)], result: "void" },
+  adamRange: { parameters: ["buffer", ...int32s(ARGUMENTS.adamRange)], result: "void" },
+} as const;
+
+let opened: NativeKernels | null | undefined;
+
+/**
+ * Opens the native kernels, or returns null where they cannot run: another
+ * platform, no permission to open the library (checked first, so Deno never
+ * prompts), or a library that fails to load or reports another version.
+ */
+export function openNativeKernels(): NativeKernels | null {
+  if (opened !== undefined) return opened;
+  opened = null;
+  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return opened;
+  const path = NATIVE_LIBRARY.pathname;
+  if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") return opened;
+  let library;
+  try {
+    library = Deno.dlopen(path, SYMBOLS);
+  } catch {
+    return opened;
+  }
+  if (library.symbols.nativeVersion() !== VERSION) {
+    library.close();
+    return opened;
+  }
+  const isa = ["", "SSE2", "AVX2", "AVX-512"][library.symbols.nativeIsa()] ?? "SSE2";
+  const { gemmCsr, adamRange } = library.symbols;
+  opened = {
+    isa,
+    bind(memory) {
+      // Any view of a shared memory has its one address, however much it grows later.
+      const at = new Uint8Array(memory.buffer);
+      return {
+        gemmCsr: (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) =>
+          gemmCsr(at, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16),
+        adamRange: (a0, a1, a2, a3, a4, a5, a6) => adamRange(at, a0, a1, a2, a3, a4, a5, a6),
+      };
+    },
+  };
+  return opened;
+}

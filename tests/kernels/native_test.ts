@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { type GemmArgs, referenceGemm, type UpdateArgs } from "../../model/kernels.ts";
+import { seededRandom } from "../../model/rng.ts";
+import { NATIVE_LIBRARY, openNativeKernels } from "../../kernels/native.ts";
+import { createWasmKernels, type WasmKernels } from "../../kernels/wasm_kernels.ts";
+
+/** Whether this process may run the native kernels: Linux x86-64 with the library granted. */
+const expected = Deno.build.os === "linux" && Deno.build.arch === "x86_64" &&
+  Deno.permissions.querySync({ name: "ffi", path: NATIVE_LIBRARY.pathname }).state === "granted";
+
+/** The first index where two arrays differ in any bit, or -1. */
+function firstDifference(a: Float32Array, b: Float32Array): number {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
+  return x.length === y.length ? -1 : Math.min(x.length, y.length);
+}
+
+/** Kernels on 1 and 2 threads, each with and without the native twins. */
+async function bothKinds(): Promise<{ native: WasmKernels[]; wasm: WasmKernels[] }> {
+  const make = (threads: number, native: boolean) =>
+    createWasmKernels({ threads, minParallelWork: 0, sparseZeros: 0, native });
+  return {
+    native: [await make(1, true), await make(2, true)],
+    wasm: [await make(1, false), await make(2, false)],
+  };
+}
+
+Deno.test("the native kernels open where FFI is granted on Linux x86-64, and only when asked for", async () => {
+  const native = openNativeKernels();
+  assert.equal(native !== null, expected);
+  const [on, off] = [
+    await createWasmKernels({ threads: 1 }),
+    await createWasmKernels({ threads: 1, native: false }),
+  ];
+  try {
+    assert.equal(off.native, null);
+    assert.equal(on.native, native?.isa ?? null);
+    if (native) {
+      assert.ok(["AVX-512", "AVX2", "SSE2"].includes(native.isa), native.isa);
+      assert.match(on.name, /^native /);
+    }
+  } finally {
+    on.close();
+    off.close();
+  }
+});
+
+Deno.test({
+  name:
+    "the native index product gives the WebAssembly kernel's bits, and the reference's, on every width",
+  ignore: !expected,
+  fn: async () => {
+    const random = seededRandom(41, "native csr");
+    const { native, wasm } = await bothKinds();
+    try {
+      // Widths around every vector and pass size (4, 8, 16 lanes; passes of 8 vectors; panels of 128).
+      const widths = [1, 3, 4, 5, 15, 16, 17, 33, 50, 64, 100, 127, 128, 129, 200, 257, 800];
+      for (let t = 0; t < 62; t++) {
+        const n = t >= 60 ? 800 : widths[t % widths.length];
+        // The last two: a transposed C of 200 × 800 (640 KB), the wide weight gradient's kind.
+        const cols = t >= 60 ? 200 : 1 + Math.floor(random() * 90);
+        const stored = 5 + Math.floor(random() * 40);
+        const source = Float32Array.from(
+          { length: stored * cols },
+          () => random() < 0.75 ? (random() < 0.1 ? -0 : 0) : random() * 4 - 2,
+        );
+        for (const kernels of [...native, ...wasm]) kernels.prepareRows(source, cols);
+        const transA = t % 2 === 1, k = transA ? 1 + Math.floor(random() * 30) : cols;
+        const m = transA ? cols : 1 + Math.floor(random() * 30);
+        const aRows = Uint32Array.from(
+          { length: transA ? k : m },
+          () => Math.floor(random() * stored),
+        );
+        const fill = (length: number) => Float32Array.from({ length }, () => random() * 2 - 1);
+        const b = fill(k * n);
+        // Some rows of B all zeros (skipped when transposed), and a −0 among them.
+        for (let p = 0; p < k; p += 3) b.fill(p % 2 ? 0 : -0, p * n, (p + 1) * n);
+        // Transposed, C up to 512 KB is scattered by another kernel unless accumulated into.
+        const accumulate = transA ? t % 4 === 1 && t < 60 : t % 3 === 0;
+        const args: GemmArgs = {
+          m,
+          n,
+          k,
+          a: source,
+          aRows,
+          transA,
+          b,
+          c: fill(m * n).map((v, i) => i % 7 === 0 ? -0 : v),
+          accumulate,
+          bias: !accumulate && !transA && t % 4 === 2 ? fill(n) : undefined,
+        };
+        const reference = (args.c as Float32Array).slice();
+        referenceGemm({ ...args, c: reference });
+        for (const kernels of [...native, ...wasm]) {
+          const c = (args.c as Float32Array).slice();
+          kernels.gemm({ ...args, c });
+          const at = firstDifference(c, reference);
+          assert.equal(
+            at,
+            -1,
+            `${kernels.name}, ${m}×${n}×${k} transA ${transA}: differs at ${at}`,
+          );
+        }
+      }
+      // Infinities and NaN in B: the sparse kernels skip A's zeros alike (the reference would
+      // make 0·∞ a NaN), so native and WebAssembly still agree to the bit.
+      const cols = 40, stored = 20, n = 150;
+      // Infinite terms in A too: transposed, rows of B all zeros are skipped alike, never 0·∞.
+      const source = Float32Array.from(
+        { length: stored * cols },
+        (_, i) => i % 3 ? 0 : i % 29 === 0 ? -Infinity : i % 11 - 5,
+      );
+      for (const kernels of [...native, ...wasm]) kernels.prepareRows(source, cols);
+      const specials = [Infinity, -Infinity, NaN, 3e38, -3e38];
+      for (const transA of [false, true]) {
+        const k = transA ? 12 : cols, m = transA ? cols : 12;
+        const b = Float32Array.from(
+          { length: k * n },
+          (_, i) => i % 13 === 0 ? specials[i % specials.length] : random() - 0.5,
+        );
+        for (let p = 0; p < k; p += 4) b.fill(0, p * n, (p + 1) * n);
+        const aRows = Uint32Array.from({ length: 12 }, (_, r) => (r * 7) % stored);
+        const results = [...native, ...wasm].map((kernels) => {
+          const c = new Float32Array(m * n);
+          kernels.gemm({ m, n, k, a: source, aRows, transA, b, c, accumulate: transA });
+          return c;
+        });
+        for (const c of results.slice(1)) assert.equal(firstDifference(c, results[0]), -1);
+      }
+    } finally {
+      for (const kernels of [...native, ...wasm]) kernels.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "native Adam gives the WebAssembly kernel's bits on every length, zeros and specials included",
+  ignore: !expected,
+  fn: async () => {
+    const random = seededRandom(43, "native adam");
+    const { native, wasm } = await bothKinds();
+    try {
+      for (const size of [1, 3, 15, 16, 17, 63, 1000, 40_001]) {
+        const start = {
+          params: Float32Array.from({ length: size }, () => random() * 2 - 1),
+          grad: Float32Array.from(
+            { length: size },
+            (_, i) => [0, -0, NaN, Infinity, 1e-30][i % 50] ?? random() - 0.5,
+          ),
+          first: Float32Array.from({ length: size }, () => random() * 0.1 - 0.05),
+          second: Float32Array.from({ length: size }, () => random() * 0.01),
+        };
+        const results = [...native, ...wasm].map((kernels) => {
+          const buffers = Object.fromEntries(
+            Object.entries(start).map(([key, values]) => {
+              const buffer = kernels.alloc(size);
+              buffer.set(values);
+              return [key, buffer];
+            }),
+          ) as typeof start;
+          const args: UpdateArgs = {
+            rule: "adam",
+            ...buffers,
+            size,
+            eta: 0.001,
+            momentum: 0,
+            adam: [0.9, 0.1, 0.999, 0.001, 0.001 / 0.19, 1 / Math.sqrt(0.002), 1e-8].map(
+              Math.fround,
+            ) as unknown as UpdateArgs["adam"],
+          };
+          assert.equal(kernels.update(args), true, kernels.name);
+          assert.equal(kernels.update(args), true, kernels.name);
+          return buffers;
+        });
+        for (const other of results.slice(1)) {
+          for (const key of ["params", "first", "second"] as const) {
+            assert.equal(firstDifference(other[key], results[0][key]), -1, `${key}, ${size}`);
+          }
+        }
+      }
+    } finally {
+      for (const kernels of [...native, ...wasm]) kernels.close();
+    }
+  },
+});
