@@ -20,10 +20,10 @@ export const NATIVE_LIBRARY: URL = new URL(
 const VERSION = 1;
 
 /** Names of the WebAssembly kernels that have a native twin. */
-export type NativeKernelName = "gemmCsr" | "adamRange";
+export type NativeKernelName = "gemm" | "gemmCsr" | "adamRange";
 
 /** The kernels the library replaces, with how many int32 arguments each takes after the memory. */
-const ARGUMENTS: Record<NativeKernelName, number> = { gemmCsr: 17, adamRange: 7 };
+const ARGUMENTS: Record<NativeKernelName, number> = { gemm: 17, gemmCsr: 17, adamRange: 7 };
 
 /** A kernel bound to one memory, called with the WebAssembly kernel's own arguments. */
 export type BoundKernel = (...args: number[]) => void;
@@ -41,6 +41,7 @@ const int32s = (count: number) => Array.from({ length: count }, () => "i32" as c
 const SYMBOLS = {
   nativeVersion: { parameters: [], result: "i32" },
   nativeIsa: { parameters: [], result: "i32" },
+  gemm: { parameters: ["buffer", ...int32s(ARGUMENTS.gemm)], result: "void" },
   gemmCsr: { parameters: ["buffer", ...int32s(ARGUMENTS.gemmCsr)], result: "void" },
   adamRange: { parameters: ["buffer", ...int32s(ARGUMENTS.adamRange)], result: "void" },
 } as const;
@@ -69,13 +70,15 @@ export function openNativeKernels(): NativeKernels | null {
     return opened;
   }
   const isa = ["", "SSE2", "AVX2", "AVX-512"][library.symbols.nativeIsa()] ?? "SSE2";
-  const { gemmCsr, adamRange } = library.symbols;
+  const { gemm, gemmCsr, adamRange } = library.symbols;
   opened = {
     isa,
     bind(memory) {
       // Any view of a shared memory has its one address, however much it grows later.
       const at = new Uint8Array(memory.buffer);
       return {
+        gemm: (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) =>
+          gemm(at, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16),
         gemmCsr: (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) =>
           gemmCsr(at, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16),
         adamRange: (a0, a1, a2, a3, a4, a5, a6) => adamRange(at, a0, a1, a2, a3, a4, a5, a6),

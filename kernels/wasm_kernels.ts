@@ -124,6 +124,16 @@ function columnRuns(n: number, parts: number): [number, number][] {
 }
 
 /**
+ * Bytes of scratch a dense product's block needs for k terms: the
+ * WebAssembly kernel packs B into k rows of 12 columns (48 bytes) and a spill
+ * row; its native twin, B transposed into k rows of four vectors of up to 16
+ * lanes (256 bytes).
+ */
+function denseScratch(k: number): number {
+  return k * 256 + 64;
+}
+
+/**
  * Up to this size in bytes, a transposed index product's C (a weight
  * gradient, 157 KB for 784 × 50) stays in the L2 cache, so its terms are
  * scattered into it rather than first bucketed by its row.
@@ -780,7 +790,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
         ? [0, m, from * TILE_COLS, Math.min(n, to * TILE_COLS)]
         : [from * TILE_ROWS, Math.min(m, to * TILE_ROWS), 0, n];
       // Sparse: the lists of A's non-zero terms; dense: one packed panel of B and a spill row.
-      need = Math.max(need, sparse ? 8 * (i1 - i0 + 1) * (k + 1) : k * 48 + 48);
+      need = Math.max(need, sparse ? 8 * (i1 - i0 + 1) * (k + 1) : denseScratch(k));
       return productBlock(args, aAt, bAt, cAt, i0, i1, j0, j1, biasAt, gateAt);
     });
     reserveScratch(need);
@@ -845,7 +855,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
       const dense = wholeDenseBlock(first), gated = sigmoidGatedBlocks(second);
       if (dense === null || gated === null) return false;
       checkGemm(second);
-      reserveScratch(Math.max(first.k * 48 + 48, sigmoidGatedScratch(second)));
+      reserveScratch(Math.max(denseScratch(first.k), sigmoidGatedScratch(second)));
       dispatch(0, [dense], first.c as Float32Array, 0, 0, 14, {
         kernel: SIGMOID_GATED_KERNEL,
         blocks: gated,
@@ -856,7 +866,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     const blocks = [wholeDenseBlock(first), wholeDenseBlock(second)];
     if (blocks[0] === null || blocks[1] === null) return false;
     // Each block packs one panel of B (up to k·48 bytes) and a spill row in its thread's scratch.
-    reserveScratch(Math.max(first.k, second.k) * 48 + 48);
+    reserveScratch(denseScratch(Math.max(first.k, second.k)));
     dispatch(0, blocks as number[][], first.c as Float32Array, 0, 0, 14);
     return true;
   };

@@ -184,6 +184,131 @@ __attribute__((target(ISA_TARGET))) static void ISA_NAME(gemmCsr)(
   }
 }
 
+/**
+ * Stores one row of a dense tile: the first `width` sums of `nv` vectors at
+ * `c`, each added to `from` (C's own row, or the bias row) when it is not
+ * null, then made +0 where `gate` (laid out as C) is ≤ 0 when it is not null
+ * (a ReLU layer's backward; NaN keeps the sum). A partial last vector reads
+ * past the columns and stores only its own lanes.
+ */
+__attribute__((target(ISA_TARGET), always_inline)) static inline void ISA_NAME(storeTileRow)(
+    const int nv, const VF* acc, int32_t width, float* c, const float* from, const float* gate) {
+#pragma GCC unroll 8
+  for (int v = 0; v < nv; v++) {
+    const VF sums = from ? LOADV(from + v * VW) + acc[v] : acc[v];
+    const int32_t keep = width - v * VW < VW ? width - v * VW : VW;
+    float lanes[VW];
+    memcpy(lanes, &sums, sizeof lanes);
+    for (int32_t q = 0; q < keep; q++) {
+      c[v * VW + q] = gate && gate[v * VW + q] <= 0 ? 0 : lanes[q];
+    }
+  }
+}
+
+/**
+ * Rows [i0, i1) of a dense product's columns [j, j + width) (width at most nv
+ * vectors), B's columns read from `panel` (row p at p·panelRow floats):
+ * DENSE_ROWS rows at a time with nv vectors of each in registers, then one.
+ */
+__attribute__((target(ISA_TARGET), always_inline)) static inline void ISA_NAME(denseColumns)(
+    const int nv, int32_t i0, int32_t i1, int32_t j, int32_t width, int32_t k, const float* a,
+    size_t aRow, size_t aCol, const float* panel, size_t panelRow, float* c, size_t cRow,
+    int32_t accumulate, const float* bias, const float* gate) {
+  int32_t i = i0;
+  for (; i + DENSE_ROWS <= i1; i += DENSE_ROWS) {
+    VF acc[DENSE_ROWS][4];
+#pragma GCC unroll 8
+    for (int r = 0; r < DENSE_ROWS; r++) {
+#pragma GCC unroll 4
+      for (int v = 0; v < nv; v++) acc[r][v] = (VF){0};
+    }
+    const float* ai = a + (size_t)i * aRow;
+    for (int32_t p = 0; p < k; p++) {
+      VF bp[4];
+#pragma GCC unroll 4
+      for (int v = 0; v < nv; v++) bp[v] = LOADV(panel + (size_t)p * panelRow + v * VW);
+#pragma GCC unroll 8
+      for (int r = 0; r < DENSE_ROWS; r++) {
+        const float s = ai[(size_t)r * aRow + (size_t)p * aCol];
+#pragma GCC unroll 4
+        for (int v = 0; v < nv; v++) acc[r][v] = acc[r][v] + s * bp[v];
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < DENSE_ROWS; r++) {
+      float* ci = c + (size_t)(i + r) * cRow + j;
+      ISA_NAME(storeTileRow)(nv, acc[r], width, ci, accumulate ? ci : bias ? bias + j : 0,
+                             gate ? gate + (size_t)(i + r) * cRow + j : 0);
+    }
+  }
+  for (; i < i1; i++) {
+    VF acc[4];
+#pragma GCC unroll 4
+    for (int v = 0; v < nv; v++) acc[v] = (VF){0};
+    const float* ai = a + (size_t)i * aRow;
+    for (int32_t p = 0; p < k; p++) {
+      const float s = ai[(size_t)p * aCol];
+#pragma GCC unroll 4
+      for (int v = 0; v < nv; v++) {
+        acc[v] = acc[v] + s * LOADV(panel + (size_t)p * panelRow + v * VW);
+      }
+    }
+    float* ci = c + (size_t)i * cRow + j;
+    ISA_NAME(storeTileRow)(nv, acc, width, ci, accumulate ? ci : bias ? bias + j : 0,
+                           gate ? gate + (size_t)i * cRow + j : 0);
+  }
+}
+
+/**
+ * gemm of kernels/assembly/gemm.ts: C = op(A)·op(B) for C's rows [i0, i1) and
+ * columns [j0, j1), each sum from +0 in p order, then added to C (accumulate)
+ * or to the bias row, then gated. Columns go up to four vectors at a time;
+ * B's are read in place when its rows are contiguous, else packed into
+ * `scratch` first (k rows of four vectors, this thread's alone).
+ */
+__attribute__((target(ISA_TARGET))) static void ISA_NAME(gemm)(
+    uint8_t* base, int32_t i0, int32_t i1, int32_t j0, int32_t j1, int32_t k, int32_t aAt,
+    int32_t aRow, int32_t aCol, int32_t bAt, int32_t bRow, int32_t bCol, int32_t cAt, int32_t ldc,
+    int32_t accumulate, int32_t scratchAt, int32_t biasAt, int32_t gateAt) {
+  const float* a = (const float*)(base + (uint32_t)aAt);
+  const float* b = (const float*)(base + (uint32_t)bAt);
+  float* c = (float*)(base + (uint32_t)cAt);
+  float* panel = (float*)(base + (uint32_t)scratchAt);
+  const float* bias = biasAt != 0 ? (const float*)(base + (uint32_t)biasAt) : 0;
+  const float* gate = gateAt != 0 ? (const float*)(base + (uint32_t)gateAt) : 0;
+  const size_t ar = (size_t)(uint32_t)aRow, ac = (size_t)(uint32_t)aCol;
+  const size_t br = (size_t)(uint32_t)bRow, bc = (size_t)(uint32_t)bCol;
+  const size_t cRow = (size_t)(uint32_t)ldc;
+  for (int32_t j = j0; j < j1; j += 4 * VW) {
+    const int32_t width = j1 - j < 4 * VW ? j1 - j : 4 * VW;
+    const float* from = b + (size_t)j * bc;
+    size_t panelRow = br;
+    if (bc != 1) {
+      // B's columns are strided (B transposed): copy them into rows of four vectors, zeros past.
+      for (int32_t p = 0; p < k; p++) {
+        float* row = panel + (size_t)p * 4 * VW;
+        for (int32_t jj = 0; jj < 4 * VW; jj++) row[jj] = jj < width ? from[(size_t)p * br + jj * bc] : 0;
+      }
+      from = panel;
+      panelRow = 4 * VW;
+    }
+    switch ((width + VW - 1) / VW) {
+      case 1:
+        ISA_NAME(denseColumns)(1, i0, i1, j, width, k, a, ar, ac, from, panelRow, c, cRow, accumulate, bias, gate);
+        break;
+      case 2:
+        ISA_NAME(denseColumns)(2, i0, i1, j, width, k, a, ar, ac, from, panelRow, c, cRow, accumulate, bias, gate);
+        break;
+      case 3:
+        ISA_NAME(denseColumns)(3, i0, i1, j, width, k, a, ar, ac, from, panelRow, c, cRow, accumulate, bias, gate);
+        break;
+      default:
+        ISA_NAME(denseColumns)(4, i0, i1, j, width, k, a, ar, ac, from, panelRow, c, cRow, accumulate, bias, gate);
+        break;
+    }
+  }
+}
+
 /** adamRange of kernels/assembly/optimizers.ts: Adam for elements [i0, i1), in float32. */
 __attribute__((target(ISA_TARGET))) static void ISA_NAME(adamRange)(
     uint8_t* base, int32_t i0, int32_t i1, int32_t paramsAt, int32_t gradAt, int32_t firstAt,

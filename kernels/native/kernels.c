@@ -20,6 +20,8 @@
 
 /** Columns of C one pass over a block of rows covers: that slice of B stays in L2. */
 #define PANEL_COLS 128
+/** Rows of C a dense tile computes at once: with four vectors each, 16 of the accumulators. */
+#define DENSE_ROWS 4
 
 #define ISA_TARGET "avx512f"
 #define ISA_NAME(x) x##_avx512
@@ -80,6 +82,22 @@ EXPORT void gemmCsr(uint8_t* base, int32_t i0, int32_t i1, int32_t j0, int32_t j
   } else {
     gemmCsr_sse2(base, i0, i1, j0, j1, k, rowStart, idx, val, rowIds, transA, b, bRow, c, ldc,
                  accumulate, scratch, bias);
+  }
+}
+
+EXPORT void gemm(uint8_t* base, int32_t i0, int32_t i1, int32_t j0, int32_t j1, int32_t k,
+                 int32_t a, int32_t aRow, int32_t aCol, int32_t b, int32_t bRow, int32_t bCol,
+                 int32_t c, int32_t ldc, int32_t accumulate, int32_t scratch, int32_t bias,
+                 int32_t gate) {
+  if (isa == 3) {
+    gemm_avx512(base, i0, i1, j0, j1, k, a, aRow, aCol, b, bRow, bCol, c, ldc, accumulate,
+                scratch, bias, gate);
+  } else if (isa == 2) {
+    gemm_avx2(base, i0, i1, j0, j1, k, a, aRow, aCol, b, bRow, bCol, c, ldc, accumulate, scratch,
+              bias, gate);
+  } else {
+    gemm_sse2(base, i0, i1, j0, j1, k, a, aRow, aCol, b, bRow, bCol, c, ldc, accumulate, scratch,
+              bias, gate);
   }
 }
 

@@ -136,6 +136,66 @@ Deno.test({
 
 Deno.test({
   name:
+    "the native dense product gives the WebAssembly kernel's bits, and the reference's, on every shape",
+  ignore: !expected,
+  fn: async () => {
+    const random = seededRandom(47, "native dense");
+    const { native, wasm } = await bothKinds();
+    try {
+      // Around 4, 8, 12 and 16 lanes, one to four vectors, four-row tiles, and the 10 classes.
+      const sizes = [1, 2, 3, 4, 5, 7, 9, 10, 12, 15, 16, 17, 31, 33, 48, 63, 64, 65, 70, 129];
+      const pick = () => sizes[Math.floor(random() * sizes.length)];
+      for (let t = 0; t < 120; t++) {
+        const m = pick(), n = pick(), k = t % 10 === 0 ? 0 : pick();
+        const fill = (length: number) =>
+          Float32Array.from({ length }, () => random() < 0.1 ? -0 : random() * 2 - 1);
+        const accumulate = t % 3 === 0;
+        const args: GemmArgs = {
+          m,
+          n,
+          k,
+          a: fill(m * k),
+          b: fill(k * n),
+          c: fill(m * n),
+          transA: t % 2 === 1,
+          transB: t % 4 >= 2,
+          accumulate,
+          bias: !accumulate && t % 5 === 1 ? fill(n) : undefined,
+        };
+        // A ReLU gate (never with a bias or accumulating) in some cases: zeros, −0, NaN and negatives.
+        const gate = t % 4 === 3 && !args.bias && !accumulate
+          ? Float32Array.from({ length: m * n }, (_, i) => [0, -0, NaN, -1][i % 9] ?? random())
+          : undefined;
+        const reference = (args.c as Float32Array).slice();
+        referenceGemm({ ...args, c: reference });
+        if (gate) gate.forEach((z, i) => z <= 0 && (reference[i] = 0));
+        for (const kernels of [...native, ...wasm]) {
+          // In the kernels' memory, so the gate is applied as C is stored.
+          const c = kernels.alloc(m * n), a = kernels.alloc(m * k), b = kernels.alloc(k * n);
+          c.set(args.c as Float32Array);
+          a.set(args.a as Float32Array);
+          b.set(args.b as Float32Array);
+          let reluGate: Float32Array | undefined;
+          if (gate) (reluGate = kernels.alloc(m * n)).set(gate);
+          kernels.gemm({ ...args, a, b, c, reluGate });
+          const at = firstDifference(c, reference);
+          assert.equal(
+            at,
+            -1,
+            `${kernels.name}, ${m}×${n}×${k} ${JSON.stringify({ ...args, a: 0, b: 0, c: 0 })}: ` +
+              `differs at ${at}`,
+          );
+          for (const buffer of [a, b, c, reluGate]) if (buffer) kernels.free(buffer);
+        }
+      }
+    } finally {
+      for (const kernels of [...native, ...wasm]) kernels.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
     "native Adam gives the WebAssembly kernel's bits on every length, zeros and specials included",
   ignore: !expected,
   fn: async () => {
