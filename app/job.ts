@@ -161,6 +161,8 @@ export type JobResult =
     runDir: string;
     evaluation: Evaluation;
     trained: TrainResult;
+    /** The kernels that computed (their name: native or WebAssembly, threads); absent when all was cached. */
+    kernels?: string;
   };
 
 /** Runs (or, with `dryRun`, plans) the pipeline for a config. */
@@ -181,11 +183,14 @@ export async function runJob(config: PipelineConfig, reporter: Reporter): Promis
   );
   if (config.dryRun) return { kind: "plan", plan: await pipeline.plan([trainNode, evaluated]) };
   if (config.out) await checkRunFolder(config.out);
-  let ran;
+  let ran, kernelsName: string | undefined;
   try {
     ran = await pipeline.run([trainNode, evaluated]);
   } finally {
-    await started?.then((k) => k.close(), () => {});
+    await started?.then((k) => {
+      kernelsName = k.name;
+      k.close();
+    }, () => {});
   }
   const { outputs: [trained, evaluation], records } = ran;
   const metrics: RunMetrics = {
@@ -218,7 +223,7 @@ export async function runJob(config: PipelineConfig, reporter: Reporter): Promis
     [MODEL_FILE]: encodeModel(trained.model),
     [REPORT_FILE]: new TextEncoder().encode(report),
   });
-  return { kind: "run", metrics, runDir, evaluation, trained };
+  return { kind: "run", metrics, runDir, evaluation, trained, kernels: kernelsName };
 }
 
 function json(value: unknown): Uint8Array {

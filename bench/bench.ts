@@ -299,7 +299,7 @@ async function runBench(): Promise<void> {
   printTable(rows, torch);
   console.log(
     ours1.native
-      ? `ours: native ${ours1.native} kernels for the index products and Adam ` +
+      ? `ours: native ${ours1.native} kernels for the matrix products and Adam ` +
         "(kernels/native/, through FFI), WebAssembly SIMD for the rest"
       : "ours: WebAssembly SIMD only (the native kernels need Linux x86-64 and " +
         "--allow-ffi=kernels/native/libkernels-linux-x86_64.so, as deno task bench grants)",

@@ -201,7 +201,7 @@ export async function pipelineCommand(args: string[], io: Console): Promise<numb
     io.out(`cache folder ${config.cacheDir}`);
     return 0;
   }
-  const { metrics, runDir } = result;
+  const { metrics, runDir, kernels } = result;
   if (config.json) {
     io.out(JSON.stringify(metrics));
   } else {
@@ -214,6 +214,7 @@ export async function pipelineCommand(args: string[], io: Console): Promise<numb
     }
     io.out(`test accuracy  ${percent(metrics.testAccuracy)}`);
     io.out(`train accuracy ${percent(metrics.trainAccuracy)}`);
+    if (kernels) io.out(`kernels        ${kernels}`);
     io.out(`run folder     ${runDir}`);
     io.out("");
     io.out("The report (cost curves, confusion matrix, misclassified digits) opens with:");

@@ -3,6 +3,8 @@ import { main } from "../../main.ts";
 import { decodeModel } from "../../model/format.ts";
 import { percent } from "../../report/format.ts";
 import { captureConsole, idxBytes, makeDataSet, tempDir } from "../fixtures.ts";
+import { openNativeKernels } from "../../kernels/native.ts";
+import { defaultThreads } from "../../kernels/wasm_kernels.ts";
 
 const SMALL = ["--epochs", "3", "--hidden", "8", "--batch-size", "16"];
 
@@ -98,11 +100,20 @@ Deno.test("pipeline runs end to end on a tiny data set, then reads every stage f
   assert.deepEqual(model.spec.sizes, [100, 8, 4]);
   assert.equal(model.preprocessing.deskew, true);
   assert.ok(first.err.some((l) => l.startsWith("deskew     ran")));
+  // Which kernels computed, where the test may run the native ones (Linux x86-64, FFI granted).
+  const native = openNativeKernels();
+  assert.ok(
+    first.out.includes(
+      `kernels        ${native ? `native ${native.isa} + ` : ""}wasm-simd ×${defaultThreads()}`,
+    ),
+    first.out.join("\n"),
+  );
 
   const second = await run(["--data", data, "--cache-dir", cache, "--out", `${out}/b`, ...learn]);
   assert.equal(second.code, 0);
   const again = await readJson(`${out}/b/metrics.json`);
   assert.ok(again.stages.every((s: { cached: boolean }) => s.cached));
+  assert.ok(!second.out.some((l) => l.startsWith("kernels")), "no kernels ran");
   assert.ok(
     second.out.some((l) => /^decode +cached, not needed +0\.00$/.test(l)),
     second.out.join("\n"),
