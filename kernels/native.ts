@@ -17,7 +17,7 @@ export const NATIVE_LIBRARY: URL = new URL(
 );
 
 /** The interface version the library must report (its `nativeVersion()`). */
-const VERSION = 1;
+const VERSION = 2;
 
 /** Names of the WebAssembly kernels that have a native twin. */
 export type NativeKernelName = "gemm" | "gemmCsr" | "adamRange";
@@ -28,10 +28,19 @@ const ARGUMENTS: Record<NativeKernelName, number> = { gemm: 17, gemmCsr: 17, ada
 /** A kernel bound to one memory, called with the WebAssembly kernel's own arguments. */
 export type BoundKernel = (...args: number[]) => void;
 
+/** The instruction sets the library is built for, narrowest first. */
+export const NATIVE_ISAS = ["SSE2", "AVX2", "AVX-512"] as const;
+
 /** The native kernels, opened once per thread. */
 export interface NativeKernels {
-  /** The instruction set they run with: "AVX-512", "AVX2" or "SSE2". */
+  /** The instruction set they run with: the widest this processor has ("AVX-512", "AVX2" or "SSE2") unless {@linkcode NativeKernels.useIsa} chose another. */
   readonly isa: string;
+  /**
+   * Makes every thread's kernels run with `isa`, or the widest this processor
+   * has if that is narrower; returns the one in effect. All give the same
+   * bits (the tests check it). Only while no product runs.
+   */
+  useIsa(isa: (typeof NATIVE_ISAS)[number]): string;
   /** The kernels bound to `memory` (whose address never moves: it is shared). */
   bind(memory: WebAssembly.Memory): Record<NativeKernelName, BoundKernel>;
 }
@@ -41,6 +50,7 @@ const int32s = (count: number) => Array.from({ length: count }, () => "i32" as c
 const SYMBOLS = {
   nativeVersion: { parameters: [], result: "i32" },
   nativeIsa: { parameters: [], result: "i32" },
+  nativeUseIsa: { parameters: ["i32"], result: "i32" },
   gemm: { parameters: ["buffer", ...int32s(ARGUMENTS.gemm)], result: "void" },
   gemmCsr: { parameters: ["buffer", ...int32s(ARGUMENTS.gemmCsr)], result: "void" },
   adamRange: { parameters: ["buffer", ...int32s(ARGUMENTS.adamRange)], result: "void" },
@@ -69,10 +79,13 @@ export function openNativeKernels(): NativeKernels | null {
     library.close();
     return opened;
   }
-  const isa = ["", "SSE2", "AVX2", "AVX-512"][library.symbols.nativeIsa()] ?? "SSE2";
-  const { gemm, gemmCsr, adamRange } = library.symbols;
+  const named = (level: number) => NATIVE_ISAS[level - 1] ?? "SSE2";
+  const { gemm, gemmCsr, adamRange, nativeIsa, nativeUseIsa } = library.symbols;
   opened = {
-    isa,
+    get isa() {
+      return named(nativeIsa());
+    },
+    useIsa: (isa) => named(nativeUseIsa(NATIVE_ISAS.indexOf(isa) + 1)),
     bind(memory) {
       // Any view of a shared memory has its one address, however much it grows later.
       const at = new Uint8Array(memory.buffer);

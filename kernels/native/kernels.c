@@ -55,19 +55,33 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-/** 3 for AVX-512, 2 for AVX2, 1 for SSE2: the instruction set the kernels run with. */
+/** 3 for AVX-512, 2 for AVX2, 1 for SSE2: the widest instruction set this processor has. */
+static int widest;
+/** The instruction set the kernels run with: the widest, unless nativeUseIsa asked for less. */
 static int isa;
 
 __attribute__((constructor)) static void pickIsa(void) {
   __builtin_cpu_init();
-  isa = __builtin_cpu_supports("avx512f") ? 3 : __builtin_cpu_supports("avx2") ? 2 : 1;
+  widest = __builtin_cpu_supports("avx512f") ? 3 : __builtin_cpu_supports("avx2") ? 2 : 1;
+  isa = widest;
 }
 
 /** Which instruction set the kernels run with: 3 AVX-512, 2 AVX2, 1 SSE2. */
 EXPORT int32_t nativeIsa(void) { return isa; }
 
+/**
+ * Runs the kernels with instruction set `wanted` (1 to 3), or the widest this
+ * processor has if that is narrower; returns the one now in effect. Every set
+ * gives the same bits, which is what the tests check with it. Call it only
+ * while no kernel runs.
+ */
+EXPORT int32_t nativeUseIsa(int32_t wanted) {
+  isa = wanted < 1 ? 1 : wanted > widest ? widest : wanted;
+  return isa;
+}
+
 /** The library's interface version: kernels/native.ts refuses any other. */
-EXPORT int32_t nativeVersion(void) { return 1; }
+EXPORT int32_t nativeVersion(void) { return 2; }
 
 EXPORT void gemmCsr(uint8_t* base, int32_t i0, int32_t i1, int32_t j0, int32_t j1, int32_t k,
                     int32_t rowStart, int32_t idx, int32_t val, int32_t rowIds, int32_t transA,
