@@ -5,10 +5,12 @@
  * (`--allow-ffi=kernels/native/libkernels-linux-x86_64.so`, as the training
  * tasks grant). They run in place on the kernels' shared memory and give the
  * bits of the kernels they replace, so a training's results do not depend on
- * whether they ran. Anywhere else the WebAssembly kernels run alone.
+ * whether they ran (only which NaN a NaN is may differ: see docs/kernels.md).
+ * Anywhere else the WebAssembly kernels run alone.
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 
 /** The library, relative to this module. */
 export const NATIVE_LIBRARY: URL = new URL(
@@ -67,7 +69,9 @@ export function openNativeKernels(): NativeKernels | null {
   if (opened !== undefined) return opened;
   opened = null;
   if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return opened;
-  const path = NATIVE_LIBRARY.pathname;
+  // Only a library on disk (not the module loaded over the network), its path decoded.
+  if (NATIVE_LIBRARY.protocol !== "file:") return opened;
+  const path = fileURLToPath(NATIVE_LIBRARY);
   if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") return opened;
   let library;
   try {
@@ -87,14 +91,55 @@ export function openNativeKernels(): NativeKernels | null {
     },
     useIsa: (isa) => named(nativeUseIsa(NATIVE_ISAS.indexOf(isa) + 1)),
     bind(memory) {
-      // Any view of a shared memory has its one address, however much it grows later.
+      // Any view of a shared memory has its one address, however much it grows later. Offsets
+      // from 2 GiB up come as numbers past int32, which FFI refuses: `| 0` wraps them, as
+      // WebAssembly does, and the library reads them unsigned.
       const at = new Uint8Array(memory.buffer);
       return {
         gemm: (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) =>
-          gemm(at, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16),
+          gemm(
+            at,
+            a0 | 0,
+            a1 | 0,
+            a2 | 0,
+            a3 | 0,
+            a4 | 0,
+            a5 | 0,
+            a6 | 0,
+            a7 | 0,
+            a8 | 0,
+            a9 | 0,
+            a10 | 0,
+            a11 | 0,
+            a12 | 0,
+            a13 | 0,
+            a14 | 0,
+            a15 | 0,
+            a16 | 0,
+          ),
         gemmCsr: (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) =>
-          gemmCsr(at, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16),
-        adamRange: (a0, a1, a2, a3, a4, a5, a6) => adamRange(at, a0, a1, a2, a3, a4, a5, a6),
+          gemmCsr(
+            at,
+            a0 | 0,
+            a1 | 0,
+            a2 | 0,
+            a3 | 0,
+            a4 | 0,
+            a5 | 0,
+            a6 | 0,
+            a7 | 0,
+            a8 | 0,
+            a9 | 0,
+            a10 | 0,
+            a11 | 0,
+            a12 | 0,
+            a13 | 0,
+            a14 | 0,
+            a15 | 0,
+            a16 | 0,
+          ),
+        adamRange: (a0, a1, a2, a3, a4, a5, a6) =>
+          adamRange(at, a0 | 0, a1 | 0, a2 | 0, a3 | 0, a4 | 0, a5 | 0, a6 | 0),
       };
     },
   };

@@ -10,7 +10,7 @@
 // of the index products' instructions), and WebAssembly SIMD is 4 lanes wide.
 // Here the loads are plain and the vectors as wide as the processor's.
 //
-// Built by `deno task build:native` (kernels/native/build.sh) into
+// Built by `deno task build:native` (gcc; the flags are in deno.json) into
 // kernels/native/libkernels-linux-x86_64.so. One body, kernels/native/isa_body.h,
 // is compiled for AVX-512, AVX2 and the x86-64 baseline (SSE2); the first call
 // picks the widest this processor has.
