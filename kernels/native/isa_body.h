@@ -107,8 +107,8 @@ __attribute__((target(ISA_TARGET))) static void ISA_NAME(gemmCsr)(
   const size_t cRow = (size_t)(uint32_t)ldc;
   const float* bias = biasAt != 0 ? (const float*)(base + (uint32_t)biasAt) : 0;
   if (transA == 0) {
-    for (int32_t j = j0; j < j1; j += PANEL_COLS) {
-      const int32_t jEnd = j1 < j + PANEL_COLS ? j1 : j + PANEL_COLS;
+    for (int32_t j = j0; j < j1; j += FORWARD_PANEL_COLS) {
+      const int32_t jEnd = j1 < j + FORWARD_PANEL_COLS ? j1 : j + FORWARD_PANEL_COLS;
       for (int32_t i = i0; i < i1; i++) {
         if (i + 2 < i1) {
           // A minibatch's rows lie anywhere in the index: fetch the terms two rows ahead.
