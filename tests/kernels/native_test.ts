@@ -89,9 +89,11 @@ Deno.test({
       try {
         // Widths around every vector and pass size (4, 8, 16 lanes; passes of 8 vectors; panels of 128).
         const widths = [1, 3, 4, 5, 15, 16, 17, 33, 50, 64, 100, 127, 128, 129, 200, 257, 800];
-        for (let t = 0; t < 62; t++) {
-          const n = t >= 60 ? 800 : widths[t % widths.length];
-          // The last two: a transposed C of 200 × 800 (640 KB), the wide weight gradient's kind.
+        // Then 300 rows into 50 and 10 columns (rows of B not in whole cache lines: the native
+        // forward copies them into a panel of whole lines first, from 256 rows a block).
+        for (let t = 0; t < 64; t++) {
+          const n = t >= 62 ? [50, 10][t - 62] : t >= 60 ? 800 : widths[t % widths.length];
+          // Cases 60 and 61: a C of 200 × 800 (640 KB transposed), the wide weight gradient's kind.
           const cols = t >= 60 ? 200 : 1 + Math.floor(random() * 90);
           const stored = 5 + Math.floor(random() * 40);
           const source = Float32Array.from(
@@ -99,8 +101,8 @@ Deno.test({
             () => random() < 0.75 ? (random() < 0.1 ? -0 : 0) : random() * 4 - 2,
           );
           for (const kernels of [...native, ...wasm]) kernels.prepareRows(source, cols);
-          const transA = t % 2 === 1, k = transA ? 1 + Math.floor(random() * 30) : cols;
-          const m = transA ? cols : 1 + Math.floor(random() * 30);
+          const transA = t % 2 === 1 && t < 62, k = transA ? 1 + Math.floor(random() * 30) : cols;
+          const m = transA ? cols : t >= 62 ? 300 : 1 + Math.floor(random() * 30);
           const aRows = Uint32Array.from(
             { length: transA ? k : m },
             () => Math.floor(random() * stored),
