@@ -35,12 +35,15 @@ export const NATIVE_ISAS = ["SSE2", "AVX2", "AVX-512"] as const;
 
 /** The native kernels, opened once per thread. */
 export interface NativeKernels {
-  /** The instruction set they run with: the widest this processor has ("AVX-512", "AVX2" or "SSE2") unless {@linkcode NativeKernels.useIsa} chose another. */
+  /**
+   * The instruction set they run with: the widest this processor has
+   * ("AVX-512", "AVX2" or "SSE2") unless {@linkcode NativeKernels.useIsa} chose another.
+   */
   readonly isa: string;
   /**
    * Makes every thread's kernels run with `isa`, or the widest this processor
    * has if that is narrower; returns the one in effect. All give the same
-   * bits (the tests check it). Only while no product runs.
+   * bits, NaN aside (the tests check it). Only while no product runs.
    */
   useIsa(isa: (typeof NATIVE_ISAS)[number]): string;
   /** The kernels bound to `memory` (whose address never moves: it is shared). */
