@@ -7,7 +7,7 @@
  */
 /// <reference lib="deno.worker" />
 import {
-  KERNEL_EXPORTS,
+  kernelTable,
   MAILBOX,
   mailboxAt,
   runBlocks,
@@ -19,12 +19,7 @@ import { openNativeKernels } from "./native.ts";
 self.onmessage = (event: MessageEvent<WorkerInit>) => {
   const { module, memory, control, slot, native } = event.data;
   const instance = new WebAssembly.Instance(module, { env: { memory } });
-  const twins: Partial<Record<string, (...a: number[]) => void>> = native
-    ? openNativeKernels()?.bind(memory) ?? {}
-    : {};
-  const kernels = KERNEL_EXPORTS.map((name) =>
-    twins[name] ?? instance.exports[name] as (...a: number[]) => void
-  );
+  const kernels = kernelTable(instance, native ? openNativeKernels()?.bind(memory) ?? {} : {});
   const request = mailboxAt(slot) + MAILBOX.request;
   self.postMessage("ready");
   let seen = 0;

@@ -109,6 +109,19 @@ export const KERNEL_EXPORTS = [
 ] as const;
 
 /**
+ * The kernels a job can name, in {@linkcode KERNEL_EXPORTS} order: each one's
+ * native twin where `twins` has it (kernels/native.ts), else gemm.wasm's export.
+ */
+export function kernelTable(
+  instance: WebAssembly.Instance,
+  twins: Partial<Record<string, (...args: number[]) => void>>,
+): ((...args: number[]) => void)[] {
+  return KERNEL_EXPORTS.map((name) =>
+    twins[name] ?? instance.exports[name] as (...args: number[]) => void
+  );
+}
+
+/**
  * Calls `kernel` with the {@linkcode JOB.args} arguments at `base` of `table`,
  * the one at `scratchArg` (when ≥ 0) replaced by `scratch`. Spelled out: copying
  * them into an array to spread costs about 0.8 µs a call, 25 times as much.

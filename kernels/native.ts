@@ -61,6 +61,39 @@ const SYMBOLS = {
   adamRange: { parameters: ["buffer", ...int32s(ARGUMENTS.adamRange)], result: "void" },
 } as const;
 
+/**
+ * A kernel of seventeen int32 arguments bound to the memory at `at`, each
+ * argument wrapped to int32 with `| 0` (offsets from 2 GiB up come as numbers
+ * past int32, which FFI refuses; the library reads them unsigned). Spelled
+ * out, not spread: blocks call it thousands of times a second.
+ */
+function seventeen(
+  kernel: (at: Uint8Array, ...args: number[]) => void,
+  at: Uint8Array,
+): BoundKernel {
+  return (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) =>
+    kernel(
+      at,
+      a0 | 0,
+      a1 | 0,
+      a2 | 0,
+      a3 | 0,
+      a4 | 0,
+      a5 | 0,
+      a6 | 0,
+      a7 | 0,
+      a8 | 0,
+      a9 | 0,
+      a10 | 0,
+      a11 | 0,
+      a12 | 0,
+      a13 | 0,
+      a14 | 0,
+      a15 | 0,
+      a16 | 0,
+    );
+}
+
 let opened: NativeKernels | null | undefined;
 
 /**
@@ -94,53 +127,12 @@ export function openNativeKernels(): NativeKernels | null {
     },
     useIsa: (isa) => named(nativeUseIsa(NATIVE_ISAS.indexOf(isa) + 1)),
     bind(memory) {
-      // Any view of a shared memory has its one address, however much it grows later. Offsets
-      // from 2 GiB up come as numbers past int32, which FFI refuses: `| 0` wraps them, as
-      // WebAssembly does, and the library reads them unsigned.
+      // Any view of a shared memory has its one address, however much it grows later; `| 0`
+      // wraps offsets from 2 GiB up, as in seventeen().
       const at = new Uint8Array(memory.buffer);
       return {
-        gemm: (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) =>
-          gemm(
-            at,
-            a0 | 0,
-            a1 | 0,
-            a2 | 0,
-            a3 | 0,
-            a4 | 0,
-            a5 | 0,
-            a6 | 0,
-            a7 | 0,
-            a8 | 0,
-            a9 | 0,
-            a10 | 0,
-            a11 | 0,
-            a12 | 0,
-            a13 | 0,
-            a14 | 0,
-            a15 | 0,
-            a16 | 0,
-          ),
-        gemmCsr: (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) =>
-          gemmCsr(
-            at,
-            a0 | 0,
-            a1 | 0,
-            a2 | 0,
-            a3 | 0,
-            a4 | 0,
-            a5 | 0,
-            a6 | 0,
-            a7 | 0,
-            a8 | 0,
-            a9 | 0,
-            a10 | 0,
-            a11 | 0,
-            a12 | 0,
-            a13 | 0,
-            a14 | 0,
-            a15 | 0,
-            a16 | 0,
-          ),
+        gemm: seventeen(gemm, at),
+        gemmCsr: seventeen(gemmCsr, at),
         adamRange: (a0, a1, a2, a3, a4, a5, a6) =>
           adamRange(at, a0 | 0, a1 | 0, a2 | 0, a3 | 0, a4 | 0, a5 | 0, a6 | 0),
       };

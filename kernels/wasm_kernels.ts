@@ -22,6 +22,7 @@ import {
 import {
   JOB,
   KERNEL_EXPORTS,
+  kernelTable,
   MAILBOX,
   mailboxAt,
   publishBlocks,
@@ -268,11 +269,7 @@ export async function createWasmKernels(options: WasmKernelOptions = {}): Promis
     );
   }
   const nativeKernels = native ? openNativeKernels() : null;
-  const twins: Partial<Record<string, (...args: number[]) => void>> = nativeKernels?.bind(memory) ??
-    {};
-  const exported = KERNEL_EXPORTS.map((name) =>
-    twins[name] ?? instance.exports[name] as (...args: number[]) => void
-  );
+  const exported = kernelTable(instance, nativeKernels?.bind(memory) ?? {});
   const control = new Int32Array(new SharedArrayBuffer(mailboxAt(threads) * 4));
   control[JOB.shares] = threads;
 
