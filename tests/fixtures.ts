@@ -242,3 +242,17 @@ export async function seededModel(
   await Deno.writeFile(path, encodeModel(model));
   return { model, path };
 }
+
+/**
+ * The first index where two arrays differ in any bit, or -1; with `anyNaN`, a
+ * NaN matches any NaN (which NaN an operation on two NaNs gives, or the sign of
+ * the one it makes, follows the order the compiler put its operands in).
+ */
+export function firstDifference(a: Float32Array, b: Float32Array, anyNaN = false): number {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] !== y[i] && !(anyNaN && Number.isNaN(a[i]) && Number.isNaN(b[i]))) return i;
+  }
+  return x.length === y.length ? -1 : Math.min(x.length, y.length);
+}

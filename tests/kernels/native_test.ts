@@ -3,24 +3,11 @@ import { type GemmArgs, referenceGemm, type UpdateArgs } from "../../model/kerne
 import { seededRandom } from "../../model/rng.ts";
 import { NATIVE_ISAS, NATIVE_LIBRARY, openNativeKernels } from "../../kernels/native.ts";
 import { createWasmKernels, type WasmKernels } from "../../kernels/wasm_kernels.ts";
+import { firstDifference } from "../fixtures.ts";
 
 /** Whether this process may run the native kernels: Linux x86-64 with the library granted. */
 const expected = Deno.build.os === "linux" && Deno.build.arch === "x86_64" &&
   Deno.permissions.querySync({ name: "ffi", path: NATIVE_LIBRARY.pathname }).state === "granted";
-
-/**
- * The first index where two arrays differ in any bit, or -1; with `anyNaN`, a
- * NaN matches any NaN (which NaN an operation on two NaNs gives, or the sign of
- * the one it makes, follows the order the compiler put its operands in).
- */
-function firstDifference(a: Float32Array, b: Float32Array, anyNaN = false): number {
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) {
-    if (x[i] !== y[i] && !(anyNaN && Number.isNaN(a[i]) && Number.isNaN(b[i]))) return i;
-  }
-  return x.length === y.length ? -1 : Math.min(x.length, y.length);
-}
 
 /**
  * Runs `check` once with each instruction set this processor has (the

@@ -11,7 +11,7 @@ import { seededRandom } from "../../model/rng.ts";
 import { planBatches } from "../../stages/minibatch.ts";
 import { trainNetwork, type TrainOptions } from "../../stages/train.ts";
 import { createWasmKernels, type WasmKernels } from "../../kernels/wasm_kernels.ts";
-import { floatDataSet, syntheticSet } from "../fixtures.ts";
+import { firstDifference, floatDataSet, syntheticSet } from "../fixtures.ts";
 
 /** A random matrix product, shapes drawn from `sizes`. */
 function randomCase(random: () => number, sizes: number[]): GemmArgs {
@@ -35,14 +35,6 @@ function randomCase(random: () => number, sizes: number[]): GemmArgs {
     // A bias row (never with accumulate) in a third of the other cases.
     bias: !accumulate && random() < 0.33 ? fill(n) : undefined,
   };
-}
-
-/** The first index where two arrays differ in any bit, or -1. */
-function firstDifference(x: Float32Array, y: Float32Array): number {
-  const a = new Uint32Array(x.buffer, x.byteOffset, x.length);
-  const b = new Uint32Array(y.buffer, y.byteOffset, y.length);
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : a.length;
 }
 
 /** Runs `kernels` and the reference on copies of C and asserts identical bits. */
