@@ -17,6 +17,7 @@ import {
 import { runJob } from "../app/job.ts";
 import { REPORT_FILE } from "../engine/run_folder.ts";
 import { percent } from "../report/format.ts";
+import { nativeKernelsProblem } from "../kernels/native.ts";
 import {
   type Console,
   EXIT_CODES_HELP,
@@ -215,6 +216,8 @@ export async function pipelineCommand(args: string[], io: Console): Promise<numb
     io.out(`test accuracy  ${percent(metrics.testAccuracy)}`);
     io.out(`train accuracy ${percent(metrics.trainAccuracy)}`);
     if (kernels) io.out(`kernels        ${kernels}`);
+    const problem = nativeKernelsProblem();
+    if (kernels && problem) io.err(`warning: ${problem}`);
     io.out(`run folder     ${runDir}`);
     io.out("");
     io.out("The report (cost curves, confusion matrix, misclassified digits) opens with:");

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
 
 /** The library, relative to this module. */
@@ -17,6 +18,9 @@ export const NATIVE_LIBRARY: URL = new URL(
   "./native/libkernels-linux-x86_64.so",
   import.meta.url,
 );
+
+/** Where `deno task build:native` records the library's SHA-256 (as `sha256sum` prints it). */
+const NATIVE_DIGEST: URL = new URL("./native/libkernels-linux-x86_64.so.sha256", import.meta.url);
 
 /** The interface version the library must report (its `nativeVersion()`). */
 const VERSION = 2;
@@ -95,11 +99,41 @@ function seventeen(
 }
 
 let opened: NativeKernels | null | undefined;
+let problem: string | null = null;
+
+/**
+ * Why the native kernels were granted yet could not load (a damaged library,
+ * one that fails to open or reports another version), or null: nothing went
+ * wrong, or they were never meant to run here.
+ */
+export function nativeKernelsProblem(): string | null {
+  openNativeKernels();
+  return problem;
+}
+
+/**
+ * Whether the library's bytes are the ones its build recorded. A damaged copy
+ * (truncated, a flipped bit) would not fail cleanly: dlopen of a truncated
+ * file kills the process with SIGBUS, and a changed instruction could do anything.
+ */
+function intact(path: string): boolean {
+  const digestPath = fileURLToPath(NATIVE_DIGEST);
+  for (const file of [path, digestPath]) {
+    if (Deno.permissions.querySync({ name: "read", path: file }).state !== "granted") return false;
+  }
+  try {
+    const recorded = Deno.readTextFileSync(digestPath).split(/\s/)[0];
+    return createHash("sha256").update(Deno.readFileSync(path)).digest("hex") === recorded;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Opens the native kernels, or returns null where they cannot run: another
- * platform, no permission to open the library (checked first, so Deno never
- * prompts), or a library that fails to load or reports another version.
+ * platform, no permission to open or read the library (checked first, so Deno
+ * never prompts), or a library that is damaged, fails to load or reports
+ * another version ({@linkcode nativeKernelsProblem} then says which).
  */
 export function openNativeKernels(): NativeKernels | null {
   if (opened !== undefined) return opened;
@@ -109,13 +143,22 @@ export function openNativeKernels(): NativeKernels | null {
   if (NATIVE_LIBRARY.protocol !== "file:") return opened;
   const path = fileURLToPath(NATIVE_LIBRARY);
   if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") return opened;
+  const hint = "the WebAssembly kernels run instead (the same results, slower). Hint: restore it " +
+    "with git checkout kernels/native, or rebuild it with deno task build:native";
+  if (!intact(path)) {
+    problem = `${path} does not match the SHA-256 its build recorded, so it is not loaded: ${hint}`;
+    return opened;
+  }
   let library;
   try {
     library = Deno.dlopen(path, SYMBOLS);
-  } catch {
+  } catch (error) {
+    problem = `${path} could not be loaded (${(error as Error).message}): ${hint}`;
     return opened;
   }
   if (library.symbols.nativeVersion() !== VERSION) {
+    problem = `${path} has interface version ${library.symbols.nativeVersion()}, not ` +
+      `${VERSION}: ${hint}`;
     library.close();
     return opened;
   }

@@ -3,7 +3,8 @@ import { type GemmArgs, referenceGemm, type UpdateArgs } from "../../model/kerne
 import { seededRandom } from "../../model/rng.ts";
 import { NATIVE_ISAS, NATIVE_LIBRARY, openNativeKernels } from "../../kernels/native.ts";
 import { createWasmKernels, type WasmKernels } from "../../kernels/wasm_kernels.ts";
-import { firstDifference } from "../fixtures.ts";
+import { DENO } from "../child.ts";
+import { firstDifference, tempDir } from "../fixtures.ts";
 
 /** Whether this process may run the native kernels: Linux x86-64 with the library granted. */
 const expected = Deno.build.os === "linux" && Deno.build.arch === "x86_64" &&
@@ -63,6 +64,44 @@ Deno.test("the native kernels open where FFI is granted on Linux x86-64, and onl
     on.close();
     off.close();
   }
+});
+
+Deno.test({
+  name:
+    "a damaged native library is never loaded: the WebAssembly kernels run, and the problem is named",
+  ignore: !expected,
+  fn: async () => {
+    // A copy of the loader beside a copy of the library, as a user's checkout would hold them.
+    const dir = await tempDir();
+    await Deno.mkdir(`${dir}/native`);
+    await Deno.copyFile(new URL("../../kernels/native.ts", import.meta.url), `${dir}/native.ts`);
+    const library = await Deno.readFile(NATIVE_LIBRARY);
+    const digest = new URL(`${NATIVE_LIBRARY.href}.sha256`);
+    await Deno.copyFile(digest, `${dir}/native/libkernels-linux-x86_64.so.sha256`);
+    const open = async (bytes: Uint8Array) => {
+      await Deno.writeFile(`${dir}/native/libkernels-linux-x86_64.so`, bytes);
+      const script = `import { nativeKernelsProblem, openNativeKernels } from "${dir}/native.ts";` +
+        "console.log(JSON.stringify({ opened: openNativeKernels() !== null, " +
+        "problem: nativeKernelsProblem() }));";
+      const output = await new Deno.Command(DENO, {
+        args: ["eval", `--allow-read=${dir}`, `--allow-ffi=${dir}/native`, script],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+      return JSON.parse(new TextDecoder().decode(output.stdout));
+    };
+    assert.deepEqual(await open(library), { opened: true, problem: null });
+    // Truncated, dlopen would kill the process with SIGBUS; a flipped bit could do anything.
+    for (const damaged of [library.slice(0, 1000), library.map((b, i) => i === 5000 ? b ^ 1 : b)]) {
+      const { opened, problem } = await open(damaged);
+      assert.equal(opened, false);
+      assert.match(
+        problem,
+        /does not match the SHA-256 its build recorded.*deno task build:native/,
+      );
+    }
+  },
 });
 
 Deno.test({
